@@ -1,0 +1,378 @@
+"""The objects of DESIGN.md "Objects in the store": manifests validated by parse_spec, and the frozen values the core reads."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import ClassVar
+
+import fastjsonschema
+
+from chalicelib import schema
+from chalicelib.errors import SpecError
+
+KINDS = ("Workload", "NodePool")
+
+# Kubernetes' HPA defaults (pkg/apis/autoscaling/v2/defaults.go), applied field by field.
+DEFAULT_SCALE_UP = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+DEFAULT_SCALE_DOWN = {
+    "stabilizationWindowSeconds": 300,
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+DEFAULT_BACKLOG_PER_REPLICA = 5
+DEFAULT_CPU_UTILIZATION = 80
+
+
+@lru_cache(maxsize=None)
+def _validator(kind: str):
+    return fastjsonschema.compile(schema.object_schema(kind))
+
+
+def parse_spec(kind: str, body: object) -> dict:
+    """A complete, defaulted manifest of `kind`, or SpecError naming the first field that breaks a rule."""
+    if kind not in KINDS:
+        raise SpecError("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+    if not isinstance(body, dict):
+        raise SpecError("body", "must be a JSON object")
+    manifest = copy.deepcopy(body)
+    manifest.setdefault("apiVersion", schema.API_VERSION)
+    manifest.setdefault("kind", kind)
+    try:
+        manifest = _validator(kind)(manifest)
+    except fastjsonschema.JsonSchemaValueException as error:
+        raise SpecError(_field_path(error), _rule_message(error)) from None
+    (_check_workload if kind == "Workload" else _check_nodepool)(manifest["spec"])
+    return manifest
+
+
+def _field_path(error: fastjsonschema.JsonSchemaValueException) -> str:
+    parts = [str(p) for p in (error.path or ["data"])[1:]]
+    if error.rule == "additionalProperties" and isinstance(error.value, dict) and isinstance(error.rule_definition, bool):
+        props = set((error.definition or {}).get("properties", {}))
+        extra = sorted(set(error.value) - props)
+        if extra:
+            parts.append(extra[0])
+    if error.rule == "required" and isinstance(error.value, dict):
+        missing = [r for r in error.rule_definition if r not in error.value]
+        if missing:
+            parts.append(missing[0])
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
+    return path or "body"
+
+
+def _rule_message(error: fastjsonschema.JsonSchemaValueException) -> str:
+    if error.rule == "required":
+        return "is required"
+    if error.rule == "additionalProperties":
+        return "is not a known field"
+    if error.rule == "pattern" and error.rule_definition == schema.DNS1123_LABEL["pattern"]:
+        return f"must be a DNS-1123 label (lower-case letters, digits and '-', at most 63), got {error.value!r}"
+    text = error.message
+    prefix = error.name + " "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def _require(spec: dict, path: str, *names: str) -> None:
+    for name in names:
+        if spec.get(name) in (None, ""):
+            raise SpecError(f"{path}.{name}", "is required")
+
+
+def _check_workload(spec: dict) -> None:
+    if spec["maxReplicas"] < spec["minReplicas"]:
+        raise SpecError("spec.maxReplicas", f"must be >= spec.minReplicas ({spec['minReplicas']}), got {spec['maxReplicas']}")
+    if spec.get("replicas") is not None and spec["replicas"] > spec["maxReplicas"]:
+        raise SpecError("spec.replicas", f"must be <= spec.maxReplicas ({spec['maxReplicas']}), got {spec['replicas']}")
+    target = spec["target"]
+    if target["kind"] == "ECSService":
+        _require(target, "spec.target", "service")
+    else:
+        _require(target, "spec.target", "namespace", "name")
+    spec.setdefault("resources", {"cpuMillicores": 1000, "memoryMiB": 2048})
+    if "metrics" not in spec:
+        spec["metrics"] = (
+            [{"type": "Backlog", "backlog": {"targetPerReplica": DEFAULT_BACKLOG_PER_REPLICA, "activationThreshold": 0}}]
+            if "queue" in spec
+            else [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}}}]
+        )
+    for index, metric in enumerate(spec["metrics"]):
+        _check_metric(f"spec.metrics[{index}]", metric, spec)
+    behavior = spec.setdefault("behavior", {})
+    behavior["scaleUp"] = {**DEFAULT_SCALE_UP, **behavior.get("scaleUp", {})}
+    behavior["scaleDown"] = {**DEFAULT_SCALE_DOWN, **behavior.get("scaleDown", {})}
+
+
+def _check_metric(path: str, metric: dict, spec: dict) -> None:
+    block = metric["type"].lower()
+    if block not in metric:
+        raise SpecError(f"{path}.{block}", f"is required for type {metric['type']}")
+    others = sorted(set(metric) - {"type", block})
+    if others:
+        raise SpecError(f"{path}.{others[0]}", f"must not be set for type {metric['type']}")
+    if block in ("backlog", "deadline") and "queue" not in spec:
+        raise SpecError("spec.queue", f"is required by {path} of type {metric['type']}")
+    target = metric[block].get("target")
+    if target is not None:
+        value_field = {"Utilization": "averageUtilization", "AverageValue": "averageValue", "Value": "value"}[target["type"]]
+        _require(target, f"{path}.{block}.target", value_field)
+
+
+def _check_nodepool(spec: dict) -> None:
+    if spec["maxNodes"] < spec["minNodes"]:
+        raise SpecError("spec.maxNodes", f"must be >= spec.minNodes ({spec['minNodes']}), got {spec['maxNodes']}")
+    provider = spec["provider"]
+    needs = {"AutoScalingGroup": ("autoScalingGroupName",), "EKSNodegroup": ("cluster", "nodegroup"), "Local": ()}
+    _require(provider, "spec.provider", *needs[provider["kind"]])
+    instance = spec["instance"]
+    for resource, reserved in (("cpuMillicores", "reservedCpuMillicores"), ("memoryMiB", "reservedMemoryMiB")):
+        if instance[reserved] >= instance[resource]:
+            raise SpecError(f"spec.instance.{reserved}", f"must be < spec.instance.{resource} ({instance[resource]}), got {instance[reserved]}")
+
+
+# ---- the frozen values the decision core reads -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScalingPolicy:
+    kind: str  # "Pods" | "Percent"
+    value: int
+    period_s: int
+
+
+@dataclass(frozen=True)
+class ScalingRules:
+    stabilization_window_s: int
+    select_policy: str  # "Max" | "Min" | "Disabled"
+    policies: tuple[ScalingPolicy, ...]
+
+
+@dataclass(frozen=True)
+class Behavior:
+    scale_up: ScalingRules
+    scale_down: ScalingRules
+
+
+@dataclass(frozen=True)
+class BacklogMetric:
+    type: ClassVar[str] = "Backlog"
+    target_per_replica: float
+    activation_threshold: float = 0
+
+
+@dataclass(frozen=True)
+class ResourceMetric:
+    type: ClassVar[str] = "Resource"
+    resource: str  # "cpu" | "memory"
+    target_type: str  # "Utilization" | "AverageValue"
+    average_utilization: int | None = None  # percent of the request
+    average_value: float | None = None  # millicores or MiB per replica
+
+
+@dataclass(frozen=True)
+class ExternalMetric:
+    type: ClassVar[str] = "External"
+    namespace: str
+    name: str
+    target_type: str  # "Value" | "AverageValue"
+    value: float | None = None
+    average_value: float | None = None
+    dimensions: tuple[tuple[str, str], ...] = ()
+    statistic: str = "Average"
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}" + "".join(f",{k}={v}" for k, v in self.dimensions)
+
+
+@dataclass(frozen=True)
+class DeadlineMetric:
+    type: ClassVar[str] = "Deadline"
+    seconds: int
+    prior_items_per_s: float = 1.0
+    prior_startup_s: float = 30.0
+    min_samples: int = 20
+
+
+Metric = BacklogMetric | ResourceMetric | ExternalMetric | DeadlineMetric
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # "ECSService" | "Deployment"
+    cluster: str
+    service: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    launch_type: str = "FARGATE"
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu_millicores: int
+    memory_mib: int
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    target: Target
+    max_replicas: int
+    min_replicas: int = 1
+    namespace: str = "default"
+    queue_name: str | None = None
+    include_delayed: bool = False
+    resources: Resources = Resources(1000, 2048)
+    metrics: tuple[Metric, ...] = ()
+    behavior: Behavior = field(default_factory=lambda: behavior_from({}))
+    cooldown_s: int = 300
+    node_pools: tuple[str, ...] = ()
+    dry_run: bool = False
+    paused_replicas: int | None = None
+    generation: int = 1
+
+
+@dataclass(frozen=True)
+class InstanceShape:
+    cpu_millicores: int
+    memory_mib: int
+    reserved_cpu_millicores: int = 0
+    reserved_memory_mib: int = 0
+    price_per_hour: float = 0.0
+    type: str = ""
+
+    @property
+    def allocatable_cpu_millicores(self) -> int:
+        return self.cpu_millicores - self.reserved_cpu_millicores
+
+    @property
+    def allocatable_memory_mib(self) -> int:
+        return self.memory_mib - self.reserved_memory_mib
+
+
+@dataclass(frozen=True)
+class NodePool:
+    name: str
+    provider_kind: str  # "AutoScalingGroup" | "EKSNodegroup" | "Local"
+    instance: InstanceShape
+    max_nodes: int
+    min_nodes: int = 0
+    namespace: str = "default"
+    auto_scaling_group: str | None = None
+    cluster: str | None = None
+    nodegroup: str | None = None
+    scale_down_unneeded_s: int = 600
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Condition:
+    type: str  # "AbleToScale" | "ScalingActive" | "ScalingLimited" | ...
+    status: bool
+    reason: str
+    message: str
+
+    def to_dict(self, since: datetime) -> dict:
+        return {"type": self.type, "status": "True" if self.status else "False", "reason": self.reason,
+                "message": self.message, "lastTransitionTime": since.isoformat()}
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # "Normal" | "Warning"
+    reason: str
+    message: str
+    involved_kind: str
+    involved_name: str
+    time: datetime
+    data: tuple[tuple[str, object], ...] = ()  # the decision's inputs, for replay and `describe`
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "reason": self.reason, "message": self.message,
+                "involvedObject": {"kind": self.involved_kind, "name": self.involved_name},
+                "time": self.time.isoformat(), "data": dict(self.data)}
+
+
+# ---- manifest → values ---------------------------------------------------------------------------
+
+
+def _rules_from(rules: dict, default: dict) -> ScalingRules:
+    merged = {**default, **rules}
+    return ScalingRules(
+        stabilization_window_s=merged["stabilizationWindowSeconds"],
+        select_policy=merged["selectPolicy"],
+        policies=tuple(ScalingPolicy(p["type"], p["value"], p["periodSeconds"]) for p in merged["policies"]),
+    )
+
+
+def behavior_from(behavior: dict) -> Behavior:
+    return Behavior(_rules_from(behavior.get("scaleUp", {}), DEFAULT_SCALE_UP),
+                    _rules_from(behavior.get("scaleDown", {}), DEFAULT_SCALE_DOWN))
+
+
+def metric_from(metric: dict) -> Metric:
+    kind = metric["type"]
+    if kind == "Backlog":
+        b = metric["backlog"]
+        return BacklogMetric(target_per_replica=b["targetPerReplica"], activation_threshold=b.get("activationThreshold", 0))
+    if kind == "Resource":
+        r = metric["resource"]
+        t = r["target"]
+        return ResourceMetric(r["name"], t["type"], t.get("averageUtilization"), t.get("averageValue"))
+    if kind == "External":
+        e = metric["external"]
+        m, t = e["metric"], e["target"]
+        return ExternalMetric(m["namespace"], m["name"], t["type"], t.get("value"), t.get("averageValue"),
+                              tuple(sorted(m.get("dimensions", {}).items())), m.get("statistic", "Average"))
+    d = metric["deadline"]
+    return DeadlineMetric(d["seconds"], d.get("priorItemsPerSecond", 1.0), d.get("priorStartupSeconds", 30),
+                          d.get("minSamples", 20))
+
+
+def workload_from(manifest: dict) -> Workload:
+    meta, spec = manifest["metadata"], manifest["spec"]
+    target, queue, resources = spec["target"], spec.get("queue"), spec.get("resources", {})
+    return Workload(
+        name=meta["name"],
+        namespace=meta.get("namespace", "default"),
+        target=Target(target["kind"], target["cluster"], target.get("service"), target.get("namespace"),
+                      target.get("name"), target.get("launchType", "FARGATE")),
+        queue_name=queue["name"] if queue else None,
+        include_delayed=bool(queue and queue.get("includeDelayed")),
+        resources=Resources(resources.get("cpuMillicores", 1000), resources.get("memoryMiB", 2048)),
+        min_replicas=spec.get("minReplicas", 1),
+        max_replicas=spec["maxReplicas"],
+        metrics=tuple(metric_from(m) for m in spec.get("metrics", [])),
+        behavior=behavior_from(spec.get("behavior", {})),
+        cooldown_s=spec.get("cooldownSeconds", 300),
+        node_pools=tuple(spec.get("nodePools", [])),
+        dry_run=spec.get("dryRun", False),
+        paused_replicas=spec.get("replicas"),
+        generation=meta.get("generation", 1),
+    )
+
+
+def nodepool_from(manifest: dict) -> NodePool:
+    meta, spec = manifest["metadata"], manifest["spec"]
+    provider, inst = spec["provider"], spec["instance"]
+    return NodePool(
+        name=meta["name"],
+        namespace=meta.get("namespace", "default"),
+        provider_kind=provider["kind"],
+        auto_scaling_group=provider.get("autoScalingGroupName"),
+        cluster=provider.get("cluster"),
+        nodegroup=provider.get("nodegroup"),
+        instance=InstanceShape(inst["cpuMillicores"], inst["memoryMiB"], inst.get("reservedCpuMillicores", 0),
+                               inst.get("reservedMemoryMiB", 0), inst.get("pricePerHour", 0.0), inst.get("type", "")),
+        min_nodes=spec.get("minNodes", 0),
+        max_nodes=spec["maxNodes"],
+        scale_down_unneeded_s=spec.get("scaleDownUnneededSeconds", 600),
+        dry_run=spec.get("dryRun", False),
+    )

@@ -1,0 +1,253 @@
+"""JSON Schemas of the objects users write (DESIGN.md "Objects in the store"): validation and OpenAPI share them."""
+
+API_VERSION = "ballast.io/v1"
+
+DNS1123_LABEL = {"type": "string", "minLength": 1, "maxLength": 63, "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}
+# SQS queue names allow what AWS allows, nothing that could smuggle a path or URL.
+QUEUE_NAME = {"type": "string", "minLength": 1, "maxLength": 80, "pattern": "^[A-Za-z0-9_-]+(\\.fifo)?$"}
+AWS_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[A-Za-z0-9][A-Za-z0-9._:/-]*$"}
+LABELS = {
+    "type": "object",
+    "maxProperties": 64,
+    "propertyNames": {"maxLength": 63, "pattern": "^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$"},
+    "additionalProperties": {"type": "string", "maxLength": 63, "pattern": "^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"},
+}
+METADATA = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": DNS1123_LABEL,
+        "namespace": {**DNS1123_LABEL, "default": "default"},
+        "labels": {**LABELS, "default": {}},
+        "resourceVersion": {"type": "string", "pattern": "^[0-9]+$"},
+        # Read-only fields a client may echo back from a GET; the server owns them.
+        "uid": {"type": "string"},
+        "generation": {"type": "integer"},
+        "creationTimestamp": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+
+SCALING_RULES = {
+    "type": "object",
+    "properties": {
+        "stabilizationWindowSeconds": {"type": "integer", "minimum": 0, "maximum": 3600},
+        "selectPolicy": {"enum": ["Max", "Min", "Disabled"]},
+        "policies": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 10,
+            "items": {
+                "type": "object",
+                "required": ["type", "value", "periodSeconds"],
+                "properties": {
+                    "type": {"enum": ["Pods", "Percent"]},
+                    "value": {"type": "integer", "minimum": 1, "maximum": 100000},
+                    "periodSeconds": {"type": "integer", "minimum": 1, "maximum": 1800},
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+    "additionalProperties": False,
+}
+
+RESOURCE_TARGET = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"enum": ["Utilization", "AverageValue"]},
+        "averageUtilization": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "averageValue": {"type": "number", "exclusiveMinimum": 0},
+    },
+    "additionalProperties": False,
+}
+
+METRIC = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"enum": ["Backlog", "Resource", "External", "Deadline"]},
+        # KEDA's aws-sqs-queue scaler: queueLength and activationQueueLength.
+        "backlog": {
+            "type": "object",
+            "required": ["targetPerReplica"],
+            "properties": {
+                "targetPerReplica": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000},
+                "activationThreshold": {"type": "number", "minimum": 0, "default": 0},
+            },
+            "additionalProperties": False,
+        },
+        # HPA Resource metric: cpu in millicores, memory in MiB for AverageValue.
+        "resource": {
+            "type": "object",
+            "required": ["name", "target"],
+            "properties": {"name": {"enum": ["cpu", "memory"]}, "target": RESOURCE_TARGET},
+            "additionalProperties": False,
+        },
+        # HPA External metric, read from CloudWatch.
+        "external": {
+            "type": "object",
+            "required": ["metric", "target"],
+            "properties": {
+                "metric": {
+                    "type": "object",
+                    "required": ["namespace", "name"],
+                    "properties": {
+                        "namespace": AWS_NAME,
+                        "name": AWS_NAME,
+                        "dimensions": {"type": "object", "maxProperties": 10, "additionalProperties": {"type": "string", "maxLength": 255}},
+                        "statistic": {"enum": ["Average", "Sum", "Maximum", "Minimum", "SampleCount"], "default": "Average"},
+                    },
+                    "additionalProperties": False,
+                },
+                "target": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {
+                        "type": {"enum": ["Value", "AverageValue"]},
+                        "value": {"type": "number", "exclusiveMinimum": 0},
+                        "averageValue": {"type": "number", "exclusiveMinimum": 0},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "additionalProperties": False,
+        },
+        # Ballast's own: finish the backlog within a deadline, learned from completions.
+        "deadline": {
+            "type": "object",
+            "required": ["seconds"],
+            "properties": {
+                "seconds": {"type": "integer", "minimum": 10, "maximum": 86400},
+                "priorItemsPerSecond": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
+                "priorStartupSeconds": {"type": "number", "minimum": 0, "default": 30},
+                "minSamples": {"type": "integer", "minimum": 1, "default": 20},
+            },
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+}
+
+WORKLOAD_SPEC = {
+    "type": "object",
+    "required": ["target", "maxReplicas"],
+    "properties": {
+        "target": {
+            "type": "object",
+            "required": ["kind", "cluster"],
+            "properties": {
+                "kind": {"enum": ["ECSService", "Deployment"]},
+                "cluster": AWS_NAME,
+                "service": AWS_NAME,
+                "namespace": DNS1123_LABEL,
+                "name": DNS1123_LABEL,
+                "launchType": {"enum": ["FARGATE", "EC2"], "default": "FARGATE"},
+            },
+            "additionalProperties": False,
+        },
+        "queue": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": QUEUE_NAME, "includeDelayed": {"type": "boolean", "default": False}},
+            "additionalProperties": False,
+        },
+        "resources": {
+            "type": "object",
+            "properties": {
+                "cpuMillicores": {"type": "integer", "minimum": 1, "maximum": 192000, "default": 1000},
+                "memoryMiB": {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 2048},
+            },
+            "additionalProperties": False,
+        },
+        "minReplicas": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 1},
+        "maxReplicas": {"type": "integer", "minimum": 1, "maximum": 10000},
+        # Set through the scale subresource: holds this count and pauses autoscaling (KEDA's paused-replicas).
+        "replicas": {"type": ["integer", "null"], "minimum": 0, "maximum": 10000},
+        "metrics": {"type": "array", "maxItems": 10, "items": METRIC},
+        "behavior": {
+            "type": "object",
+            "properties": {"scaleUp": SCALING_RULES, "scaleDown": SCALING_RULES},
+            "additionalProperties": False,
+        },
+        "cooldownSeconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 300},
+        "nodePools": {"type": "array", "maxItems": 10, "uniqueItems": True, "items": DNS1123_LABEL, "default": []},
+        "dryRun": {"type": "boolean", "default": False},
+    },
+    "additionalProperties": False,
+}
+
+NODEPOOL_SPEC = {
+    "type": "object",
+    "required": ["provider", "instance", "maxNodes"],
+    "properties": {
+        "provider": {
+            "type": "object",
+            "required": ["kind"],
+            "properties": {
+                "kind": {"enum": ["AutoScalingGroup", "EKSNodegroup", "Local"]},
+                "autoScalingGroupName": AWS_NAME,
+                "cluster": AWS_NAME,
+                "nodegroup": AWS_NAME,
+            },
+            "additionalProperties": False,
+        },
+        "instance": {
+            "type": "object",
+            "required": ["cpuMillicores", "memoryMiB"],
+            "properties": {
+                "type": {"type": "string", "maxLength": 64},
+                "cpuMillicores": {"type": "integer", "minimum": 1, "maximum": 1000000},
+                "memoryMiB": {"type": "integer", "minimum": 1, "maximum": 100000000},
+                # What the kubelet / ECS agent keep for themselves (allocatable = capacity - reserved).
+                "reservedCpuMillicores": {"type": "integer", "minimum": 0, "default": 0},
+                "reservedMemoryMiB": {"type": "integer", "minimum": 0, "default": 0},
+                "pricePerHour": {"type": "number", "minimum": 0, "default": 0},
+            },
+            "additionalProperties": False,
+        },
+        "minNodes": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0},
+        "maxNodes": {"type": "integer", "minimum": 0, "maximum": 10000},
+        "scaleDownUnneededSeconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 600},
+        "dryRun": {"type": "boolean", "default": False},
+    },
+    "additionalProperties": False,
+}
+
+SPECS = {"Workload": WORKLOAD_SPEC, "NodePool": NODEPOOL_SPEC}
+
+
+def object_schema(kind: str) -> dict:
+    """The whole manifest of one kind, as a client sends it."""
+    return {
+        "type": "object",
+        "required": ["metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": API_VERSION},
+            "kind": {"const": kind},
+            "metadata": METADATA,
+            "spec": SPECS[kind],
+            "status": {"type": "object"},
+        },
+        "additionalProperties": False,
+    }
+
+
+SCALE = {
+    "type": "object",
+    "required": ["spec"],
+    "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"const": "Scale"},
+        "metadata": {"type": "object"},
+        "spec": {
+            "type": "object",
+            "required": ["replicas"],
+            "properties": {"replicas": {"type": "integer", "minimum": 0, "maximum": 10000}},
+            "additionalProperties": False,
+        },
+        "status": {"type": "object"},
+    },
+    "additionalProperties": False,
+}
