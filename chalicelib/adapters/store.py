@@ -1,0 +1,262 @@
+"""The etcd of DESIGN.md: every object in one DynamoDB table, written with resourceVersion conditional writes."""
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import operator
+import uuid
+from datetime import datetime, timezone
+from typing import Iterable
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import Conflict, LeaseHeld, NotFound, Unavailable
+
+API_VERSION = "ballast.io/v1"
+# The table's key schema lives in infra/ballast.yaml; these are the names this module relies on.
+PARTITION, SORT, TTL_ATTRIBUTE = "pk", "sk", "expiresAt"
+_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+              "InternalServerError", "ServiceUnavailable", "AccessDeniedException"}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _partition(kind: str, namespace: str) -> str:
+    return f"{kind}#{namespace}"
+
+
+def _encode_token(key: dict | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+def _decode_token(token: str | None, partition: str) -> dict | None:
+    if not token:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, dict) or key.get(PARTITION) != partition or not isinstance(key.get(SORT), str):
+        raise Conflict("the continue token is invalid or belongs to another list; start the list again")
+    return key
+
+
+def _translate(error: ClientError, what: str) -> Exception:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return Conflict(what)
+    if code == "ResourceNotFoundException":
+        return Unavailable(f"the store's table is missing: {error}", code)
+    if code in _THROTTLED:
+        return Unavailable(f"the store is unavailable: {code}", code)
+    return error
+
+
+class Store:
+    """Objects are `{apiVersion, kind, metadata, spec, status}` dicts as the API shows them."""
+
+    def __init__(self, table):
+        self._table = table
+
+    # ---- objects -------------------------------------------------------------------------------
+
+    def create(self, manifest: dict) -> dict:
+        meta = manifest["metadata"]
+        kind, namespace, name = manifest["kind"], meta.get("namespace", "default"), meta["name"]
+        item = {
+            PARTITION: _partition(kind, namespace),
+            SORT: name,
+            "rv": 1,
+            "gen": 1,
+            "uid": str(uuid.uuid4()),
+            "created": _now().isoformat(),
+            "labels": dict(meta.get("labels", {})),
+            "spec": json.dumps(manifest.get("spec", {}), sort_keys=True),
+            "status": json.dumps(manifest.get("status", {}), sort_keys=True),
+        }
+        try:
+            self._table.put_item(Item=item, ConditionExpression=Attr(PARTITION).not_exists())
+        except ClientError as error:
+            raise _translate(error, f"{kind} {namespace}/{name} already exists") from None
+        return self._object(kind, item)
+
+    def get(self, kind: str, namespace: str, name: str) -> dict:
+        try:
+            item = self._table.get_item(Key={PARTITION: _partition(kind, namespace), SORT: name}, ConsistentRead=True).get("Item")
+        except ClientError as error:
+            raise _translate(error, "get") from None
+        if item is None:
+            raise NotFound(f"{kind} {namespace}/{name} not found")
+        return self._object(kind, item)
+
+    def list(self, kind: str, namespace: str, labels: dict[str, str] | None = None, limit: int | None = None,
+             continue_token: str | None = None) -> tuple[list[dict], str | None]:
+        """One page of objects; label equality is filtered in DynamoDB, so a page may hold fewer than `limit`."""
+        partition = _partition(kind, namespace)
+        query = {"KeyConditionExpression": Key(PARTITION).eq(partition), "ConsistentRead": True}
+        start = _decode_token(continue_token, partition)
+        if start:
+            query["ExclusiveStartKey"] = start
+        if limit:
+            query["Limit"] = limit
+        # Keys with dots (app.kubernetes.io/name) are not DynamoDB document paths: those filter here only.
+        terms = [Attr(f"labels.{key}").eq(value) for key, value in (labels or {}).items() if "." not in key]
+        if terms:
+            query["FilterExpression"] = functools.reduce(operator.and_, terms)
+        items, last = self._query(query, until=limit)
+        if labels:
+            items = [i for i in items if all(i.get("labels", {}).get(k) == v for k, v in labels.items())]
+        return [self._object(kind, item) for item in items], _encode_token(last)
+
+    def list_all(self, kind: str, namespace: str) -> list[dict]:
+        items, _ = self._query({"KeyConditionExpression": Key(PARTITION).eq(_partition(kind, namespace))}, until=None)
+        return [self._object(kind, item) for item in items]
+
+    def replace(self, manifest: dict, resource_version: str | None) -> dict:
+        """Writes spec and labels (never status); generation moves only when the spec changed."""
+        meta = manifest["metadata"]
+        kind, namespace, name = manifest["kind"], meta.get("namespace", "default"), meta["name"]
+        current = self.get(kind, namespace, name)
+        expected = int(resource_version or current["metadata"]["resourceVersion"])
+        spec = json.dumps(manifest.get("spec", {}), sort_keys=True)
+        spec_changed = spec != json.dumps(current["spec"], sort_keys=True)
+        return self._update(kind, namespace, name, expected, "SET #spec = :spec, labels = :labels, gen = gen + :g",
+                            {":spec": spec, ":labels": dict(meta.get("labels", {})), ":g": 1 if spec_changed else 0},
+                            {"#spec": "spec"})
+
+    def update_status(self, kind: str, namespace: str, name: str, status: dict, resource_version: str | None = None) -> dict:
+        """The status subresource: the controller's write; spec is never touched."""
+        expected = int(resource_version) if resource_version else None
+        return self._update(kind, namespace, name, expected, "SET #status = :status",
+                            {":status": json.dumps(status, sort_keys=True)}, {"#status": "status"})
+
+    def delete(self, kind: str, namespace: str, name: str, resource_version: str | None = None) -> None:
+        condition = Attr(PARTITION).exists()
+        if resource_version:
+            condition = condition & Attr("rv").eq(int(resource_version))
+        try:
+            self._table.delete_item(Key={PARTITION: _partition(kind, namespace), SORT: name}, ConditionExpression=condition)
+        except ClientError as error:
+            raise self._missing_or_conflict(error, kind, namespace, name) from None
+
+    def _update(self, kind, namespace, name, expected_rv, expression, values, names) -> dict:
+        condition = Attr(PARTITION).exists()
+        if expected_rv is not None:
+            condition = condition & Attr("rv").eq(expected_rv)
+        try:
+            item = self._table.update_item(
+                Key={PARTITION: _partition(kind, namespace), SORT: name},
+                UpdateExpression=expression + ", rv = rv + :one",
+                ConditionExpression=condition,
+                ExpressionAttributeValues={**values, ":one": 1},
+                ExpressionAttributeNames=names,
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            raise self._missing_or_conflict(error, kind, namespace, name) from None
+        return self._object(kind, item)
+
+    def _missing_or_conflict(self, error: ClientError, kind, namespace, name) -> Exception:
+        translated = _translate(error, "")
+        if isinstance(translated, Conflict):
+            # The condition failed: either the object is gone or its resourceVersion moved; say which.
+            item = self._table.get_item(Key={PARTITION: _partition(kind, namespace), SORT: name}, ConsistentRead=True).get("Item")
+            if item is None:
+                return NotFound(f"{kind} {namespace}/{name} not found")
+            return Conflict(f"{kind} {namespace}/{name} was modified (resourceVersion is now {item['rv']}); read it again and retry")
+        return translated
+
+    def _query(self, query: dict, until: int | None) -> tuple[list[dict], dict | None]:
+        items: list[dict] = []
+        while True:
+            try:
+                page = self._table.query(**query)
+            except ClientError as error:
+                raise _translate(error, "list") from None
+            items.extend(page.get("Items", []))
+            last = page.get("LastEvaluatedKey")
+            if not last or (until is not None):
+                return items, last
+            query["ExclusiveStartKey"] = last
+
+    @staticmethod
+    def _object(kind: str, item: dict) -> dict:
+        namespace = item[PARTITION].split("#", 1)[1]
+        return {
+            "apiVersion": API_VERSION,
+            "kind": kind,
+            "metadata": {
+                "name": item[SORT],
+                "namespace": namespace,
+                "uid": item["uid"],
+                "resourceVersion": str(int(item["rv"])),
+                "generation": int(item["gen"]),
+                "creationTimestamp": item["created"],
+                "labels": dict(item.get("labels", {})),
+            },
+            "spec": json.loads(item["spec"]),
+            "status": json.loads(item["status"]),
+        }
+
+    # ---- events --------------------------------------------------------------------------------
+
+    def record_events(self, namespace: str, events: Iterable[dict], ttl_s: int) -> None:
+        """Events as Event.to_dict() gives them; they expire by TTL, so no one has to clean up."""
+        with self._table.batch_writer() as batch:
+            for event in events:
+                involved = event["involvedObject"]
+                at = datetime.fromisoformat(event["time"])
+                batch.put_item(Item={
+                    PARTITION: _partition("Event", namespace),
+                    SORT: f"{involved['kind']}/{involved['name']}#{event['time']}#{uuid.uuid4().hex[:8]}",
+                    "body": json.dumps(event, sort_keys=True, default=str),
+                    TTL_ATTRIBUTE: int(at.timestamp()) + ttl_s,
+                })
+
+    def list_events(self, namespace: str, involved_kind: str | None = None, involved_name: str | None = None,
+                    limit: int = 100) -> list[dict]:
+        """Newest first; filtered by the involved object through the sort-key prefix, not a scan."""
+        condition = Key(PARTITION).eq(_partition("Event", namespace))
+        if involved_kind and involved_name:
+            condition = condition & Key(SORT).begins_with(f"{involved_kind}/{involved_name}#")
+        elif involved_kind:
+            condition = condition & Key(SORT).begins_with(f"{involved_kind}/")
+        items, _ = self._query({"KeyConditionExpression": condition}, until=None)
+        events = sorted((json.loads(i["body"]) for i in items), key=lambda e: e["time"], reverse=True)
+        return events[:limit]
+
+    # ---- lease ---------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl_s: float, now: datetime) -> datetime:
+        """Takes or renews the lease; LeaseHeld if another holder's lease has not expired yet."""
+        expires = now.timestamp() + ttl_s
+        try:
+            self._table.put_item(
+                Item={PARTITION: "Lease#ballast", SORT: name, "holder": holder,
+                      "renewed": now.isoformat(), "leaseExpires": int(expires * 1000)},
+                ConditionExpression=Attr(PARTITION).not_exists() | Attr("holder").eq(holder)
+                | Attr("leaseExpires").lt(int(now.timestamp() * 1000)),
+            )
+        except ClientError as error:
+            translated = _translate(error, "")
+            if isinstance(translated, Conflict):
+                raise LeaseHeld(f"lease {name} is held by another controller") from None
+            raise translated from None
+        return datetime.fromtimestamp(expires, timezone.utc)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        try:
+            self._table.delete_item(Key={PARTITION: "Lease#ballast", SORT: name}, ConditionExpression=Attr("holder").eq(holder))
+        except ClientError as error:
+            translated = _translate(error, "")
+            if not isinstance(translated, Conflict):  # someone else took over after expiry: theirs to release
+                raise translated from None
+
+    def lease_holder(self, name: str) -> dict | None:
+        item = self._table.get_item(Key={PARTITION: "Lease#ballast", SORT: name}, ConsistentRead=True).get("Item")
+        return None if item is None else {"holder": item["holder"], "expires": int(item["leaseExpires"]) / 1000}
+

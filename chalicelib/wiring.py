@@ -1,0 +1,27 @@
+"""Lazy, cached boto3 clients and the adapters built on them: created on first use, so moto's mock sees them."""
+from functools import cache
+
+import boto3
+from botocore.config import Config
+
+from chalicelib import config
+from chalicelib.adapters.store import Store
+
+# botocore's adaptive mode retries throttles with client-side rate limiting; the controller must not hammer APIs.
+RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=5, read_timeout=15)
+
+
+@cache
+def client(service: str):
+    return boto3.client(service, config=RETRIES)
+
+
+@cache
+def store() -> Store:
+    return Store(boto3.resource("dynamodb", config=RETRIES).Table(config.TABLE))
+
+
+def reset() -> None:
+    """Forget every client: tests and the local runtime start each AWS (or moto) session afresh."""
+    client.cache_clear()
+    store.cache_clear()

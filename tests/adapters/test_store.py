@@ -1,0 +1,209 @@
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.errors import Conflict, LeaseHeld, NotFound
+from chalicelib.model import Event, parse_spec
+
+NOW = datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc)
+
+
+def workload(name="photos-thumbnail", labels=None, max_replicas=10):
+    return parse_spec("Workload", {
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"target": {"kind": "ECSService", "cluster": "ballast-dev", "service": name},
+                 "queue": {"name": "ballast-dev-thumbnail"}, "minReplicas": 0, "maxReplicas": max_replicas},
+    })
+
+
+def test_create_sets_metadata_and_get_returns_it(store):
+    created = store.create(workload())
+    meta = created["metadata"]
+    assert (meta["resourceVersion"], meta["generation"], meta["namespace"]) == ("1", 1, "default")
+    assert meta["uid"] and meta["creationTimestamp"]
+    assert store.get("Workload", "default", "photos-thumbnail") == created
+
+
+def test_create_of_an_existing_name_is_a_conflict(store):
+    store.create(workload())
+    with pytest.raises(Conflict, match="already exists"):
+        store.create(workload())
+
+
+def test_get_of_a_missing_object_is_not_found(store):
+    with pytest.raises(NotFound):
+        store.get("Workload", "default", "nothing")
+
+
+def test_replace_with_the_read_version_moves_version_and_generation(store):
+    created = store.create(workload())
+    changed = workload(max_replicas=20)
+    updated = store.replace(changed, created["metadata"]["resourceVersion"])
+    assert updated["spec"]["maxReplicas"] == 20
+    assert (updated["metadata"]["resourceVersion"], updated["metadata"]["generation"]) == ("2", 2)
+
+
+def test_generation_moves_only_when_the_spec_changes(store):
+    created = store.create(workload())
+    relabelled = workload(labels={"team": "photos"})
+    updated = store.replace(relabelled, created["metadata"]["resourceVersion"])
+    assert updated["metadata"]["labels"] == {"team": "photos"}
+    assert (updated["metadata"]["resourceVersion"], updated["metadata"]["generation"]) == ("2", 1)
+
+
+def test_replace_with_a_stale_version_is_a_conflict_and_writes_nothing(store):
+    store.create(workload())
+    store.replace(workload(max_replicas=20), "1")
+    with pytest.raises(Conflict, match="resourceVersion is now 2"):
+        store.replace(workload(max_replicas=30), "1")
+    assert store.get("Workload", "default", "photos-thumbnail")["spec"]["maxReplicas"] == 20
+
+
+def test_two_updates_from_the_same_version_exactly_one_wins(store):
+    store.create(workload())
+    outcomes = []
+    barrier = threading.Barrier(2)
+
+    def update(replicas):
+        barrier.wait()
+        try:
+            store.replace(workload(max_replicas=replicas), "1")
+            outcomes.append(("won", replicas))
+        except Conflict:
+            outcomes.append(("lost", replicas))
+
+    threads = [threading.Thread(target=update, args=(n,)) for n in (20, 30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o for o, _ in outcomes) == ["lost", "won"]
+    winner = next(r for o, r in outcomes if o == "won")
+    assert store.get("Workload", "default", "photos-thumbnail")["spec"]["maxReplicas"] == winner
+
+
+def test_status_write_never_touches_spec_and_spec_write_never_touches_status(store):
+    created = store.create(workload())
+    with_status = store.update_status("Workload", "default", "photos-thumbnail", {"replicas": 3})
+    assert with_status["spec"] == created["spec"]
+    assert with_status["metadata"]["generation"] == 1
+    replaced = store.replace(workload(max_replicas=20), with_status["metadata"]["resourceVersion"])
+    assert replaced["status"] == {"replicas": 3}
+
+
+def test_status_write_with_a_stale_version_is_a_conflict(store):
+    store.create(workload())
+    store.replace(workload(max_replicas=20), "1")
+    with pytest.raises(Conflict):
+        store.update_status("Workload", "default", "photos-thumbnail", {"replicas": 3}, resource_version="1")
+
+
+def test_status_write_of_a_missing_object_is_not_found(store):
+    with pytest.raises(NotFound):
+        store.update_status("Workload", "default", "gone", {"replicas": 3})
+
+
+def test_delete_checks_the_version_and_then_the_object_is_gone(store):
+    store.create(workload())
+    with pytest.raises(Conflict):
+        store.delete("Workload", "default", "photos-thumbnail", resource_version="7")
+    store.delete("Workload", "default", "photos-thumbnail", resource_version="1")
+    with pytest.raises(NotFound):
+        store.get("Workload", "default", "photos-thumbnail")
+    with pytest.raises(NotFound):
+        store.delete("Workload", "default", "photos-thumbnail")
+
+
+def test_list_pages_through_every_object_once(store):
+    names = [f"w{i:02d}" for i in range(7)]
+    for name in names:
+        store.create(workload(name))
+    seen, token = [], None
+    while True:
+        page, token = store.list("Workload", "default", limit=3, continue_token=token)
+        assert len(page) <= 3
+        seen += [o["metadata"]["name"] for o in page]
+        if not token:
+            break
+    assert seen == names
+
+
+def test_list_filters_by_labels_including_dotted_keys(store):
+    store.create(workload("a", {"team": "photos", "app.kubernetes.io/name": "thumb"}))
+    store.create(workload("b", {"team": "photos"}))
+    store.create(workload("c", {"team": "video"}))
+    photos, _ = store.list("Workload", "default", labels={"team": "photos"})
+    assert [o["metadata"]["name"] for o in photos] == ["a", "b"]
+    thumbs, _ = store.list("Workload", "default", labels={"app.kubernetes.io/name": "thumb"})
+    assert [o["metadata"]["name"] for o in thumbs] == ["a"]
+
+
+def test_list_is_scoped_to_kind_and_namespace(store):
+    store.create(workload("a"))
+    other = workload("a")
+    other["metadata"]["namespace"] = "other"
+    store.create(other)
+    assert [o["metadata"]["namespace"] for o in store.list("Workload", "other")[0]] == ["other"]
+    assert store.list("NodePool", "default")[0] == []
+
+
+def test_a_forged_continue_token_is_refused(store):
+    with pytest.raises(Conflict, match="continue token"):
+        store.list("Workload", "default", continue_token="bm90LWpzb24=")
+
+
+def test_events_are_listed_newest_first_per_involved_object_and_expire(store, stack):
+    def event(name, minute):
+        return Event("Normal", "SuccessfulRescale", f"New size: {minute}", "Workload", name, NOW + timedelta(minutes=minute)).to_dict()
+
+    store.record_events("default", [event("a", 1), event("a", 2), event("b", 3), event("ab", 4)], ttl_s=3600)
+    for_a = store.list_events("default", "Workload", "a")
+    assert [e["message"] for e in for_a] == ["New size: 2", "New size: 1"]
+    assert len(store.list_events("default")) == 4
+    import boto3
+
+    items = boto3.resource("dynamodb").Table(stack["TableName"]).scan()["Items"]
+    ttls = sorted(int(i["expiresAt"]) for i in items if "expiresAt" in i)
+    assert ttls[0] == int((NOW + timedelta(minutes=1)).timestamp()) + 3600
+
+
+def test_lease_is_exclusive_until_it_expires(store):
+    store.acquire_lease("controller", "one", ttl_s=30, now=NOW)
+    with pytest.raises(LeaseHeld):
+        store.acquire_lease("controller", "two", ttl_s=30, now=NOW + timedelta(seconds=10))
+    store.acquire_lease("controller", "one", ttl_s=30, now=NOW + timedelta(seconds=20))  # renewal
+    with pytest.raises(LeaseHeld):
+        store.acquire_lease("controller", "two", ttl_s=30, now=NOW + timedelta(seconds=40))
+    store.acquire_lease("controller", "two", ttl_s=30, now=NOW + timedelta(seconds=51))  # holder one died
+    assert store.lease_holder("controller")["holder"] == "two"
+
+
+def test_release_lets_the_next_contender_in_and_never_frees_someone_elses_lease(store):
+    store.acquire_lease("controller", "one", ttl_s=30, now=NOW)
+    store.release_lease("controller", "two")
+    assert store.lease_holder("controller")["holder"] == "one"
+    store.release_lease("controller", "one")
+    store.acquire_lease("controller", "two", ttl_s=30, now=NOW)
+    assert store.lease_holder("controller")["holder"] == "two"
+
+
+def test_racing_contenders_never_both_hold_the_lease(store):
+    barrier = threading.Barrier(8)
+    winners = []
+
+    def contend(holder):
+        barrier.wait()
+        try:
+            store.acquire_lease("controller", holder, ttl_s=30, now=NOW)
+            winners.append(holder)
+        except LeaseHeld:
+            pass
+
+    threads = [threading.Thread(target=contend, args=(f"h{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert store.lease_holder("controller")["holder"] == winners[0]
