@@ -1,0 +1,1 @@
+"""Ballast workers: one container image per photo operation, draining an SQS work queue (DESIGN.md, How data flows)."""

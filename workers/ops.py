@@ -1,0 +1,235 @@
+"""The workers' operations (DESIGN.md, "How data flows": transform): bytes in, bytes out, BadImage for input no worker can use."""
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+OPS = ("grayscale", "watermark", "thumbnail")
+DEFAULT_THUMBNAIL_SIZE = 256
+DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_LOGO = Path(__file__).with_name("logo.png")
+JPEG_QUALITY = 85
+# zlib level 3 encodes about twice as fast as Pillow's default 6 for a few percent more bytes: a worker is CPU-bound.
+PNG_COMPRESS_LEVEL = 3
+# Resize in two steps (integer box reduce, then Lanczos over at most this factor): Pillow's own speed/quality balance.
+REDUCING_GAP = 2.0
+# The logo spans this share of the image width, never more than LOGO_MAX_HEIGHT of its height, LOGO_MARGIN from the corner.
+LOGO_WIDTH = 0.25
+LOGO_MAX_HEIGHT = 0.2
+LOGO_MARGIN = 0.03
+
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+# Image.open reports phone JPEGs that carry a second picture (depth, preview) as MPO.
+JPEG_FORMATS = ("JPEG", "MPO")
+ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+# ImageOps.exif_transpose's table; applied by us so a thumbnail is rotated after it is small, not before.
+TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+EXIF_ORIENTATION = 0x0112
+# What Pillow raises on a file that lies about itself; anything else is a bug of ours and must not pass for a bad image.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, Image.DecompressionBombError)
+
+
+class BadImage(Exception):
+    """The input cannot become an output, for a reason a user can read; retrying will not help."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Output:
+    data: bytes
+    width: int
+    height: int
+    format: str  # "JPEG" or "PNG"
+
+    @property
+    def content_type(self) -> str:
+        return f"image/{self.format.lower()}"
+
+
+def grayscale(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    return apply("grayscale", data, max_pixels=max_pixels).data
+
+
+def watermark(data: bytes, *, logo: str | Path = DEFAULT_LOGO, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    return apply("watermark", data, logo=logo, max_pixels=max_pixels).data
+
+
+def thumbnail(data: bytes, *, size: int = DEFAULT_THUMBNAIL_SIZE, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    return apply("thumbnail", data, thumbnail_size=size, max_pixels=max_pixels).data
+
+
+def apply(op: str, data: bytes, *, thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE, logo: str | Path = DEFAULT_LOGO,
+          max_pixels: int = DEFAULT_MAX_PIXELS) -> Output:
+    """Run one operation; the output keeps the input's format family (JPEG stays JPEG, anything else becomes PNG)."""
+    if op not in OPS:
+        raise ValueError(f"unknown operation {op!r}, expected one of {OPS}")
+    im = _open(data, max_pixels)
+    source_format, source_mode, icc = im.format, im.mode, im.info.get("icc_profile")
+    try:
+        if op == "grayscale":
+            im = _grayscale(im)
+        elif op == "thumbnail":
+            im = _thumbnail(im, thumbnail_size)
+        else:
+            im = _watermark(im, str(logo))
+    except DECODE_ERRORS as e:
+        raise BadImage(f"corrupt or truncated image data: {e}") from e
+    return _encode(im, source_format, icc if _family(im.mode) == _family(source_mode) else None)
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """Read the header only, so a bomb is refused before a single pixel is decoded."""
+    if not data:
+        raise BadImage("empty file (0 bytes)")
+    try:
+        im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except UnidentifiedImageError as e:
+        raise BadImage(f"not a supported image (accepted: {', '.join(ACCEPTED_FORMATS)})") from e
+    except Image.DecompressionBombError as e:
+        raise BadImage(f"decompression bomb refused: {e}") from e
+    except DECODE_ERRORS as e:
+        raise BadImage(f"corrupt image header: {e}") from e
+    width, height = im.size
+    if width < 1 or height < 1:
+        raise BadImage(f"image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise BadImage(f"decompression bomb refused: {width}x{height} = {width * height} pixels, cap is {max_pixels}")
+    return im
+
+
+def _grayscale(im: Image.Image) -> Image.Image:
+    if im.format in JPEG_FORMATS:
+        # libjpeg then emits the luma plane alone: no chroma upsampling, no colour conversion.
+        im.draft("L", im.size)
+    orientation = _decode(im)
+    return _orient(_to_gray(im), orientation)
+
+
+def _thumbnail(im: Image.Image, box: int) -> Image.Image:
+    target = _fit(im.size, box)
+    if im.format in JPEG_FORMATS:
+        # DCT scaling: a 12 MP photo decodes at 1/4 or 1/8 of its size; REDUCING_GAP keeps enough pixels for Lanczos.
+        im.draft(None, (int(target[0] * REDUCING_GAP), int(target[1] * REDUCING_GAP)))
+    orientation = _decode(im)
+    im = _to_color(im)
+    if im.size != target:
+        im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+    return _orient(im, orientation)
+
+
+def _watermark(im: Image.Image, logo_path: str) -> Image.Image:
+    orientation = _decode(im)
+    im = _orient(_to_color(im), orientation)
+    width, height = im.size
+    logo = _scaled_logo(logo_path, width, height)
+    margin = round(LOGO_MARGIN * min(width, height))
+    corner = (max(0, width - logo.width - margin), max(0, height - logo.height - margin))
+    if im.mode == "RGBA":
+        im.alpha_composite(logo, dest=corner)
+    else:
+        # An opaque base: a masked paste is the "over" operator and touches only the logo's box.
+        im.paste(logo.convert(im.mode), corner, logo.getchannel("A"))
+    return im
+
+
+def _decode(im: Image.Image) -> int:
+    """Decode the pixels (once) and return the EXIF orientation, 1 when absent or invalid."""
+    try:
+        im.load()
+        orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+    except DECODE_ERRORS as e:
+        raise BadImage(f"corrupt or truncated image data: {e}") from e
+    return orientation if orientation in TRANSPOSE_FOR_ORIENTATION else 1
+
+
+def _orient(im: Image.Image, orientation: int) -> Image.Image:
+    method = TRANSPOSE_FOR_ORIENTATION.get(orientation)
+    return im if method is None else im.transpose(method)
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ALPHA_MODES or "transparency" in im.info
+
+
+def _to_gray(im: Image.Image) -> Image.Image:
+    if im.mode in SIXTEEN_BIT_MODES:
+        return _eight_bit(im)
+    if _has_alpha(im):
+        return im if im.mode == "LA" else im.convert("RGBA").convert("LA")
+    if im.mode == "L":
+        return im
+    # Pillow converts CMYK and palette images to L only by way of RGB.
+    return im.convert("L") if im.mode in ("RGB", "1", "F") else im.convert("RGB").convert("L")
+
+
+def _to_color(im: Image.Image) -> Image.Image:
+    """RGB or RGBA, except that a gray photo stays gray: every operation but grayscale keeps the colour model."""
+    if im.mode in SIXTEEN_BIT_MODES:
+        im = _eight_bit(im)
+    if _has_alpha(im):
+        return im if im.mode == "RGBA" else im.convert("RGBA")
+    if im.mode in ("RGB", "L"):
+        return im
+    return im.convert("RGB")
+
+
+def _eight_bit(im: Image.Image) -> Image.Image:
+    # Pillow's own I;16 → L conversion clips at 255 instead of scaling, turning most 16-bit photos white.
+    return im.point(lambda value: value / 256).convert("L")
+
+
+def _fit(size: tuple[int, int], box: int) -> tuple[int, int]:
+    width, height = size
+    scale = min(1.0, box / width, box / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _family(mode: str) -> str:
+    if mode in GRAY_MODES:
+        return "gray"
+    return "cmyk" if mode == "CMYK" else "rgb"
+
+
+@lru_cache(maxsize=8)
+def _logo(path: str) -> Image.Image:
+    with Image.open(path) as logo:
+        return logo.convert("RGBA")
+
+
+@lru_cache(maxsize=64)
+def _scaled_logo(path: str, width: int, height: int) -> Image.Image:
+    """The logo at its size for this image; cached because a batch of photos shares a handful of sizes."""
+    logo = _logo(path)
+    scale = min(LOGO_WIDTH * width / logo.width, LOGO_MAX_HEIGHT * height / logo.height)
+    size = (max(1, round(logo.width * scale)), max(1, round(logo.height * scale)))
+    return logo.resize(size, Image.Resampling.LANCZOS)
+
+
+def _encode(im: Image.Image, source_format: str | None, icc_profile: bytes | None) -> Output:
+    out = io.BytesIO()
+    # icc_profile is passed even when None: Pillow would otherwise copy the source's profile, wrong after a mode change.
+    if source_format in JPEG_FORMATS and im.mode in ("L", "RGB"):
+        im.save(out, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
+        fmt = "JPEG"
+    else:
+        im.save(out, "PNG", compress_level=PNG_COMPRESS_LEVEL, icc_profile=icc_profile)
+        fmt = "PNG"
+    return Output(out.getvalue(), im.width, im.height, fmt)
