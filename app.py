@@ -1,4 +1,174 @@
 """Ballast's Lambdas: the API server's routes and the event and schedule handlers, each handing off to chalicelib."""
-from chalice import Chalice
+import functools
+
+from chalice import Chalice, ConvertToMiddleware, IAMAuthorizer, Response
+
+from chalicelib import api, config, openapi, wiring
+from chalicelib.errors import BallastError, Conflict, NotFound, SpecError, Unavailable
+from chalicelib.telemetry import logger
 
 app = Chalice(app_name="ballast")
+# Every handler, HTTP or event, logs with the Lambda context (request id, cold start) attached.
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
+
+
+# ---- the API server (REST, IAM auth): each route hands off to chalicelib.api -------------------------------------------
+IAM = IAMAuthorizer()
+JSON = ["application/json"]
+MERGE_PATCH = ["application/merge-patch+json"]
+HTTP_STATUS = ((SpecError, 400), (NotFound, 404), (Conflict, 409), (Unavailable, 503))
+
+
+def http_errors(view):
+    """Domain errors → Kubernetes Status bodies; Chalice's own error classes could only say {Code, Message}."""
+    @functools.wraps(view)
+    def respond(*args, **kwargs):
+        size = len(app.current_request.raw_body or b"")
+        if size > config.MAX_BODY_BYTES:
+            return _status(413, "RequestEntityTooLarge", f"the body has {size} bytes; the limit is {config.MAX_BODY_BYTES}")
+        try:
+            return view(*args, **kwargs)
+        except BallastError as error:
+            code = next((code for kind, code in HTTP_STATUS if isinstance(error, kind)), 500)
+            return _status(code, error.reason, error.message, getattr(error, "field", None))
+    return respond
+
+
+@app.middleware("http")
+def chalice_errors_as_status(event, get_response):
+    """Chalice answers 405, 415 and unhandled errors itself as {Code, Message}: give users the same Status shape."""
+    response = get_response(event)
+    if response.status_code >= 400 and isinstance(response.body, dict) and set(response.body) == {"Code", "Message"}:
+        return _status(response.status_code, response.body["Code"], response.body["Message"], headers=response.headers)
+    return response
+
+
+def _status(code, reason, message, field=None, headers=None):
+    body = {"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": reason, "message": message, "code": code,
+            "details": {"field": field} if field else {}}
+    return Response(body=body, status_code=code, headers=headers)
+
+
+def _request():
+    """(store, namespace, query params, parsed JSON body) of the current request."""
+    request = app.current_request
+    query = request.query_params or {}
+    return wiring.store(), api.namespace_of(query), query, api.parse_body(request.raw_body)
+
+
+@app.route("/workloads", methods=["GET"], authorizer=IAM)
+@http_errors
+def list_workloads():
+    store, namespace, query, _ = _request()
+    return api.list_objects(store, "Workload", namespace, query)
+
+
+@app.route("/workloads", methods=["POST"], authorizer=IAM, content_types=JSON)
+@http_errors
+def create_workload():
+    store, namespace, _, body = _request()
+    return Response(api.create(store, "Workload", namespace, body), status_code=201)
+
+
+@app.route("/workloads/{name}", methods=["GET"], authorizer=IAM)
+@http_errors
+def get_workload(name):
+    store, namespace, _, _ = _request()
+    return api.get(store, "Workload", namespace, name)
+
+
+@app.route("/workloads/{name}", methods=["PUT"], authorizer=IAM, content_types=JSON)
+@http_errors
+def replace_workload(name):
+    store, namespace, _, body = _request()
+    return api.replace(store, "Workload", namespace, name, body)
+
+
+@app.route("/workloads/{name}", methods=["PATCH"], authorizer=IAM, content_types=MERGE_PATCH)
+@http_errors
+def patch_workload(name):
+    store, namespace, _, body = _request()
+    return api.patch(store, "Workload", namespace, name, body)
+
+
+@app.route("/workloads/{name}", methods=["DELETE"], authorizer=IAM, content_types=JSON)
+@http_errors
+def delete_workload(name):
+    store, namespace, query, body = _request()
+    return api.delete(store, "Workload", namespace, name, query.get("resourceVersion"), body)
+
+
+@app.route("/workloads/{name}/status", methods=["GET"], authorizer=IAM)
+@http_errors
+def get_workload_status(name):
+    store, namespace, _, _ = _request()
+    return api.get_status(store, namespace, name)
+
+
+@app.route("/workloads/{name}/scale", methods=["GET"], authorizer=IAM)
+@http_errors
+def get_workload_scale(name):
+    store, namespace, _, _ = _request()
+    return api.get_scale(store, namespace, name)
+
+
+@app.route("/workloads/{name}/scale", methods=["PUT"], authorizer=IAM, content_types=JSON)
+@http_errors
+def replace_workload_scale(name):
+    store, namespace, _, body = _request()
+    return api.replace_scale(store, namespace, name, body)
+
+
+@app.route("/nodepools", methods=["GET"], authorizer=IAM)
+@http_errors
+def list_nodepools():
+    store, namespace, query, _ = _request()
+    return api.list_objects(store, "NodePool", namespace, query)
+
+
+@app.route("/nodepools", methods=["POST"], authorizer=IAM, content_types=JSON)
+@http_errors
+def create_nodepool():
+    store, namespace, _, body = _request()
+    return Response(api.create(store, "NodePool", namespace, body), status_code=201)
+
+
+@app.route("/nodepools/{name}", methods=["GET"], authorizer=IAM)
+@http_errors
+def get_nodepool(name):
+    store, namespace, _, _ = _request()
+    return api.get(store, "NodePool", namespace, name)
+
+
+@app.route("/nodepools/{name}", methods=["PUT"], authorizer=IAM, content_types=JSON)
+@http_errors
+def replace_nodepool(name):
+    store, namespace, _, body = _request()
+    return api.replace(store, "NodePool", namespace, name, body)
+
+
+@app.route("/nodepools/{name}", methods=["PATCH"], authorizer=IAM, content_types=MERGE_PATCH)
+@http_errors
+def patch_nodepool(name):
+    store, namespace, _, body = _request()
+    return api.patch(store, "NodePool", namespace, name, body)
+
+
+@app.route("/nodepools/{name}", methods=["DELETE"], authorizer=IAM, content_types=JSON)
+@http_errors
+def delete_nodepool(name):
+    store, namespace, query, body = _request()
+    return api.delete(store, "NodePool", namespace, name, query.get("resourceVersion"), body)
+
+
+@app.route("/events", methods=["GET"], authorizer=IAM)
+@http_errors
+def list_events():
+    store, namespace, query, _ = _request()
+    return api.list_events(store, namespace, query)
+
+
+@app.route("/openapi.json", methods=["GET"], authorizer=IAM)
+@http_errors
+def openapi_document():
+    return openapi.document(app.routes)

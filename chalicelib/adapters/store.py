@@ -7,6 +7,7 @@ import json
 import operator
 import uuid
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Iterable
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -54,6 +55,13 @@ def _translate(error: ClientError, what: str) -> Exception:
     if code in _THROTTLED:
         return Unavailable(f"the store is unavailable: {code}", code)
     return error
+
+
+STATS_TTL_S = 86400
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 class Store:
@@ -116,11 +124,14 @@ class Store:
         items, _ = self._query({"KeyConditionExpression": Key(PARTITION).eq(_partition(kind, namespace))}, until=None)
         return [self._object(kind, item) for item in items]
 
-    def replace(self, manifest: dict, resource_version: str | None) -> dict:
-        """Writes spec and labels (never status); generation moves only when the spec changed."""
+    def replace(self, manifest: dict, resource_version: str | None, current: dict | None = None) -> dict:
+        """Writes spec and labels (never status); generation moves only when the spec changed.
+
+        `current` is the object as the caller just read it (a patch reads before it merges): passing it saves a read.
+        """
         meta = manifest["metadata"]
         kind, namespace, name = manifest["kind"], meta.get("namespace", "default"), meta["name"]
-        current = self.get(kind, namespace, name)
+        current = current or self.get(kind, namespace, name)
         expected = int(resource_version or current["metadata"]["resourceVersion"])
         spec = json.dumps(manifest.get("spec", {}), sort_keys=True)
         spec_changed = spec != json.dumps(current["spec"], sort_keys=True)
@@ -260,3 +271,38 @@ class Store:
         item = self._table.get_item(Key={PARTITION: "Lease#ballast", SORT: name}, ConsistentRead=True).get("Item")
         return None if item is None else {"holder": item["holder"], "expires": int(item["leaseExpires"]) / 1000}
 
+
+    # ---- throughput statistics -----------------------------------------------------------------
+    # One item per name and minute, counters added atomically by concurrent Lambdas, expiring a day later.
+    # Counters, per workload (named by the Workload, or "op:<op>" when none drains the op's queue):
+    #   arrived  work messages ingest sent in that minute (the arrival rate)
+    #   done     jobs that finished with an output;  failed  jobs that ended Failed (worker reason or dead letter)
+    #   busyMs   summed worker processing time of those jobs (throughput per replica = (done + failed) / busyMs)
+    #   queueMs  summed time from enqueue to finish of those jobs (wait + processing, the latency a user sees)
+
+    def add_stats(self, name: str, at: datetime, counters: dict[str, int | float]) -> None:
+        minute = at.astimezone(timezone.utc).replace(second=0, microsecond=0)
+        names = {f"#c{i}": counter for i, counter in enumerate(counters)}
+        values = {f":c{i}": Decimal(str(value)) for i, value in enumerate(counters.values())}
+        adds = ", ".join(f"#c{i} :c{i}" for i in range(len(counters)))
+        try:
+            self._table.update_item(
+                Key={PARTITION: f"Stats#{name}", SORT: minute.isoformat()},
+                UpdateExpression=f"ADD {adds} SET #ttl = :ttl",
+                ExpressionAttributeNames={**names, "#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={**values, ":ttl": int(minute.timestamp()) + STATS_TTL_S},
+            )
+        except ClientError as error:
+            raise _translate(error, "add stats") from None
+
+    def read_stats(self, name: str, since: datetime) -> list[dict]:
+        """Oldest minute first: [{"minute": iso, <counter>: number, ...}] from the minute holding `since` on."""
+        start = since.astimezone(timezone.utc).replace(second=0, microsecond=0).isoformat()
+        try:
+            items = self._table.query(
+                KeyConditionExpression=Key(PARTITION).eq(f"Stats#{name}") & Key(SORT).gte(start), ConsistentRead=True,
+            ).get("Items", [])
+        except ClientError as error:
+            raise _translate(error, "read stats") from None
+        return [{"minute": item[SORT], **{key: _number(value) for key, value in item.items()
+                                           if key not in (PARTITION, SORT, TTL_ATTRIBUTE)}} for item in items]

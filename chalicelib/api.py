@@ -1,0 +1,217 @@
+"""The API server's use cases (DESIGN.md "API λ"): Workload and NodePool CRUD, status, scale and events over the store."""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import lru_cache
+
+import fastjsonschema
+
+from chalicelib import model, schema
+from chalicelib.adapters.store import Store
+from chalicelib.errors import Conflict, SpecError
+
+DNS1123 = re.compile(schema.DNS1123_LABEL["pattern"])
+MAX_LIMIT = 500
+EVENTS_LIMIT = 100
+# Fields the server owns: a client may echo them back from a GET, but they are never taken from a request.
+SERVER_METADATA = ("uid", "generation", "creationTimestamp")
+
+
+# ---- request values ------------------------------------------------------------------------------
+
+
+def check_name(field: str, value: str | None) -> str:
+    if not isinstance(value, str) or len(value) > 63 or not DNS1123.match(value):
+        raise SpecError(field, f"must be a DNS-1123 label (lower-case letters, digits and '-', at most 63), got {value!r}")
+    return value
+
+
+def namespace_of(query: dict) -> str:
+    return check_name("namespace", query.get("namespace", "default"))
+
+
+def parse_selector(selector: str | None) -> dict[str, str]:
+    """Kubernetes equality-based label selectors: `a=b,c==d`; set-based ones are refused, not half-applied."""
+    labels: dict[str, str] = {}
+    for term in filter(None, (t.strip() for t in (selector or "").split(","))):
+        key, sep, value = term.replace("==", "=").partition("=")
+        if not sep or not key or "!" in key or "=" in value:
+            raise SpecError("labelSelector", f"must be key=value terms separated by ',', got {term!r}")
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def parse_limit(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise SpecError("limit", f"must be an integer from 1 to {MAX_LIMIT}, got {value!r}")
+    return int(value)
+
+
+def parse_body(raw: bytes | None) -> object:
+    """The request's JSON document, or None without a body; malformed JSON is a SpecError on `body`."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as error:  # UnicodeDecodeError is a ValueError too
+        raise SpecError("body", f"must be valid JSON ({error})") from None
+
+
+def merge_patch(target: object, patch: object) -> object:
+    """RFC 7386: objects merge key by key, null deletes a key, anything else replaces the target."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+# ---- Workload and NodePool -----------------------------------------------------------------------
+
+
+def list_objects(store: Store, kind: str, namespace: str, query: dict) -> dict:
+    labels, limit = parse_selector(query.get("labelSelector")), parse_limit(query.get("limit"))
+    try:
+        items, token = store.list(kind, namespace, labels, limit, query.get("continue"))
+    except Conflict as error:
+        # The only conflict a list raises is a token it cannot resume from: the request is wrong, not the data.
+        raise SpecError("continue", error.message) from None
+    return {"apiVersion": schema.API_VERSION, "kind": f"{kind}List", "metadata": {"continue": token}, "items": items}
+
+
+def create(store: Store, kind: str, namespace: str, body: object) -> dict:
+    manifest = _manifest(kind, namespace, body)
+    if "resourceVersion" in manifest["metadata"]:
+        raise SpecError("metadata.resourceVersion", "must not be set on create")
+    return store.create(manifest)
+
+
+def get(store: Store, kind: str, namespace: str, name: str) -> dict:
+    return store.get(kind, namespace, check_name("name", name))
+
+
+def replace(store: Store, kind: str, namespace: str, name: str, body: object) -> dict:
+    """PUT: the whole spec; conditional on metadata.resourceVersion when the body carries one (as kubectl replace)."""
+    check_name("name", name)
+    manifest = _manifest(kind, namespace, body)
+    if manifest["metadata"]["name"] != name:
+        raise SpecError("metadata.name", f"must match the name in the URL ({name!r}), got {manifest['metadata']['name']!r}")
+    return store.replace(manifest, manifest["metadata"].get("resourceVersion"))
+
+
+def patch(store: Store, kind: str, namespace: str, name: str, body: object) -> dict:
+    """JSON merge patch: one read, merge, validate, one write conditional on the version read (or the one sent)."""
+    check_name("name", name)
+    if not isinstance(body, dict):
+        raise SpecError("body", "must be a JSON object (a merge patch)")
+    current = store.get(kind, namespace, name)
+    merged = merge_patch(_writable(current), {k: v for k, v in body.items() if k != "status"})
+    meta = merged.get("metadata") if isinstance(merged.get("metadata"), dict) else {}
+    for field, want in (("name", name), ("namespace", namespace)):
+        if meta.get(field) != want:
+            raise SpecError(f"metadata.{field}", f"cannot be changed by a patch (is {want!r})")
+    manifest = model.parse_spec(kind, merged)
+    version = body.get("metadata", {}).get("resourceVersion") if isinstance(body.get("metadata"), dict) else None
+    return store.replace(manifest, version or current["metadata"]["resourceVersion"], current=current)
+
+
+def delete(store: Store, kind: str, namespace: str, name: str, resource_version: str | None, body: object) -> dict:
+    """The precondition comes from ?resourceVersion= or a DeleteOptions body's preconditions.resourceVersion."""
+    check_name("name", name)
+    if body is not None:
+        preconditions = body.get("preconditions", {}) if isinstance(body, dict) else None
+        if not isinstance(preconditions, dict):
+            raise SpecError("preconditions", "must be an object like {\"resourceVersion\": \"3\"}")
+        resource_version = resource_version or preconditions.get("resourceVersion")
+    if resource_version is not None and not str(resource_version).isdigit():
+        raise SpecError("resourceVersion", f"must be a string of digits, got {resource_version!r}")
+    store.delete(kind, namespace, name, str(resource_version) if resource_version is not None else None)
+    return {"apiVersion": "v1", "kind": "Status", "status": "Success",
+            "details": {"name": name, "kind": kind.lower() + "s", "namespace": namespace}}
+
+
+def _manifest(kind: str, namespace: str, body: object) -> dict:
+    """A validated manifest for `namespace`; a client-sent status is dropped, as Kubernetes does with a status subresource."""
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k != "status"}
+        meta = body.get("metadata")
+        if isinstance(meta, dict):
+            if meta.setdefault("namespace", namespace) != namespace:
+                raise SpecError("metadata.namespace", f"must match the request's namespace ({namespace!r}), got {meta['namespace']!r}")
+            body["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_METADATA}
+    return model.parse_spec(kind, body)
+
+
+def _writable(stored: dict) -> dict:
+    meta = stored["metadata"]
+    return {"apiVersion": stored["apiVersion"], "kind": stored["kind"], "spec": stored["spec"],
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": meta["labels"]}}
+
+
+# ---- subresources and events ---------------------------------------------------------------------
+
+
+def get_status(store: Store, namespace: str, name: str) -> dict:
+    """As GET .../status in Kubernetes: the whole object, whose status only the controller writes."""
+    return get(store, "Workload", namespace, name)
+
+
+def get_scale(store: Store, namespace: str, name: str) -> dict:
+    return _scale(get(store, "Workload", namespace, name))
+
+
+def replace_scale(store: Store, namespace: str, name: str, body: object) -> dict:
+    """Sets spec.replicas, which holds the count and pauses autoscaling until a patch sets it to null (KEDA's paused-replicas)."""
+    check_name("name", name)
+    try:
+        _scale_validator()(body)
+    except fastjsonschema.JsonSchemaValueException as error:
+        path = error.name.removeprefix("data").lstrip(".") or "body"
+        raise SpecError(path, error.message.removeprefix(error.name).strip()) from None
+    current = store.get("Workload", namespace, name)
+    manifest = model.parse_spec("Workload", merge_patch(_writable(current), {"spec": {"replicas": body["spec"]["replicas"]}}))
+    version = (body.get("metadata") or {}).get("resourceVersion") or current["metadata"]["resourceVersion"]
+    return _scale(store.replace(manifest, str(version), current=current))
+
+
+@lru_cache(maxsize=None)
+def _scale_validator():
+    return fastjsonschema.compile(schema.SCALE)
+
+
+def _scale(workload: dict) -> dict:
+    meta, spec, status = workload["metadata"], workload["spec"], workload["status"]
+    paused = spec.get("replicas")
+    # Until the controller's first decision there is no desired count: 0 says "nothing asked for yet".
+    desired = paused if paused is not None else status.get("desiredReplicas", 0)
+    return {
+        "apiVersion": schema.API_VERSION,
+        "kind": "Scale",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")},
+        "spec": {"replicas": desired},
+        "status": {"replicas": status.get("currentReplicas", 0), "paused": paused is not None},
+    }
+
+
+def list_events(store: Store, namespace: str, query: dict) -> dict:
+    """Newest first, for one involved object (`involvedObject=Workload/name`, or `kind` and `name`) or all of them."""
+    involved = query.get("involvedObject")
+    field = "involvedObject" if involved is not None else "kind"
+    kind, _, name = involved.partition("/") if involved is not None else (query.get("kind"), "", query.get("name"))
+    if kind is not None and kind not in model.KINDS:
+        raise SpecError(field, f"kind must be one of {', '.join(model.KINDS)}, got {kind!r}")
+    if name:
+        check_name("involvedObject" if involved is not None else "name", name)
+        if kind is None:
+            raise SpecError("kind", "is required with name")
+    limit = parse_limit(query.get("limit")) or EVENTS_LIMIT
+    items = store.list_events(namespace, kind, name or None, limit=limit)
+    return {"apiVersion": schema.API_VERSION, "kind": "EventList", "items": items}

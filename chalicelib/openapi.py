@@ -1,0 +1,175 @@
+"""The API server's OpenAPI 3.1 document, generated from Chalice's route table and the schemas validation uses."""
+from __future__ import annotations
+
+from chalicelib import schema
+
+# The first path segment names what a route serves; the schemas are the ones parse_spec validates with.
+RESOURCES = {"workloads": "Workload", "nodepools": "NodePool"}
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+SUCCESS = {"POST": "201"}
+
+EXAMPLES = {
+    "Workload": {
+        "apiVersion": schema.API_VERSION,
+        "kind": "Workload",
+        "metadata": {"name": "photos-thumbnail", "labels": {"app": "photos", "op": "thumbnail"}},
+        "spec": {
+            "target": {"kind": "ECSService", "cluster": "ballast-dev", "service": "thumbnail"},
+            "queue": {"name": "ballast-dev-thumbnail"},
+            "resources": {"cpuMillicores": 1024, "memoryMiB": 2048},
+            "minReplicas": 0,
+            "maxReplicas": 20,
+            "metrics": [{"type": "Backlog", "backlog": {"targetPerReplica": 10}}],
+            "nodePools": ["general"],
+        },
+    },
+    "NodePool": {
+        "apiVersion": schema.API_VERSION,
+        "kind": "NodePool",
+        "metadata": {"name": "general"},
+        "spec": {
+            "provider": {"kind": "AutoScalingGroup", "autoScalingGroupName": "ballast-dev-general"},
+            "instance": {"type": "c6g.xlarge", "cpuMillicores": 4000, "memoryMiB": 8192, "pricePerHour": 0.136},
+            "minNodes": 0,
+            "maxNodes": 6,
+        },
+    },
+    "Scale": {"spec": {"replicas": 3}},
+}
+
+STATUS = {
+    "type": "object",
+    "required": ["kind", "status"],
+    "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"const": "Status"},
+        "status": {"enum": ["Success", "Failure"]},
+        "reason": {"type": "string"},
+        "message": {"type": "string"},
+        "code": {"type": "integer"},
+        "details": {"type": "object", "properties": {"field": {"type": "string"}, "name": {"type": "string"}}},
+    },
+}
+EVENT = {
+    "type": "object",
+    "required": ["type", "reason", "message", "involvedObject", "time"],
+    "properties": {
+        "type": {"enum": ["Normal", "Warning"]},
+        "reason": {"type": "string"},
+        "message": {"type": "string"},
+        "involvedObject": {"type": "object", "properties": {"kind": {"type": "string"}, "name": {"type": "string"}}},
+        "time": {"type": "string", "format": "date-time"},
+        "data": {"type": "object"},
+    },
+}
+MERGE_PATCH = {"type": "object", "description": "A JSON merge patch (RFC 7386): null deletes a key, objects merge."}
+DELETE_OPTIONS = {"type": "object", "properties": {"preconditions": {"type": "object", "properties": {"resourceVersion": {"type": "string"}}}}}
+
+
+def _list_of(item: str) -> dict:
+    return {"type": "object", "required": ["items"], "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "metadata": {"type": "object", "properties": {"continue": {"type": ["string", "null"]}}},
+        "items": {"type": "array", "items": _ref(item)}}}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def schemas() -> dict:
+    kinds = {kind: schema.object_schema(kind) for kind in RESOURCES.values()}
+    return {**kinds, **{f"{kind}List": _list_of(kind) for kind in kinds}, "Scale": schema.SCALE, "Status": STATUS,
+            "Event": EVENT, "EventList": _list_of("Event"), "MergePatch": MERGE_PATCH, "DeleteOptions": DELETE_OPTIONS}
+
+
+def document(routes: dict, title: str = "Ballast", version: str = schema.API_VERSION) -> dict:
+    """`routes` is Chalice's app.routes: {path: {method: RouteEntry}}; every route and method appears, nothing else."""
+    security = {}
+    paths: dict = {}
+    for path, methods in sorted(routes.items()):
+        for method, entry in sorted(methods.items()):
+            paths.setdefault(path, {})[method.lower()] = _operation(path, method, entry)
+            if entry.authorizer is not None:
+                security[entry.authorizer.name] = entry.authorizer.to_swagger()
+    return {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths,
+            "components": {"schemas": schemas(), "securitySchemes": security}}
+
+
+def _operation(path: str, method: str, entry) -> dict:
+    serves = _serves(path)
+    operation = {
+        "operationId": entry.view_name,
+        "summary": entry.view_name.replace("_", " "),
+        "parameters": _parameters(path, method, entry),
+        "responses": {SUCCESS.get(method, "200"): _json(_response_schema(path, method, serves))},
+    }
+    body = _request_schema(method, serves)
+    if body is not None:
+        operation["requestBody"] = {"required": method != "DELETE", "content": {
+            content_type: {"schema": body, **({"example": EXAMPLES[serves]} if method in ("POST", "PUT") else {})}
+            for content_type in entry.content_types}}
+        operation["responses"].update({"413": _error("the body is larger than the limit"),
+                                       "415": _error("the Content-Type is not one this route accepts")})
+    if serves is not None:
+        operation["responses"]["400"] = _error("invalid input; details.field names what to fix")
+    if entry.view_args:
+        operation["responses"]["404"] = _error("no such object")
+    if method in WRITES:
+        operation["responses"]["409"] = _error("the name exists, or resourceVersion moved since it was read")
+    operation["responses"]["503"] = _error("the store is throttled or unavailable; retry")
+    if entry.authorizer is not None:
+        operation["security"] = [{entry.authorizer.name: []}]
+    return operation
+
+
+def _serves(path: str) -> str | None:
+    parts = path.strip("/").split("/")
+    if parts[-1] == "scale":
+        return "Scale"
+    if parts[0] == "events":
+        return "EventList"
+    return RESOURCES.get(parts[0])
+
+
+def _request_schema(method: str, serves: str | None) -> dict | None:
+    if serves is None or method not in WRITES:
+        return None
+    return {"PATCH": MERGE_PATCH, "DELETE": _ref("DeleteOptions")}.get(method, _ref(serves))
+
+
+def _response_schema(path: str, method: str, serves: str | None) -> dict:
+    if serves is None:
+        return {"type": "object"}
+    if method == "DELETE":
+        return _ref("Status")
+    is_collection = path.strip("/") in RESOURCES
+    return _ref(f"{serves}List" if is_collection and method == "GET" else serves)
+
+
+def _parameters(path: str, method: str, entry) -> list[dict]:
+    params = [{"name": arg, "in": "path", "required": True, "schema": schema.DNS1123_LABEL} for arg in entry.view_args]
+    if _serves(path) is None:
+        return params
+    params.append({"name": "namespace", "in": "query", "schema": {**schema.DNS1123_LABEL, "default": "default"}})
+    if method == "GET" and path.strip("/") in RESOURCES:
+        params += [_query("labelSelector", "equality terms: app=photos,op=thumbnail"),
+                   _query("limit", "page size, 1 to 500"), _query("continue", "the token from the previous page")]
+    if method == "DELETE":
+        params.append(_query("resourceVersion", "delete only if the object is still at this version"))
+    if path == "/events":
+        params += [_query("involvedObject", "Workload/photos-thumbnail"), _query("kind", "Workload or NodePool"),
+                   _query("name", "the involved object's name"), _query("limit", "at most this many, newest first")]
+    return params
+
+
+def _query(name: str, description: str) -> dict:
+    return {"name": name, "in": "query", "description": description, "schema": {"type": "string"}}
+
+
+def _json(body_schema: dict) -> dict:
+    return {"description": "OK", "content": {"application/json": {"schema": body_schema}}}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Status")}}}
