@@ -1,0 +1,214 @@
+"""workers/ops.py: every poison kind refused with a reason, every format and mode turned into the right output."""
+import io
+import random
+import struct
+import zlib
+
+import pytest
+from PIL import Image, JpegImagePlugin
+
+from bench import photos
+from tests.workers.conftest import encode, gradient, open_bytes
+from workers import ops
+from workers.ops import BadImage
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    def chunk(tag, body):
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def truncated(fmt: str) -> bytes:
+    whole = encode(gradient((640, 480)), fmt)
+    return whole[: len(whole) // 2]
+
+
+POISON = [
+    pytest.param(b"", "empty file", id="zero-bytes"),
+    pytest.param(b"%PDF-1.7\n" + b"x" * 200, "not a supported image", id="pdf"),
+    pytest.param(b"Quarterly report, renamed to .jpg\n" * 20, "not a supported image", id="text"),
+    pytest.param(truncated("JPEG"), "truncated", id="truncated-jpeg"),
+    pytest.param(truncated("PNG"), "truncated", id="truncated-png"),
+    pytest.param(png_header_only(100_000, 100_000), "decompression bomb", id="bomb-beyond-pillow-limit"),
+    pytest.param(png_header_only(8_000, 8_000), "decompression bomb", id="bomb-beyond-our-cap"),
+    pytest.param(photos.render("bomb", (0, 0), random.Random(0))[0], "decompression bomb", id="generated-bomb"),
+]
+
+
+@pytest.mark.parametrize("op", ops.OPS)
+@pytest.mark.parametrize("data, reason", POISON)
+def test_poison_input_is_refused_with_a_reason(op, data, reason):
+    with pytest.raises(BadImage) as refused:
+        ops.apply(op, data)
+    assert reason in refused.value.reason
+
+
+def test_bomb_is_refused_from_its_header_before_any_pixel_is_decoded(monkeypatch):
+    def no_decode(self):
+        raise AssertionError("decoded a bomb")
+    monkeypatch.setattr(Image.Image, "load", no_decode)
+    with pytest.raises(BadImage, match="64000000 pixels, cap is 50000000"):
+        ops.apply("thumbnail", png_header_only(8_000, 8_000))
+
+
+def test_pixel_cap_is_configurable():
+    data = encode(gradient((400, 300)), "JPEG")
+    with pytest.raises(BadImage, match="decompression bomb"):
+        ops.apply("grayscale", data, max_pixels=100_000)
+    assert ops.apply("grayscale", data, max_pixels=120_000).width == 400
+
+
+def palette_with_transparency() -> Image.Image:
+    im = gradient().quantize(16)
+    im.info["transparency"] = 0
+    return im
+
+
+def sixteen_bit() -> Image.Image:
+    return gradient(mode="L").convert("I").point(lambda v: v * 257).convert("I;16")
+
+
+def la() -> Image.Image:
+    im = gradient(mode="LA")
+    im.putalpha(128)
+    return im
+
+
+def rgba() -> Image.Image:
+    im = gradient(mode="RGBA")
+    im.putalpha(Image.linear_gradient("L").resize(im.size))
+    return im
+
+
+# (source image, saved as) → (format, mode) of the output per operation; every source is 320x240.
+FORMATS = [
+    pytest.param(gradient, "JPEG", ("JPEG", "L"), ("JPEG", "RGB"), ("JPEG", "RGB"), id="jpeg-rgb"),
+    pytest.param(lambda: gradient(mode="L"), "JPEG", ("JPEG", "L"), ("JPEG", "L"), ("JPEG", "L"), id="jpeg-gray"),
+    pytest.param(lambda: gradient(mode="CMYK"), "JPEG", ("JPEG", "L"), ("JPEG", "RGB"), ("JPEG", "RGB"), id="jpeg-cmyk"),
+    pytest.param(gradient, "PNG", ("PNG", "L"), ("PNG", "RGB"), ("PNG", "RGB"), id="png-rgb"),
+    pytest.param(rgba, "PNG", ("PNG", "LA"), ("PNG", "RGBA"), ("PNG", "RGBA"), id="png-rgba"),
+    pytest.param(la, "PNG", ("PNG", "LA"), ("PNG", "RGBA"), ("PNG", "RGBA"), id="png-la"),
+    pytest.param(lambda: gradient().quantize(16), "PNG", ("PNG", "L"), ("PNG", "RGB"), ("PNG", "RGB"), id="png-palette"),
+    pytest.param(palette_with_transparency, "PNG", ("PNG", "LA"), ("PNG", "RGBA"), ("PNG", "RGBA"),
+                 id="png-palette-transparent"),
+    pytest.param(sixteen_bit, "PNG", ("PNG", "L"), ("PNG", "L"), ("PNG", "L"), id="png-16bit"),
+    pytest.param(gradient, "GIF", ("PNG", "L"), ("PNG", "RGB"), ("PNG", "RGB"), id="gif"),
+    pytest.param(gradient, "WEBP", ("PNG", "L"), ("PNG", "RGB"), ("PNG", "RGB"), id="webp"),
+    pytest.param(gradient, "BMP", ("PNG", "L"), ("PNG", "RGB"), ("PNG", "RGB"), id="bmp"),
+    pytest.param(gradient, "TIFF", ("PNG", "L"), ("PNG", "RGB"), ("PNG", "RGB"), id="tiff"),
+]
+
+
+@pytest.mark.parametrize("make, fmt, gray, thumb, mark", FORMATS)
+def test_every_format_and_mode_gives_the_expected_output(make, fmt, gray, thumb, mark):
+    data = encode(make(), fmt)
+    for op, want, size in (("grayscale", gray, (320, 240)), ("thumbnail", thumb, (256, 192)),
+                           ("watermark", mark, (320, 240))):
+        out = ops.apply(op, data)
+        im = open_bytes(out.data)
+        assert (op, im.format, im.mode, im.size) == (op, *want, size)
+        assert (out.format, out.width, out.height) == (im.format, *im.size)
+
+
+def test_sixteen_bit_gray_is_scaled_to_eight_bits_not_clipped():
+    out = open_bytes(ops.grayscale(encode(sixteen_bit(), "PNG")))
+    expected = gradient(mode="L")
+    assert abs(sum(out.histogram()[i] * i for i in range(256)) / (320 * 240)
+               - sum(expected.histogram()[i] * i for i in range(256)) / (320 * 240)) < 2
+
+
+def test_alpha_survives_every_operation():
+    data = encode(rgba(), "PNG")
+    for op in ops.OPS:
+        alpha = open_bytes(ops.apply(op, data).data).getchannel("A")
+        assert alpha.getextrema()[0] < 10, op  # the transparent top stayed transparent
+
+
+@pytest.mark.parametrize("orientation, top_is_white", [
+    pytest.param(6, True, id="rotate-90-clockwise"),
+    pytest.param(8, False, id="rotate-90-counter-clockwise"),
+])
+@pytest.mark.parametrize("op, size", [("grayscale", (200, 400)), ("watermark", (200, 400)), ("thumbnail", (128, 256))])
+def test_exif_orientation_is_applied_and_not_carried_over(op, size, orientation, top_is_white):
+    stored = Image.new("RGB", (400, 200), "black")
+    stored.paste("white", (0, 0, 200, 200))  # the stored left half becomes the top after a clockwise turn
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = open_bytes(ops.apply(op, encode(stored, "JPEG", exif=exif.tobytes())).data)
+    top = out.convert("L").getpixel((size[0] // 2, size[1] // 8))
+    assert (out.size, top > 128, 0x0112 in out.getexif()) == (size, top_is_white, False)
+
+
+def test_thumbnail_fits_the_box_and_keeps_the_aspect_ratio():
+    for size, want in (((4000, 1000), (256, 64)), ((300, 900), (85, 256)), ((100, 50), (100, 50))):
+        out = ops.apply("thumbnail", encode(gradient(size), "JPEG"))
+        assert (out.width, out.height) == want
+
+
+def test_thumbnail_size_is_configurable():
+    out = ops.apply("thumbnail", encode(gradient((640, 480)), "JPEG"), thumbnail_size=64)
+    assert (out.width, out.height) == (64, 48)
+
+
+def record_decodes(monkeypatch) -> list:
+    decoded = []
+    load = JpegImagePlugin.JpegImageFile.load
+
+    def recording_load(self):
+        decoding = bool(self.tile)  # load() again on a loaded image decodes nothing
+        pixels = load(self)
+        if decoding:
+            decoded.append((self.mode, self.size))
+        return pixels
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", recording_load)
+    return decoded
+
+
+def test_thumbnail_of_a_12mp_jpeg_decodes_a_dct_scaled_image(monkeypatch):
+    data = encode(gradient((4000, 3000)), "JPEG")
+    decoded = record_decodes(monkeypatch)
+    ops.apply("thumbnail", data)
+    assert decoded == [("RGB", (1000, 750))]
+
+
+def test_grayscale_of_a_jpeg_decodes_the_luma_plane_only(monkeypatch):
+    data = encode(gradient((640, 480)), "JPEG")
+    decoded = record_decodes(monkeypatch)
+    ops.apply("grayscale", data)
+    assert decoded == [("L", (640, 480))]
+
+
+def test_watermark_changes_only_the_bottom_right_corner():
+    source = gradient((400, 300))
+    out = open_bytes(ops.watermark(encode(source, "PNG")))
+    diff = [(x, y) for x in range(0, 400, 10) for y in range(0, 300, 10) if out.getpixel((x, y)) != source.getpixel((x, y))]
+    assert diff and min(x for x, _ in diff) >= 400 * 0.7 and min(y for _, y in diff) >= 300 * 0.7
+
+
+def test_watermark_logo_is_configurable(tmp_path):
+    logo = tmp_path / "red.png"
+    Image.new("RGBA", (40, 10), (255, 0, 0, 255)).save(logo)
+    out = open_bytes(ops.watermark(encode(Image.new("RGB", (400, 300), "black"), "PNG"), logo=logo))
+    # 25% of the width (100x25), a margin of 3% of the shorter side (9 px): the logo spans x 291..391, y 266..291.
+    assert (out.getpixel((340, 278)), out.getpixel((340, 260))) == ((255, 0, 0), (0, 0, 0))
+
+
+def test_colour_profile_is_kept_only_when_the_colour_model_is():
+    profile = Image.open(io.BytesIO(encode(gradient(), "JPEG"))).info.get("icc_profile") or b"fake-rgb-profile"
+    data = encode(gradient(), "JPEG", icc_profile=profile)
+    assert open_bytes(ops.watermark(data)).info.get("icc_profile") == profile
+    assert open_bytes(ops.grayscale(data)).info.get("icc_profile") is None
+
+
+@pytest.mark.parametrize("op", ops.OPS)
+def test_same_input_gives_identical_bytes(op):
+    data, _ = photos.render("jpeg-exif-rotated", (640, 480), random.Random(1))
+    assert ops.apply(op, data).data == ops.apply(op, data).data
+
+
+@pytest.mark.parametrize("kind", sorted(set(photos.GOOD_KINDS)))
+def test_every_generated_kind_is_processed_at_its_displayed_size(kind):
+    data, (width, height) = photos.render(kind, photos.SIZES["small"], random.Random(7))
+    assert (ops.apply("watermark", data).width, ops.apply("watermark", data).height) == (width, height)
