@@ -1,0 +1,82 @@
+"""A client of Ballast's API server: SigV4-signed HTTP requests, Kubernetes Status error bodies turned into ApiError."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from urllib.parse import urlencode
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+TIMEOUT_S = 30
+
+
+class ApiError(Exception):
+    """An error answer of the API server: HTTP code, Kubernetes reason, message and, for a 400, the field at fault."""
+
+    def __init__(self, code: int, reason: str, message: str, field: str | None = None):
+        super().__init__(f"{code} {reason}: {message}")
+        self.code, self.reason, self.message, self.field = code, reason, message, field
+
+    def __str__(self) -> str:
+        where = f" (field {self.field})" if self.field else ""
+        return f"{self.message}{where} [{self.code} {self.reason}]"
+
+
+class Api:
+    """Signs every request as API Gateway's IAM authorizer expects (service execute-api) with the default credentials."""
+
+    def __init__(self, endpoint: str, region: str | None = None, session: boto3.Session | None = None):
+        self.endpoint = endpoint.rstrip("/")
+        self._session = session or boto3.Session()
+        self._region = region or self._session.region_name or "us-east-1"
+
+    def get(self, path: str, **query) -> dict:
+        return self.request("GET", path, query=query)
+
+    def post(self, path: str, body: object) -> dict:
+        return self.request("POST", path, body)
+
+    def put(self, path: str, body: object) -> dict:
+        return self.request("PUT", path, body)
+
+    def patch(self, path: str, body: object) -> dict:
+        return self.request("PATCH", path, body, content_type="application/merge-patch+json")
+
+    def delete(self, path: str, **query) -> dict:
+        return self.request("DELETE", path, query=query)
+
+    def request(self, method: str, path: str, body: object = None, query: dict | None = None,
+                content_type: str = "application/json") -> dict:
+        query = {k: v for k, v in (query or {}).items() if v is not None}
+        url = self.endpoint + path + (f"?{urlencode(sorted(query.items()))}" if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        signed = AWSRequest(method=method, url=url, data=data, headers={"Content-Type": content_type, "Accept": "application/json"})
+        credentials = self._session.get_credentials()
+        if credentials is None:
+            raise ApiError(401, "NoCredentials", "no AWS credentials found to sign the request (set AWS_PROFILE or AWS_ACCESS_KEY_ID)")
+        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self._region).add_auth(signed)
+        request = urllib.request.Request(url, data=data, method=method, headers=dict(signed.headers.items()))
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as error:
+            raise _api_error(error.code, error.read()) from None
+        except urllib.error.URLError as error:
+            raise ApiError(503, "Unreachable", f"cannot reach the API server at {self.endpoint}: {error.reason}") from None
+        return json.loads(raw) if raw else {}
+
+
+def _api_error(code: int, raw: bytes) -> ApiError:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return ApiError(code, "Error", raw.decode(errors="replace")[:500])
+    if not isinstance(body, dict):
+        return ApiError(code, "Error", str(body)[:500])
+    if body.get("kind") == "Status":
+        return ApiError(code, body.get("reason", "Error"), body.get("message", ""), (body.get("details") or {}).get("field"))
+    # API Gateway's own answers (403 from the IAM authorizer, 429) are {"message": ...}; Chalice's are {Code, Message}.
+    return ApiError(code, body.get("Code", "Error"), body.get("message") or body.get("Message") or json.dumps(body))

@@ -1,0 +1,297 @@
+"""The event pump: delivers S3 notifications, SQS batches and the schedule to app.py's handlers in the shapes AWS Lambda sends."""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from chalice.app import S3EventConfig, ScheduledEventConfig, SQSEventConfig
+from chalice.local import LambdaContext
+
+log = logging.getLogger("local.pump")
+
+# Lambda retries a failed asynchronous invocation (S3 notifications are asynchronous) twice.
+ASYNC_ATTEMPTS = 3
+POLL_WAIT_S = 1  # short long-polls, so stopping the pump never waits for a 20 s receive
+RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+RATE_UNITS_S = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass
+class Invocation:
+    function: str
+    started: float
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class Stats:
+    """What the pump delivered, for the progress view and the report."""
+    invocations: dict[str, int] = field(default_factory=dict)
+    errors: deque = field(default_factory=lambda: deque(maxlen=50))
+    recent: deque = field(default_factory=lambda: deque(maxlen=500))
+
+    def add(self, call: Invocation) -> None:
+        self.invocations[call.function] = self.invocations.get(call.function, 0) + 1
+        self.recent.append(call)
+        if call.error:
+            self.errors.append(call)
+
+
+class Context(LambdaContext):
+    """Chalice's local LambdaContext with the deployed function's ARN and timeout; stop() ends its time at once."""
+
+    def __init__(self, function: str, memory_mb: int, timeout_s: int, arn: str):
+        super().__init__(function, memory_size=memory_mb, max_runtime_ms=timeout_s * 1000)
+        self.invoked_function_arn = arn
+        self._stopped = False
+
+    def get_remaining_time_in_millis(self) -> float:
+        return 0 if self._stopped else super().get_remaining_time_in_millis()
+
+    def stop(self) -> None:
+        self._stopped = True
+
+
+def _iso(epoch_s: float | None = None) -> str:
+    return datetime.fromtimestamp(epoch_s or time.time(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def rate_seconds(expression: str) -> int:
+    match = RATE.fullmatch(expression)
+    if not match:
+        raise ValueError(f"the local runtime fires rate(...) schedules only, got {expression!r}")
+    return int(match.group(1)) * RATE_UNITS_S[match.group(2).rstrip("s")]
+
+
+def sqs_record(message: dict, queue_arn: str, region: str) -> dict:
+    """One record of a Lambda SQS event, from one message as ReceiveMessage returns it."""
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {name: _message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def _message_attribute(value: dict) -> dict:
+    # Lambda spells message attributes in camelCase and base64-encodes binary values.
+    binary = value.get("BinaryValue")
+    return {
+        "stringValue": value.get("StringValue"),
+        "binaryValue": base64.b64encode(binary).decode() if binary is not None else None,
+        "stringListValues": list(value.get("StringListValues", [])),
+        "binaryListValues": [base64.b64encode(b).decode() for b in value.get("BinaryListValues", [])],
+        "dataType": value["DataType"],
+    }
+
+
+def complete_s3_event(event: dict, account: str, sequence: int) -> dict:
+    """moto's notification omits fields S3 always sends; fill them in as S3 would, keeping what moto set."""
+    for record in event["Records"]:
+        record.setdefault("userIdentity", {"principalId": f"AWS:{account}"})
+        record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+        record.setdefault("responseElements", {"x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+                                               "x-amz-id-2": base64.b64encode(uuid.uuid4().bytes * 2).decode()})
+        s3 = record["s3"]
+        s3["bucket"].setdefault("ownerIdentity", {"principalId": account})
+        s3["object"].setdefault("sequencer", f"{sequence:016X}")
+    return event
+
+
+def schedule_event(rule_arn: str, account: str, region: str) -> dict:
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": account, "time": _iso().split(".")[0] + "Z", "region": region, "resources": [rule_arn], "detail": {}}
+
+
+def failed_ids(response: object, batch_ids: set[str]) -> set[str] | None:
+    """The messages a partial-batch response asks to keep; None when Lambda would treat the whole batch as failed."""
+    if response is None:
+        return set()
+    if not isinstance(response, dict):
+        return None
+    failures = response.get("batchItemFailures") or []
+    ids = {f.get("itemIdentifier") for f in failures if isinstance(f, dict)}
+    # Lambda fails the whole batch when an identifier is empty or names no message of the batch.
+    if len(ids) != len(failures) or not ids <= batch_ids:
+        return None
+    return ids
+
+
+class Pump:
+    """Reads the app's declared event sources (app.event_sources) and plays the Lambda service for each of them."""
+
+    def __init__(self, app, chalice_config, session, stage: str, account: str, region: str, s3_events_queue: str):
+        self._app, self._config, self._stage = app, chalice_config, stage
+        self._account, self._region = account, region
+        self._sqs, self._s3 = session.client("sqs"), session.client("s3")
+        self._s3_events_queue = s3_events_queue
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._contexts: set[Context] = set()
+        self._lock = threading.Lock()
+        self._sequence = 0
+        self._async = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-async")
+        self.stats = Stats()
+
+    # ---- wiring, as `chalice deploy` does it ----------------------------------------------------
+
+    def wire(self) -> None:
+        """Points each S3 event source's bucket notification at an internal queue the pump drains (moto runs no Lambdas)."""
+        sources = [s for s in self._app.event_sources if isinstance(s, S3EventConfig)]
+        if not sources:
+            return
+        url = self._sqs.create_queue(QueueName=self._s3_events_queue, Attributes={"VisibilityTimeout": "10"})["QueueUrl"]
+        arn = self._queue_arn(self._s3_events_queue)
+        by_bucket: dict[str, list[dict]] = {}
+        for source in sources:
+            rules = [{"Name": n, "Value": v} for n, v in (("prefix", source.prefix), ("suffix", source.suffix)) if v]
+            entry = {"Id": source.name, "QueueArn": arn, "Events": source.events}
+            if rules:
+                entry["Filter"] = {"Key": {"FilterRules": rules}}
+            by_bucket.setdefault(source.bucket, []).append(entry)
+        for bucket, entries in by_bucket.items():
+            self._s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": entries})
+        self._s3_events_url = url
+
+    def start(self) -> None:
+        for source in self._app.event_sources:
+            if isinstance(source, SQSEventConfig):
+                # Lambda starts several pollers per event source mapping; two keep up with a laptop's workers.
+                for index in range(source.maximum_concurrency or 2):
+                    self._spawn(f"sqs-{source.name}-{index}", self._poll_sqs, source)
+            elif isinstance(source, S3EventConfig):
+                self._spawn(f"s3-{source.name}", self._poll_s3, source)
+            elif isinstance(source, ScheduledEventConfig):
+                self._spawn(f"schedule-{source.name}", self._fire_schedule, source)
+
+    def stop(self, timeout_s: float = 5) -> None:
+        self._stop.set()
+        with self._lock:
+            for context in self._contexts:
+                context.stop()
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._async.shutdown(wait=False, cancel_futures=True)
+
+    # ---- invoking a function ---------------------------------------------------------------------
+
+    def invoke(self, function: str, event: dict) -> object:
+        """One Lambda invocation of `function`; raises what the handler raised, as Lambda reports an error."""
+        scoped = self._config.scope(self._config.chalice_stage, function)
+        arn = f"arn:aws:lambda:{self._region}:{self._account}:function:{self._app.app_name}-{self._stage}-{function}"
+        context = Context(function, scoped.lambda_memory_size or 128, scoped.lambda_timeout or 60, arn)
+        with self._lock:
+            self._contexts.add(context)
+        started = time.monotonic()
+        call = Invocation(function, time.time(), 0.0)
+        try:
+            return self._app.handler_map[function](event, context)
+        except Exception as error:
+            call.error = f"{type(error).__name__}: {error}"
+            log.exception("invocation failed", extra={"function": function})
+            raise
+        finally:
+            call.seconds = time.monotonic() - started
+            self.stats.add(call)
+            with self._lock:
+                self._contexts.discard(context)
+
+    def _spawn(self, name: str, target, source) -> None:
+        thread = threading.Thread(target=self._guard, args=(target, source), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _guard(self, target, source) -> None:
+        # A poller that dies silently would stall the pipeline; keep polling and leave the error in the stats.
+        while not self._stop.is_set():
+            try:
+                target(source)
+            except Exception:
+                log.exception("poller failed", extra={"source": source.name})
+                self._stop.wait(1)
+
+    # ---- the event sources -----------------------------------------------------------------------
+
+    def _poll_sqs(self, source: SQSEventConfig) -> None:
+        """An event source mapping with ReportBatchItemFailures: delete exactly what the function did not report."""
+        queue = source.queue or source.queue_arn.rsplit(":", 1)[-1]
+        url = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        arn = self._queue_arn(queue)
+        while not self._stop.is_set():
+            messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(source.batch_size, 10),
+                                                 WaitTimeSeconds=POLL_WAIT_S, AttributeNames=["All"],
+                                                 MessageAttributeNames=["All"]).get("Messages", [])
+            if not messages:
+                continue
+            records = [sqs_record(m, arn, self._region) for m in messages]
+            try:
+                keep = failed_ids(self.invoke(source.name, {"Records": records}), {r["messageId"] for r in records})
+            except Exception:
+                keep = None
+            if keep is None:
+                continue  # the whole batch returns to the queue after its visibility timeout, as in Lambda
+            done = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(records) if r["messageId"] not in keep]
+            if done:
+                self._sqs.delete_message_batch(QueueUrl=url, Entries=done)
+
+    def _poll_s3(self, source: S3EventConfig) -> None:
+        url = self._s3_events_url
+        while not self._stop.is_set():
+            messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_WAIT_S,
+                                                 AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+            for message in messages:
+                body = json.loads(message["Body"])
+                if body.get("Event") == "s3:TestEvent":  # S3 sends it to queues, never to Lambda functions
+                    self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    continue
+                with self._lock:
+                    self._sequence += 1
+                    event = complete_s3_event(body, self._account, self._sequence)
+                self._async.submit(self._deliver_async, source.name, event, url, message)
+
+    def _deliver_async(self, function: str, event: dict, url: str, message: dict) -> None:
+        try:
+            self.invoke(function, event)
+        except Exception:
+            if int(message["Attributes"].get("ApproximateReceiveCount", "1")) < ASYNC_ATTEMPTS:
+                return  # delivered again after the queue's visibility timeout: Lambda's asynchronous retry
+        self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _fire_schedule(self, source: ScheduledEventConfig) -> None:
+        expression = source.schedule_expression
+        period_s = rate_seconds(expression if isinstance(expression, str) else expression.to_string())
+        rule_arn = f"arn:aws:events:{self._region}:{self._account}:rule/{self._app.app_name}-{self._stage}-{source.name}"
+        # EventBridge fires the first event within one period of the rule's creation; firing at once shortens the demo.
+        while not self._stop.is_set():
+            event = schedule_event(rule_arn, self._account, self._region)
+            threading.Thread(target=self._invoke_quietly, args=(source.name, event), name=f"lambda-{source.name}",
+                             daemon=True).start()
+            self._stop.wait(period_s)
+
+    def _invoke_quietly(self, function: str, event: dict) -> None:
+        try:
+            self.invoke(function, event)
+        except Exception:
+            pass  # already logged and counted by invoke(); a scheduled invocation has no one to report to
+
+    def _queue_arn(self, queue: str) -> str:
+        return f"arn:aws:sqs:{self._region}:{self._account}:{queue}"
