@@ -1,9 +1,10 @@
 """Ballast's Lambdas: the API server's routes and the event and schedule handlers, each handing off to chalicelib."""
 import functools
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from chalice import Chalice, ConvertToMiddleware, IAMAuthorizer, Response
 
-from chalicelib import api, config, openapi, wiring
+from chalicelib import api, completions, config, images, ingest, openapi, wiring
 from chalicelib.errors import BallastError, Conflict, NotFound, SpecError, Unavailable
 from chalicelib.telemetry import logger
 
@@ -16,6 +17,8 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 IAM = IAMAuthorizer()
 JSON = ["application/json"]
 MERGE_PATCH = ["application/merge-patch+json"]
+ANY = ["*/*"]
+EVERY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 HTTP_STATUS = ((SpecError, 400), (NotFound, 404), (Conflict, 409), (Unavailable, 503))
 
 
@@ -172,3 +175,83 @@ def list_events():
 @http_errors
 def openapi_document():
     return openapi.document(app.routes)
+
+
+# A path no route serves (a kind that does not exist) is a 404 Status, not API Gateway's 403 "Missing Authentication Token".
+@app.route("/{resource}", methods=EVERY_METHOD, authorizer=IAM, content_types=ANY)
+@http_errors
+def unknown_resource(resource):
+    api.unknown_resource(resource, _served())
+
+
+@app.route("/{resource}/{name}", methods=EVERY_METHOD, authorizer=IAM, content_types=ANY)
+@http_errors
+def unknown_resource_item(resource, name):
+    api.unknown_resource(resource, _served())
+
+
+def _served():
+    return sorted({path.split("/")[1] for path in app.routes if not path.startswith("/{")})
+
+
+# ---- the photo pipeline: uploads become jobs, workers' completions and dead letters end them --------------------------
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@app.on_s3_event(bucket=config.BUCKET, events=["s3:ObjectCreated:*"], prefix="input/")
+def on_upload(event):
+    ingest.ingest(event.to_dict())  # every record: Chalice's S3Event shows only the first
+
+
+on_upload.event_class = ingest.S3Notification  # Chalice's S3Event fails on an s3:TestEvent, which has no Records
+
+
+@app.on_sqs_message(queue=config.COMPLETIONS_QUEUE, batch_size=10)
+def on_completion(event):  # ReportBatchItemFailures is added at deploy: see README.md, "Partial batch failures"
+    response = process_partial_response(event=event.to_dict(), record_handler=completions.complete,
+                                        processor=processor, context=event.context)
+    completions.flush_metrics()
+    return response
+
+
+@app.on_sqs_message(queue=config.DEAD_LETTER_QUEUE, batch_size=10)
+def on_dead_letter(event):
+    response = process_partial_response(event=event.to_dict(), record_handler=completions.dead_letter,
+                                        processor=processor, context=event.context)
+    completions.flush_metrics()
+    return response
+
+
+def _user():
+    return images.user_of(app.current_request.context)
+
+
+@app.route("/images", methods=["POST"], authorizer=IAM, content_types=JSON)
+@http_errors
+def upload_image():
+    body = api.parse_body(app.current_request.raw_body)
+    return Response(images.presign_upload(wiring.objects(), _user(), body), status_code=201)
+
+
+@app.route("/images", methods=["GET"], authorizer=IAM)
+@http_errors
+def list_images():
+    return images.list_images(wiring.store(), _user(), app.current_request.query_params or {})
+
+
+@app.route("/images/{op}/{name}", methods=["GET"], authorizer=IAM)
+@http_errors
+def get_image(op, name):
+    return images.get_image(wiring.store(), wiring.objects(), _user(), op, name)
+
+
+@app.route("/images/{op}/{name}", methods=["DELETE"], authorizer=IAM)
+@http_errors
+def delete_image(op, name):
+    return images.delete_image(wiring.store(), wiring.objects(), _user(), op, name)
+
+
+@app.route("/jobs/{id}", methods=["GET"], authorizer=IAM)
+@http_errors
+def get_job(id):
+    return images.get_job(wiring.store(), _user(), id)

@@ -5,6 +5,8 @@ import boto3
 from botocore.config import Config
 
 from chalicelib import config
+from chalicelib.adapters.objects import Objects
+from chalicelib.adapters.queues import Queues
 from chalicelib.adapters.store import Store
 
 # botocore's adaptive mode retries throttles with client-side rate limiting; the controller must not hammer APIs.
@@ -21,7 +23,20 @@ def store() -> Store:
     return Store(boto3.resource("dynamodb", config=RETRIES).Table(config.TABLE))
 
 
+@cache
+def queues() -> Queues:
+    return Queues(client("sqs"))
+
+
+@cache
+def objects() -> Objects:
+    # SigV4 so presigned URLs work in every region (and against moto's server locally).
+    return Objects(boto3.client("s3", config=RETRIES.merge(Config(signature_version="s3v4"))))
+
+
 def reset() -> None:
     """Forget every client: tests and the local runtime start each AWS (or moto) session afresh."""
     client.cache_clear()
     store.cache_clear()
+    queues.cache_clear()
+    objects.cache_clear()

@@ -1,0 +1,131 @@
+"""Ingest of DESIGN.md "How data flows": each uploaded image becomes a Job and a work message, and a fleet at zero is woken.
+
+Order, so that a crash anywhere loses nothing: create the Job (Queued, no enqueuedAt) → send the work message →
+set enqueuedAt. A crash before the send leaves a Queued job without enqueuedAt; Lambda retries the S3 event (as S3
+may deliver it again anyway), the create conflicts, and that job is sent again. A job that has enqueuedAt, or has
+finished, is a true duplicate: nothing is sent. The window between send and enqueuedAt can yield a second message
+for one image; the worker's output write and the completion are idempotent, so it costs one extra run, never a loss.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger
+from chalice.app import S3Event
+
+from chalicelib import config, job, wiring
+from chalicelib.errors import Conflict
+
+logger = Logger(child=True)
+EMPTY = "empty object"
+
+
+class S3Notification(S3Event):
+    """Chalice's S3Event, surviving the s3:TestEvent S3 sends (with no Records) when a notification is configured."""
+
+    def _extract_attributes(self, event_dict: dict) -> None:
+        if event_dict.get("Records"):
+            super()._extract_attributes(event_dict)
+
+
+@dataclass(frozen=True)
+class Upload:
+    bucket: str
+    key: str
+    op: str
+    output_key: str
+    size: int
+    etag: str
+    version: str
+
+
+def ingest(event: dict) -> None:
+    """Handles every record of an S3 notification; raises (so Lambda retries the event) only when a send failed."""
+    if event.get("Event") == "s3:TestEvent":
+        logger.info("ignored S3 test event", extra={"bucket": event.get("Bucket")})
+        return
+    uploads = [upload for record in event.get("Records", []) if (upload := _upload(record))]
+    if not uploads:
+        return
+    store, now = wiring.store(), datetime.now(timezone.utc)
+    to_send: dict[str, list[dict]] = defaultdict(list)
+    claimed: set[str] = set()
+    for upload in uploads:
+        body = _claim(store, upload, now)
+        # One event may name one object twice; the second record would otherwise look like a crashed first send.
+        if body and body["jobId"] not in claimed:
+            claimed.add(body["jobId"])
+            to_send[upload.op].append(body)
+    if not to_send:
+        return
+    workloads = job.workloads_by_op(store)
+    for op, bodies in to_send.items():
+        _enqueue(store, op, bodies, workloads.get(op), job.stats_name(op, workloads), now)
+
+
+def _upload(record: dict) -> Upload | None:
+    s3 = record.get("s3", {})
+    bucket, obj = s3.get("bucket", {}).get("name"), s3.get("object", {})
+    key = unquote_plus(obj.get("key", ""))
+    try:
+        op, output_key = job.parse_key(key)
+    except job.BadKey as error:
+        logger.info("ignored upload", extra={"bucket": bucket, "key": key, "why": str(error)})
+        return None
+    etag = obj.get("eTag", "")
+    return Upload(bucket, key, op, output_key, int(obj.get("size", 0)), etag, job.version_of(obj.get("versionId"), etag))
+
+
+def _claim(store, upload: Upload, now: datetime) -> dict | None:
+    """Creates the upload's Job; returns the work message to send, or None when there is nothing to send."""
+    status = job.queued()
+    if upload.size == 0:
+        # A zero-byte object can never become an image: fail it here rather than spend a worker delivery on it.
+        status.update(phase=job.FAILED, reason=EMPTY, finishedAt=now.isoformat())
+    manifest = job.manifest(upload.bucket, upload.key, upload.op, upload.output_key, upload.size, upload.etag,
+                            upload.version, status)
+    meta = manifest["metadata"]
+    try:
+        store.create(manifest)
+    except Conflict:
+        existing = store.get(job.KIND, meta["namespace"], meta["name"])["status"]
+        if existing["phase"] != job.QUEUED or existing.get("enqueuedAt"):
+            logger.info("duplicate upload event", extra={"job": meta["name"], "key": upload.key})
+            return None
+        logger.info("re-sending a job that was never marked enqueued", extra={"job": meta["name"], "key": upload.key})
+    if upload.size == 0:
+        logger.info("empty upload failed", extra={"job": meta["name"], "key": upload.key})
+        return None
+    return {"jobId": meta["name"], "bucket": upload.bucket, "key": upload.key, "op": upload.op,
+            "outputKey": upload.output_key, "enqueuedAt": now.isoformat()}
+
+
+def _enqueue(store, op: str, bodies: list[dict], workload: dict | None, stats_name: str, now: datetime) -> None:
+    queues = wiring.queues()
+    queues.send_batch(config.work_queue(op), bodies)
+    for body in bodies:
+        job.update(store, job.namespace_of(body["key"]), body["jobId"], _marked_enqueued(body["enqueuedAt"]))
+    store.add_stats(stats_name, now, {"arrived": len(bodies)})
+    logger.info("enqueued", extra={"op": op, "count": len(bodies), "workload": stats_name})
+    if workload and is_at_zero(workload):
+        queues.send(config.NUDGE_QUEUE, {"workload": workload["metadata"]["name"], "namespace": "default",
+                                         "reason": f"{len(bodies)} new {op} jobs for a workload at zero",
+                                         "at": now.isoformat()})
+        logger.info("nudged controller", extra={"workload": workload["metadata"]["name"]})
+
+
+def _marked_enqueued(at: str):
+    def change(status: dict) -> dict | None:
+        # A fast worker may have finished the job already: a terminal phase is never touched again.
+        if status["phase"] != job.QUEUED or status.get("enqueuedAt"):
+            return None
+        return {**status, "enqueuedAt": at}
+    return change
+
+
+def is_at_zero(workload: dict) -> bool:
+    status = workload.get("status", {})
+    return status.get("currentReplicas") == 0 and status.get("desiredReplicas") in (0, None)

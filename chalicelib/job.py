@@ -1,0 +1,113 @@
+"""The Job of DESIGN.md "Objects in the store": one per uploaded image, named so S3's repeated deliveries find the same one.
+
+A Job lives in the uploader's namespace (the `u-…` segment of `input/<op>/u-…/<name>`, which the images API writes),
+or in "default" for keys uploaded around the API; so a user's list is one partition and nobody reads another's jobs.
+
+    metadata.name    32 hex chars: sha256 of bucket/key#(versionId, or eTag when the bucket is not versioned)
+    metadata.labels  {"op": op, "image": sha256(key)[:32]} (every job ever made for one key, for DELETE)
+    spec             {bucket, key, op, outputKey, size, eTag}
+    status           {phase: Queued|Done|Failed, reason, output: {key, bytes, width, height}|None,
+                      enqueuedAt, finishedAt, durationMs, worker}
+
+Queued → Done | Failed, never back: a terminal phase is final, whatever completion arrives later.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from chalicelib import config
+from chalicelib.adapters.store import Store
+from chalicelib.errors import Conflict
+
+KIND = "Job"
+DEFAULT_NAMESPACE = "default"
+QUEUED, DONE, FAILED = "Queued", "Done", "Failed"
+TERMINAL = (DONE, FAILED)
+MAX_KEY_BYTES = 512
+USER_SEGMENT = re.compile(r"u-[0-9a-z]{1,40}")
+ID = re.compile(r"[0-9a-f]{32}")
+# A status write that loses a race re-reads and tries again; more than a handful means something is wrong.
+UPDATE_ATTEMPTS = 5
+
+
+class BadKey(ValueError):
+    """A key no job can be made of; the message says why, for the log line."""
+
+
+def job_id(bucket: str, key: str, version: str) -> str:
+    return hashlib.sha256(f"{bucket}/{key}#{version}".encode()).hexdigest()[:32]
+
+
+def image_label(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def version_of(version_id: str | None, etag: str) -> str:
+    """S3 reports unversioned objects with no versionId (or "null" once versioning was suspended): the eTag then names the content."""
+    return version_id if version_id and version_id != "null" else etag.strip('"')
+
+
+def namespace_of(key: str) -> str:
+    parts = key.split("/")
+    return parts[2] if len(parts) >= 4 and USER_SEGMENT.fullmatch(parts[2]) else DEFAULT_NAMESPACE
+
+
+def parse_key(key: str) -> tuple[str, str]:
+    """(op, output key) for `input/<op>/<name...>`, or BadKey naming the rule broken."""
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise BadKey(f"key longer than {MAX_KEY_BYTES} bytes")
+    if any(unicodedata.category(char) == "Cc" for char in key):
+        raise BadKey("key has control characters")
+    parts = key.split("/")
+    if len(parts) < 3 or parts[0] != "input" or not all(parts[2:]):
+        raise BadKey("key is not input/<op>/<name>")
+    if parts[1] not in config.OPERATIONS:
+        raise BadKey(f"operation {parts[1]!r} is not one of {', '.join(config.OPERATIONS)}")
+    if any(part in (".", "..") for part in parts):
+        raise BadKey("key has a '.' or '..' segment")
+    return parts[1], "output/" + key[len("input/"):]
+
+
+def manifest(bucket: str, key: str, op: str, output_key: str, size: int, etag: str, version: str, status: dict) -> dict:
+    return {
+        "kind": KIND,
+        "metadata": {"name": job_id(bucket, key, version), "namespace": namespace_of(key),
+                     "labels": {"op": op, "image": image_label(key)}},
+        "spec": {"bucket": bucket, "key": key, "op": op, "outputKey": output_key, "size": size, "eTag": etag},
+        "status": status,
+    }
+
+
+def queued() -> dict:
+    return {"phase": QUEUED, "reason": None, "output": None, "enqueuedAt": None, "finishedAt": None,
+            "durationMs": None, "worker": None}
+
+
+def update(store: Store, namespace: str, name: str, change) -> dict | None:
+    """Applies change(status) -> new status (or None: nothing to do) under the resourceVersion precondition.
+
+    Returns the object as written, or None when `change` declined (the job is already where it should be).
+    """
+    for _ in range(UPDATE_ATTEMPTS):
+        current = store.get(KIND, namespace, name)
+        new = change(current["status"])
+        if new is None:
+            return None
+        try:
+            return store.update_status(KIND, namespace, name, new, current["metadata"]["resourceVersion"])
+        except Conflict:
+            continue
+    raise Conflict(f"{KIND} {namespace}/{name} kept changing; gave up after {UPDATE_ATTEMPTS} attempts")
+
+
+def workloads_by_op(store: Store) -> dict[str, dict]:
+    """The Workload draining each operation's queue (one list per call: callers call it once per invocation)."""
+    by_queue = {w["spec"].get("queue", {}).get("name"): w for w in store.list_all("Workload", DEFAULT_NAMESPACE)}
+    return {op: by_queue[config.work_queue(op)] for op in config.OPERATIONS if config.work_queue(op) in by_queue}
+
+
+def stats_name(op: str, workloads: dict[str, dict]) -> str:
+    workload = workloads.get(op)
+    return workload["metadata"]["name"] if workload else f"op:{op}"

@@ -1,0 +1,50 @@
+"""Helpers the pipeline tests share: S3 notifications shaped like the golden event, queue draining, workloads."""
+import copy
+import hashlib
+import json
+from urllib.parse import quote_plus
+
+import boto3
+
+from chalicelib.model import parse_spec
+from tests.conftest import load_event
+
+BUCKET = "ballast-dev-photos"
+
+
+def s3_event(*objects: tuple[str, int]) -> dict:
+    """An ObjectCreated notification for (key, size) pairs, keys encoded as S3 encodes them."""
+    template = load_event("s3_object_created")["Records"][0]
+    records = []
+    for key, size in objects:
+        record = copy.deepcopy(template)
+        record["s3"]["object"].update(key=quote_plus(key, safe="/"), size=size,
+                                      eTag=hashlib.md5(f"{key}:{size}".encode()).hexdigest())
+        records.append(record)
+    return {"Records": records}
+
+
+def drain(queue: str) -> list[dict]:
+    """Every message body on the queue, deleted as read."""
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    bodies = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def workload(store, op: str, current: int | None = None, desired: int | None = None, name: str | None = None) -> dict:
+    created = store.create(parse_spec("Workload", {
+        "metadata": {"name": name or f"photos-{op}"},
+        "spec": {"target": {"kind": "ECSService", "cluster": "ballast-dev", "service": f"photos-{op}"},
+                 "queue": {"name": f"ballast-dev-{op}"}, "minReplicas": 0, "maxReplicas": 10},
+    }))
+    if current is None and desired is None:
+        return created
+    return store.update_status("Workload", "default", created["metadata"]["name"],
+                               {"currentReplicas": current, "desiredReplicas": desired})

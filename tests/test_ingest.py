@@ -1,0 +1,134 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib import job
+from tests.conftest import load_event
+from tests.pipeline import BUCKET, drain, s3_event, workload
+
+
+def jobs(store, namespace="default"):
+    return {j["spec"]["key"]: j for j in store.list_all("Job", namespace)}
+
+
+def test_every_record_of_the_golden_event_is_handled(client, store):
+    client.lambda_.invoke("on_upload", load_event("s3_object_created"))
+    made = {**jobs(store), **jobs(store, "u-local")}
+    assert set(made) == {"input/grayscale/summer holiday 2026.jpg", "input/thumbnail/café 写真+1.png",
+                         "input/watermark/u-local/beach.jpg", "input/grayscale/empty.jpg"}
+    sent = drain("ballast-dev-grayscale") + drain("ballast-dev-thumbnail") + drain("ballast-dev-watermark")
+    assert sorted(m["key"] for m in sent) == ["input/grayscale/summer holiday 2026.jpg",
+                                             "input/thumbnail/café 写真+1.png", "input/watermark/u-local/beach.jpg"]
+
+
+def test_work_message_follows_the_contract(client, store):
+    client.lambda_.invoke("on_upload", s3_event(("input/thumbnail/u-local/a b+c.jpg", 10)))
+    [message] = drain("ballast-dev-thumbnail")
+    record = store.get("Job", "u-local", message["jobId"])
+    assert message == {"jobId": record["metadata"]["name"], "bucket": BUCKET, "key": "input/thumbnail/u-local/a b+c.jpg",
+                       "op": "thumbnail", "outputKey": "output/thumbnail/u-local/a b+c.jpg",
+                       "enqueuedAt": record["status"]["enqueuedAt"]}
+    assert datetime.fromisoformat(message["enqueuedAt"]).tzinfo == timezone.utc
+    assert record["spec"] == {"bucket": BUCKET, "key": "input/thumbnail/u-local/a b+c.jpg", "op": "thumbnail",
+                              "outputKey": "output/thumbnail/u-local/a b+c.jpg", "size": 10,
+                              "eTag": s3_event(("input/thumbnail/u-local/a b+c.jpg", 10))["Records"][0]["s3"]["object"]["eTag"]}
+    assert record["status"]["phase"] == "Queued"
+
+
+def test_keys_are_url_decoded_with_plus_as_space_and_utf8(client, store):
+    client.lambda_.invoke("on_upload", load_event("s3_object_created"))
+    [message] = drain("ballast-dev-thumbnail")
+    assert message["key"] == "input/thumbnail/café 写真+1.png"
+    assert message["outputKey"] == "output/thumbnail/café 写真+1.png"
+
+
+def test_s3_test_event_is_ignored(client, store, caplog):
+    client.lambda_.invoke("on_upload", load_event("s3_test_event"))
+    assert jobs(store) == {}
+    assert "ignored S3 test event" in caplog.messages
+
+
+def test_unknown_operation_is_ignored_with_a_log_line(client, store, caplog):
+    client.lambda_.invoke("on_upload", s3_event(("input/sepia/old.jpg", 10)))
+    assert jobs(store) == {}
+    [line] = [r for r in caplog.records if r.getMessage() == "ignored upload"]
+    assert (line.key, line.why) == ("input/sepia/old.jpg", "operation 'sepia' is not one of grayscale, watermark, thumbnail")
+
+
+@pytest.mark.parametrize("key", [
+    pytest.param("input/grayscale/../etc/passwd", id="dot-dot-segment"),
+    pytest.param("input/grayscale/a\x07b.jpg", id="control-character"),
+    pytest.param("input/grayscale/" + "x" * 600, id="longer-than-512-bytes"),
+    pytest.param("input/grayscale/", id="no-name"),
+    pytest.param("input/grayscale/a//b.jpg", id="empty-segment"),
+])
+def test_invalid_keys_are_ignored(client, store, key):
+    client.lambda_.invoke("on_upload", s3_event((key, 10)))
+    assert jobs(store) == {}
+    assert drain("ballast-dev-grayscale") == []
+
+
+def test_zero_byte_object_is_a_failed_job_without_a_message(client, store):
+    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/empty.jpg", 0)))
+    status = jobs(store)["input/grayscale/empty.jpg"]["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "empty object")
+    assert drain("ballast-dev-grayscale") == []
+
+
+def test_duplicate_event_makes_one_job_and_one_message(client, store):
+    event = s3_event(("input/grayscale/a.jpg", 10), ("input/grayscale/a.jpg", 10))
+    client.lambda_.invoke("on_upload", event)
+    client.lambda_.invoke("on_upload", event)
+    assert len(jobs(store)) == 1
+    assert len(drain("ballast-dev-grayscale")) == 1
+
+
+def test_new_content_under_the_same_key_is_a_new_job(client, store):
+    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/a.jpg", 10)))
+    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/a.jpg", 11)))
+    assert len(store.list_all("Job", "default")) == 2
+
+
+def test_a_job_created_but_never_sent_is_sent_when_the_event_comes_again(client, store):
+    event = s3_event(("input/grayscale/a.jpg", 10))
+    obj = event["Records"][0]["s3"]["object"]
+    # What a crash between create and send leaves behind.
+    store.create(job.manifest(BUCKET, "input/grayscale/a.jpg", "grayscale", "output/grayscale/a.jpg", 10, obj["eTag"],
+                              obj["eTag"], job.queued()))
+    client.lambda_.invoke("on_upload", event)
+    [message] = drain("ballast-dev-grayscale")
+    assert store.get("Job", "default", message["jobId"])["status"]["enqueuedAt"] == message["enqueuedAt"]
+
+
+def test_a_finished_job_is_never_sent_again(client, store):
+    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/a.jpg", 10)))
+    [message] = drain("ballast-dev-grayscale")
+    store.update_status("Job", "default", message["jobId"], {**job.queued(), "phase": "Done"})
+    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/a.jpg", 10)))
+    assert drain("ballast-dev-grayscale") == []
+
+
+def test_nudge_is_sent_only_for_a_workload_at_zero(client, store):
+    workload(store, "grayscale", current=0, desired=0)
+    workload(store, "thumbnail", current=2, desired=2)
+    workload(store, "watermark", current=0, desired=3)  # the controller already decided to scale up
+    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/a.jpg", 10), ("input/grayscale/b.jpg", 10),
+                                                ("input/thumbnail/c.jpg", 10), ("input/watermark/d.jpg", 10)))
+    [nudge] = drain("ballast-dev-nudge")
+    assert (nudge["workload"], nudge["namespace"]) == ("photos-grayscale", "default")
+    assert nudge["reason"] and datetime.fromisoformat(nudge["at"])
+
+
+def test_no_nudge_when_nothing_was_enqueued(client, store):
+    workload(store, "grayscale", current=0, desired=0)
+    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/empty.jpg", 0)))
+    assert drain("ballast-dev-nudge") == []
+
+
+def test_arrivals_are_counted_under_the_workload_or_the_op(client, store):
+    workload(store, "grayscale", name="gray-fleet")
+    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/a.jpg", 10), ("input/grayscale/b.jpg", 10),
+                                                ("input/thumbnail/c.jpg", 10)))
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert sum(s["arrived"] for s in store.read_stats("gray-fleet", since)) == 2
+    assert sum(s["arrived"] for s in store.read_stats("op:thumbnail", since)) == 1
