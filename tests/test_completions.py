@@ -1,0 +1,116 @@
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib import job
+from tests.conftest import load_event
+from tests.pipeline import BUCKET, workload
+
+DONE_ID, FAILED_ID, DEAD_ID = "a" * 32, "b" * 32, "c" * 32
+POISON_MESSAGE_ID = "2e1424d4-f796-459a-8184-9c92662be6da"
+
+
+def make_job(store, job_id, op, name, enqueued_at="2026-11-25T06:00:00+00:00"):
+    key = f"input/{op}/u-local/{name}"
+    manifest = job.manifest(BUCKET, key, op, f"output/{op}/u-local/{name}", 100, "etag", "etag",
+                            {**job.queued(), "enqueuedAt": enqueued_at})
+    manifest["metadata"]["name"] = job_id
+    return store.create(manifest)
+
+
+def status(store, job_id):
+    return store.get("Job", "u-local", job_id)["status"]
+
+
+@pytest.fixture
+def queued(store):
+    make_job(store, DONE_ID, "grayscale", "beach.jpg")
+    make_job(store, FAILED_ID, "thumbnail", "notes.png", "2026-11-25T06:00:00.500000+00:00")
+    make_job(store, DEAD_ID, "watermark", "huge.jpg")
+
+
+def test_poison_completion_fails_alone_and_the_others_finish(client, store, queued):
+    response = client.lambda_.invoke("on_completion", load_event("sqs_completions")).payload
+    assert response == {"batchItemFailures": [{"itemIdentifier": POISON_MESSAGE_ID}]}
+    assert status(store, DONE_ID) == {
+        "phase": "Done", "reason": None,
+        "output": {"key": "output/grayscale/u-local/beach.jpg", "bytes": 30117, "width": 640, "height": 480},
+        "enqueuedAt": "2026-11-25T06:00:00+00:00", "finishedAt": "2026-11-25T06:00:01.120000+00:00",
+        "durationMs": 120, "worker": "worker-grayscale-1"}
+    failed = status(store, FAILED_ID)
+    assert (failed["phase"], failed["reason"], failed["output"]) == ("Failed", "not an image (cannot identify image file)", None)
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param("{not json", id="bad-json"),
+    pytest.param(json.dumps({"status": "done", "key": "input/grayscale/x.jpg"}), id="missing-job-id"),
+    pytest.param(json.dumps({"jobId": "d" * 32, "status": "done", "key": "input/grayscale/x.jpg",
+                             "outputKey": "output/grayscale/x.jpg"}), id="unknown-job"),
+    pytest.param(json.dumps({"jobId": "a" * 32, "status": "maybe", "key": "input/grayscale/u-local/beach.jpg"}),
+                 id="unknown-status"),
+])
+def test_each_kind_of_poison_completion_is_reported(client, store, queued, body):
+    event = load_event("sqs_completions")
+    event["Records"][1]["body"] = body
+    response = client.lambda_.invoke("on_completion", event).payload
+    assert response == {"batchItemFailures": [{"itemIdentifier": POISON_MESSAGE_ID}]}
+
+
+def test_a_repeated_completion_changes_nothing(client, store, queued):
+    event = load_event("sqs_completions")
+    client.lambda_.invoke("on_completion", event)
+    first = store.get("Job", "u-local", DONE_ID)
+    client.lambda_.invoke("on_completion", event)
+    assert store.get("Job", "u-local", DONE_ID) == first
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert sum(s.get("done", 0) for s in store.read_stats("op:grayscale", since)) == 1
+
+
+def test_an_out_of_order_failure_or_dead_letter_after_success_changes_nothing(client, store, queued):
+    event = load_event("sqs_completions")
+    client.lambda_.invoke("on_completion", event)
+    late = copy.deepcopy(event)
+    body = json.loads(late["Records"][0]["body"])
+    late["Records"][0]["body"] = json.dumps({**body, "status": "failed", "reason": "timed out", "outputKey": None})
+    client.lambda_.invoke("on_completion", late)
+    client.lambda_.invoke("on_dead_letter", {"Records": [{**late["Records"][0], "body": json.dumps(body)}]})
+    assert status(store, DONE_ID)["phase"] == "Done"
+
+
+def test_dead_letter_fails_the_job_with_the_deliveries(client, store, queued):
+    response = client.lambda_.invoke("on_dead_letter", load_event("sqs_dead_letters")).payload
+    assert response == {"batchItemFailures": []}
+    dead = status(store, DEAD_ID)
+    assert (dead["phase"], dead["reason"]) == ("Failed", "gave up after 3 deliveries (worker crashed or timed out)")
+
+
+def test_stats_add_up_per_workload(client, store, queued):
+    workload(store, "grayscale", name="gray-fleet")
+    client.lambda_.invoke("on_completion", load_event("sqs_completions"))
+    client.lambda_.invoke("on_dead_letter", load_event("sqs_dead_letters"))
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    [gray] = store.read_stats("gray-fleet", since)
+    assert {k: v for k, v in gray.items() if k != "minute"} == {"done": 1, "busyMs": 120, "queueMs": 1120}
+    [thumb] = store.read_stats("op:thumbnail", since)
+    assert {k: v for k, v in thumb.items() if k != "minute"} == {"failed": 1, "busyMs": 4, "queueMs": 1504}
+    [dead] = store.read_stats("op:watermark", since)
+    assert dead["failed"] == 1
+
+
+def test_completion_emits_one_metrics_line(client, store, queued, capsys):
+    client.lambda_.invoke("on_completion", load_event("sqs_completions"))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert len(lines) == 1
+    assert (lines[0]["JobsCompleted"], lines[0]["JobsFailed"]) == ([1.0], [1.0])
+
+
+def test_a_batch_of_repeats_emits_no_metrics_and_no_warning(client, store, queued, capsys, recwarn):
+    event = load_event("sqs_completions")
+    client.lambda_.invoke("on_completion", event)
+    capsys.readouterr()
+    event["Records"] = [event["Records"][0]]
+    client.lambda_.invoke("on_completion", event)
+    assert '"_aws"' not in capsys.readouterr().out
+    assert not [w for w in recwarn if "No application metrics" in str(w.message)]
