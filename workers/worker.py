@@ -226,14 +226,14 @@ def _handle(settings: Settings, stop: threading.Event, sqs: Any, s3: Any, batch:
 
     # The image runs beside the main thread, which keeps the batch alive (heartbeats) and watches the stop deadline.
     threading.Thread(target=process, name=f"image-{work.job_id}", daemon=True).start()
-    stopping_since = None
-    while not finished.wait(TICK_S):
+    abandon_at = None
+    while not finished.wait(TICK_S if abandon_at is None else max(0.0, min(TICK_S, abandon_at - time.monotonic()))):
         batch.heartbeat_if_due()
-        if stop.is_set():
-            stopping_since = stopping_since or time.monotonic()
-            if time.monotonic() - stopping_since > settings.stop_timeout_s * ABANDON_FRACTION:
-                log.warning("image abandoned at stop deadline", extra={"jobId": work.job_id})
-                return
+        if stop.is_set() and abandon_at is None:
+            abandon_at = time.monotonic() + settings.stop_timeout_s * ABANDON_FRACTION
+        elif abandon_at is not None and time.monotonic() >= abandon_at:
+            log.warning("image abandoned at stop deadline", extra={"jobId": work.job_id})
+            return
     batch.drop(message)
     if "error" in outcome:
         log.error("image error, message left for redelivery", exc_info=outcome["error"],

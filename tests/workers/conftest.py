@@ -45,9 +45,9 @@ def aws(monkeypatch):
         work = sqs.create_queue(QueueName="photos-work", Attributes=attributes)["QueueUrl"]
         completions = sqs.create_queue(QueueName="photos-completions")["QueueUrl"]
         yield SimpleNamespace(sqs=sqs, s3=s3, work=work, completions=completions, bucket=BUCKET,
-                              settings=lambda op, **kw: Settings(op, work, completions, BUCKET, poll_wait_s=1,
-                                                                 visibility_timeout_s=VISIBILITY_TIMEOUT_S,
-                                                                 worker_id="test-worker", **kw))
+                              settings=lambda op, **knobs: Settings(op, work, completions, BUCKET, **{
+                                  "poll_wait_s": 0, "visibility_timeout_s": VISIBILITY_TIMEOUT_S,
+                                  "worker_id": "test-worker", **knobs}))
 
 
 def upload(aws, op: str, name: str, data: bytes, job_id: str | None = None) -> dict:

@@ -1,0 +1,281 @@
+"""workers/worker.py against moto: the message lifecycle, idempotence, stop, heartbeat and poison handling."""
+import json
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from bench import photos
+from tests.workers.conftest import completions, encode, gradient, open_bytes, output, queue_depth, upload
+from workers import ops, worker
+from workers.worker import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = {"jobId": str, "op": str, "status": str, "reason": (str, type(None)), "bucket": str, "key": str,
+            "outputKey": (str, type(None)), "bytesIn": int, "bytesOut": int, "width": (int, type(None)),
+            "height": (int, type(None)), "durationMs": float, "receivedAt": str, "finishedAt": str,
+            "enqueuedAt": str, "receiveCount": int, "workerId": str}
+
+
+def jpeg(size=(640, 480)) -> bytes:
+    return encode(gradient(size), "JPEG")
+
+
+class SlowApply:
+    """Stands in for ops.apply: signals when an image starts, holds the first one until released, then does the work."""
+
+    def __init__(self, hold_s: float, fail_after_hold: bool = False):
+        self.hold_s, self.fail_after_hold = hold_s, fail_after_hold
+        self.started, self.release = threading.Event(), threading.Event()
+        self.calls = 0
+        self.real = ops.apply
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.started.is_set():
+            return self.real(*args, **kwargs)
+        self.started.set()
+        self.release.wait(self.hold_s)
+        if self.fail_after_hold:
+            raise RuntimeError("the test is over")
+        return self.real(*args, **kwargs)
+
+
+def test_batch_is_processed_into_outputs_deleted_and_completed_per_contract(aws):
+    bodies = [upload(aws, "thumbnail", f"p{i}.jpg", jpeg()) for i in range(3)]
+    tally = worker.drain(aws.settings("thumbnail"), sqs=aws.sqs, s3=aws.s3)
+    done = sorted(completions(aws), key=lambda c: c["jobId"])
+    assert (tally.done, queue_depth(aws)) == (3, (0, 0))
+    for body, completion in zip(bodies, done):
+        assert set(completion) == set(CONTRACT)
+        assert [name for name, kind in CONTRACT.items() if not isinstance(completion[name], kind)] == []
+        stored = open_bytes(output(aws, body["outputKey"]))
+        assert (completion["status"], completion["reason"], completion["outputKey"], completion["enqueuedAt"],
+                completion["receiveCount"], completion["workerId"]) == (
+            "done", None, body["outputKey"], body["enqueuedAt"], 1, "test-worker")
+        assert (completion["width"], completion["height"], stored.size, stored.format) == (
+            256, 192, (256, 192), "JPEG")
+        assert completion["bytesOut"] == len(output(aws, body["outputKey"])) and completion["bytesIn"] > 0
+
+
+@pytest.mark.parametrize("kind", photos.BAD_KINDS)
+def test_poison_input_ends_as_failed_completion_and_its_message_is_deleted(aws, kind):
+    data, _ = photos.render(kind, photos.SIZES["small"], random.Random(3))
+    upload(aws, "grayscale", f"bad.{kind}", data)
+    tally = worker.drain(aws.settings("grayscale"), sqs=aws.sqs, s3=aws.s3)
+    [completion] = completions(aws)
+    assert (tally.failed, completion["status"], completion["outputKey"], queue_depth(aws)) == (1, "failed", None, (0, 0))
+    assert completion["reason"] and completion["bytesIn"] == len(data)
+    assert aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="output/")["KeyCount"] == 0
+
+
+def test_duplicate_message_writes_one_output_and_completes_twice(aws):
+    aws.s3.put_bucket_versioning(Bucket=aws.bucket, VersioningConfiguration={"Status": "Enabled"})
+    body = upload(aws, "watermark", "dup.jpg", jpeg())
+    aws.sqs.send_message(QueueUrl=aws.work, MessageBody=json.dumps(body))
+    worker.drain(aws.settings("watermark"), sqs=aws.sqs, s3=aws.s3)
+    versions = aws.s3.list_object_versions(Bucket=aws.bucket, Prefix=body["outputKey"])["Versions"]
+    first, second = completions(aws)
+    assert (len(versions), queue_depth(aws)) == (1, (0, 0))
+    assert (first["status"], second["status"], first["bytesOut"], first["width"]) == (
+        "done", "done", second["bytesOut"], second["width"])
+
+
+def test_a_new_job_under_an_old_name_replaces_the_old_output(aws):
+    upload(aws, "grayscale", "same.jpg", jpeg((640, 480)), job_id="job-1")
+    worker.drain(aws.settings("grayscale"), sqs=aws.sqs, s3=aws.s3)
+    body = upload(aws, "grayscale", "same.jpg", jpeg((320, 240)), job_id="job-2")
+    worker.drain(aws.settings("grayscale"), sqs=aws.sqs, s3=aws.s3)
+    assert open_bytes(output(aws, body["outputKey"])).size == (320, 240)
+
+
+def test_stop_mid_image_finishes_it_and_gives_the_rest_of_the_batch_back(aws, monkeypatch):
+    for i in range(4):
+        upload(aws, "grayscale", f"s{i}.jpg", jpeg())
+    slow = SlowApply(hold_s=0.5)
+    monkeypatch.setattr(ops, "apply", slow)
+    stop = threading.Event()
+    tallies = []
+    runner = threading.Thread(target=lambda: tallies.append(worker.run(aws.settings("grayscale"), stop,
+                                                                        sqs=aws.sqs, s3=aws.s3)))
+    runner.start()
+    assert slow.started.wait(5)
+    stop.set()
+    runner.join(5)
+    [completion] = completions(aws)
+    assert (runner.is_alive(), slow.calls, tallies[0].done, tallies[0].released) == (False, 1, 1, 3)
+    assert (completion["status"], queue_depth(aws)) == ("done", (3, 0))  # back at once, not after 30 s
+    assert output(aws, completion["outputKey"])
+
+
+def test_stop_deadline_gives_back_an_image_that_would_outlive_it(aws, monkeypatch):
+    upload(aws, "grayscale", "huge.jpg", jpeg())
+    slow = SlowApply(hold_s=30, fail_after_hold=True)
+    monkeypatch.setattr(ops, "apply", slow)
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run, args=(aws.settings("grayscale", stop_timeout_s=2.0), stop),
+                              kwargs={"sqs": aws.sqs, "s3": aws.s3})
+    runner.start()
+    assert slow.started.wait(5)
+    stopped_at = time.monotonic()
+    stop.set()
+    runner.join(5)
+    exited_after_s = time.monotonic() - stopped_at
+    slow.release.set()
+    assert (runner.is_alive(), exited_after_s < 2.0, queue_depth(aws), completions(aws)) == (False, True, (1, 0), [])
+
+
+def test_heartbeat_keeps_a_slow_image_invisible_beyond_the_visibility_timeout(aws, monkeypatch):
+    upload(aws, "thumbnail", "slow.jpg", jpeg())
+    upload(aws, "thumbnail", "next.jpg", jpeg())
+    slow = SlowApply(hold_s=3.0)
+    monkeypatch.setattr(ops, "apply", slow)
+    settings = aws.settings("thumbnail", visibility_timeout_s=2)
+    aws.sqs.set_queue_attributes(QueueUrl=aws.work, Attributes={"VisibilityTimeout": "2"})
+    runner = threading.Thread(target=worker.drain, args=(settings,), kwargs={"sqs": aws.sqs, "s3": aws.s3})
+    runner.start()
+    assert slow.started.wait(5)
+    time.sleep(2.5)  # past the 2 s timeout: without heartbeats both messages of the batch would be visible again
+    probe = aws.sqs.receive_message(QueueUrl=aws.work, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    runner.join(10)
+    assert (probe.get("Messages", []), [c["status"] for c in completions(aws)], queue_depth(aws)) == (
+        [], ["done", "done"], (0, 0))
+
+
+def test_unexpected_error_leaves_the_message_to_return_after_the_visibility_timeout(aws, monkeypatch):
+    upload(aws, "grayscale", "flaky.jpg", jpeg())
+    aws.sqs.set_queue_attributes(QueueUrl=aws.work, Attributes={"VisibilityTimeout": "1"})
+    real = ops.apply
+    attempts = []
+
+    def flaky(*args, **kwargs):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("S3 hiccup or a bug: not the image's fault")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(ops, "apply", flaky)
+    settings = aws.settings("grayscale", visibility_timeout_s=1)
+    first = worker.drain(settings, sqs=aws.sqs, s3=aws.s3)
+    assert (first.retried, completions(aws)) == (1, [])
+    time.sleep(1.2)
+    second = worker.drain(settings, sqs=aws.sqs, s3=aws.s3)
+    [completion] = completions(aws)
+    assert (second.done, completion["status"], completion["receiveCount"], queue_depth(aws)) == (1, "done", 2, (0, 0))
+
+
+def test_invalid_message_is_left_for_the_dead_letter_queue(aws):
+    aws.sqs.send_message(QueueUrl=aws.work, MessageBody="not json")
+    tally = worker.drain(aws.settings("grayscale"), sqs=aws.sqs, s3=aws.s3)
+    assert (tally.invalid, completions(aws), queue_depth(aws)) == (1, [], (0, 1))
+
+
+@pytest.mark.parametrize("change, reason", [
+    pytest.param({"outputKey": "input/grayscale/x.jpg"}, "outside output/grayscale/", id="output-over-the-original"),
+    pytest.param({"outputKey": "output/grayscale/../../input/x.jpg"}, "outside output/grayscale/", id="dot-dot"),
+    pytest.param({"op": "thumbnail"}, "reached the 'grayscale' worker", id="other-op"),
+    pytest.param({"bucket": "someone-elses"}, "this worker serves", id="other-bucket"),
+])
+def test_misrouted_message_fails_without_touching_any_object(aws, change, reason):
+    original = jpeg()
+    body = upload(aws, "grayscale", "x.jpg", original)
+    aws.sqs.purge_queue(QueueUrl=aws.work)
+    aws.sqs.send_message(QueueUrl=aws.work, MessageBody=json.dumps({**body, **change}))
+    worker.drain(aws.settings("grayscale"), sqs=aws.sqs, s3=aws.s3)
+    [completion] = completions(aws)
+    assert (completion["status"], reason in completion["reason"], output(aws, body["key"])) == ("failed", True, original)
+    assert aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="output/")["KeyCount"] == 0
+
+
+def test_input_deleted_before_processing_fails_the_job(aws):
+    body = upload(aws, "grayscale", "gone.jpg", jpeg())
+    aws.s3.delete_object(Bucket=aws.bucket, Key=body["key"])
+    worker.drain(aws.settings("grayscale"), sqs=aws.sqs, s3=aws.s3)
+    [completion] = completions(aws)
+    assert (completion["status"], "no longer exists" in completion["reason"], queue_depth(aws)) == (
+        "failed", True, (0, 0))
+
+
+ENV = {"BALLAST_OP": "grayscale", "WORK_QUEUE_URL": "https://sqs/work", "COMPLETIONS_QUEUE_URL": "https://sqs/done",
+       "BALLAST_BUCKET": "photos"}
+
+
+@pytest.mark.parametrize("environ, op, want", [
+    pytest.param(ENV, None, {"op": "grayscale", "thumbnail_size": 256, "max_pixels": 50_000_000,
+                             "stop_timeout_s": 30.0, "visibility_timeout_s": 60, "poll_wait_s": 20}, id="defaults"),
+    pytest.param(ENV, "thumbnail", {"op": "thumbnail"}, id="op-argument-wins"),
+    pytest.param({**ENV, "THUMBNAIL_SIZE": "128", "MAX_PIXELS": "1000", "STOP_TIMEOUT_S": "10",
+                  "VISIBILITY_TIMEOUT_S": "90", "WATERMARK_LOGO": "/logo.png"}, None,
+                 {"thumbnail_size": 128, "max_pixels": 1000, "stop_timeout_s": 10.0, "visibility_timeout_s": 90,
+                  "watermark_logo": "/logo.png", "poll_wait_s": 5}, id="knobs-and-poll-inside-stop-timeout"),
+])
+def test_settings_come_from_the_environment(environ, op, want):
+    settings = Settings.from_env(environ, op=op)
+    assert {name: getattr(settings, name) for name in want} == want
+
+
+@pytest.mark.parametrize("environ, message", [
+    pytest.param({**ENV, "BALLAST_OP": "sepia"}, "BALLAST_OP must be one of", id="unknown-op"),
+    pytest.param({k: v for k, v in ENV.items() if k != "BALLAST_BUCKET"}, "BALLAST_BUCKET", id="missing-bucket"),
+])
+def test_settings_name_what_is_wrong(environ, message):
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(environ)
+
+
+SLOW_WORKER = """
+import sys, time
+from workers import ops
+real = ops.apply
+def slow(*args, **kwargs):
+    time.sleep(1.5)
+    return real(*args, **kwargs)
+ops.apply = slow
+from workers.worker import main
+sys.exit(main())
+"""
+
+
+def test_sigterm_in_a_real_process_finishes_the_image_and_releases_the_batch(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        endpoint = "http://%s:%d" % server.get_host_and_port()
+        sqs, s3 = boto3.client("sqs", endpoint_url=endpoint), boto3.client("s3", endpoint_url=endpoint)
+        s3.create_bucket(Bucket="photos")
+        work = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+        done = sqs.create_queue(QueueName="done")["QueueUrl"]
+        for i in range(3):
+            s3.put_object(Bucket="photos", Key=f"input/grayscale/{i}.jpg", Body=jpeg())
+            sqs.send_message(QueueUrl=work, MessageBody=json.dumps({
+                "jobId": f"j{i}", "bucket": "photos", "key": f"input/grayscale/{i}.jpg", "op": "grayscale",
+                "outputKey": f"output/grayscale/{i}.jpg", "enqueuedAt": "2025-01-01T00:00:00Z"}))
+        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "WORK_QUEUE_URL": work, "COMPLETIONS_QUEUE_URL": done,
+               "BALLAST_BUCKET": "photos", "STOP_TIMEOUT_S": "10"}
+        process = subprocess.Popen([sys.executable, "-c", SLOW_WORKER, "--op", "grayscale"], cwd=ROOT, env=env,
+                                   stderr=subprocess.PIPE, text=True)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True).start()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and "image started" not in lines.get(timeout=15):
+            pass
+        process.send_signal(signal.SIGTERM)
+        rc = process.wait(10)
+        finished = sqs.receive_message(QueueUrl=done, MaxNumberOfMessages=10).get("Messages", [])
+        back = sqs.receive_message(QueueUrl=work, MaxNumberOfMessages=10).get("Messages", [])
+        outputs = s3.list_objects_v2(Bucket="photos", Prefix="output/").get("Contents", [])
+        assert (rc, len(finished), len(back), len(outputs)) == (0, 1, 2, 1)
+        assert json.loads(finished[0]["Body"])["status"] == "done"
+    finally:
+        server.stop()
