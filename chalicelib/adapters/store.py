@@ -246,11 +246,13 @@ class Store:
         """Takes or renews the lease; LeaseHeld if another holder's lease has not expired yet."""
         expires = now.timestamp() + ttl_s
         try:
-            self._table.put_item(
-                Item={PARTITION: "Lease#ballast", SORT: name, "holder": holder,
-                      "renewed": now.isoformat(), "leaseExpires": int(expires * 1000)},
-                ConditionExpression=Attr(PARTITION).not_exists() | Attr("holder").eq(holder)
-                | Attr("leaseExpires").lt(int(now.timestamp() * 1000)),
+            # An update, not a put: a wake request written since the holder's last tick must survive the renewal.
+            self._table.update_item(
+                Key={PARTITION: "Lease#ballast", SORT: name},
+                UpdateExpression="SET holder = :holder, renewed = :renewed, leaseExpires = :expires",
+                ExpressionAttributeValues={":holder": holder, ":renewed": now.isoformat(), ":expires": int(expires * 1000),
+                                           ":now": int(now.timestamp() * 1000)},
+                ConditionExpression="attribute_not_exists(pk) OR holder = :holder OR leaseExpires < :now",
             )
         except ClientError as error:
             translated = _translate(error, "")
@@ -268,8 +270,27 @@ class Store:
                 raise translated from None
 
     def lease_holder(self, name: str) -> dict | None:
+        """{holder, expires (epoch s), wake (epoch s of the newest wake request, or 0)}, or None when free."""
         item = self._table.get_item(Key={PARTITION: "Lease#ballast", SORT: name}, ConsistentRead=True).get("Item")
-        return None if item is None else {"holder": item["holder"], "expires": int(item["leaseExpires"]) / 1000}
+        if item is None:
+            return None
+        return {"holder": item["holder"], "expires": int(item["leaseExpires"]) / 1000, "wake": int(item.get("wake", 0)) / 1000}
+
+    def request_wake(self, name: str, now: datetime) -> bool:
+        """Asks the lease holder to act now instead of at its next tick; False when no one holds the lease."""
+        try:
+            self._table.update_item(
+                Key={PARTITION: "Lease#ballast", SORT: name},
+                UpdateExpression="SET wake = :now",
+                ConditionExpression=Attr(PARTITION).exists(),
+                ExpressionAttributeValues={":now": int(now.timestamp() * 1000)},
+            )
+        except ClientError as error:
+            translated = _translate(error, "")
+            if isinstance(translated, Conflict):
+                return False
+            raise translated from None
+        return True
 
 
     # ---- throughput statistics -----------------------------------------------------------------
