@@ -48,3 +48,13 @@ def workload(store, op: str, current: int | None = None, desired: int | None = N
         return created
     return store.update_status("Workload", "default", created["metadata"]["name"],
                                {"currentReplicas": current, "desiredReplicas": desired})
+
+
+def upload(client, key: str, data: bytes) -> dict:
+    """Puts the object into (moto) S3 and delivers the notification S3 would send for it."""
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+    event = s3_event((key, len(data)))
+    event["Records"][0]["s3"]["object"]["eTag"] = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
+    client.lambda_.invoke("on_upload", event)
+    return event
