@@ -10,7 +10,7 @@ import fastjsonschema
 
 from chalicelib import model, schema
 from chalicelib.adapters.store import Store
-from chalicelib.errors import Conflict, SpecError
+from chalicelib.errors import Conflict, NotFound, SpecError
 
 DNS1123 = re.compile(schema.DNS1123_LABEL["pattern"])
 MAX_LIMIT = 500
@@ -72,6 +72,10 @@ def merge_patch(target: object, patch: object) -> object:
         else:
             merged[key] = merge_patch(merged.get(key), value)
     return merged
+
+
+def unknown_resource(resource: str, served: list[str]) -> None:
+    raise NotFound(f"the server could not find the requested resource {resource!r}; it serves {', '.join(served)}")
 
 
 # ---- Workload and NodePool -----------------------------------------------------------------------

@@ -89,17 +89,23 @@ def document(routes: dict, title: str = "Ballast", version: str = schema.API_VER
     paths: dict = {}
     for path, methods in sorted(routes.items()):
         for method, entry in sorted(methods.items()):
-            paths.setdefault(path, {})[method.lower()] = _operation(path, method, entry)
+            # One view may serve several methods; operationIds must still be unique.
+            operation_id = entry.view_name if _is_unique(routes, entry) else f"{method.lower()}_{entry.view_name}"
+            paths.setdefault(path, {})[method.lower()] = _operation(path, method, entry, operation_id)
             if entry.authorizer is not None:
                 security[entry.authorizer.name] = entry.authorizer.to_swagger()
     return {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths,
             "components": {"schemas": schemas(), "securitySchemes": security}}
 
 
-def _operation(path: str, method: str, entry) -> dict:
+def _is_unique(routes: dict, entry) -> bool:
+    return sum(e.view_name == entry.view_name for methods in routes.values() for e in methods.values()) == 1
+
+
+def _operation(path: str, method: str, entry, operation_id: str) -> dict:
     serves = _serves(path)
     operation = {
-        "operationId": entry.view_name,
+        "operationId": operation_id,
         "summary": entry.view_name.replace("_", " "),
         "parameters": _parameters(path, method, entry),
         "responses": {SUCCESS.get(method, "200"): _json(_response_schema(path, method, serves))},
@@ -107,8 +113,8 @@ def _operation(path: str, method: str, entry) -> dict:
     body = _request_schema(method, serves)
     if body is not None:
         operation["requestBody"] = {"required": method != "DELETE", "content": {
-            content_type: {"schema": body, **({"example": EXAMPLES[serves]} if method in ("POST", "PUT") else {})}
-            for content_type in entry.content_types}}
+            content_type: {"schema": body, **({"example": EXAMPLES[serves]} if method in ("POST", "PUT") and serves in EXAMPLES else {})}
+            for content_type in entry.content_types if content_type != "*/*"} or {"*/*": {"schema": body}}}
         operation["responses"].update({"413": _error("the body is larger than the limit"),
                                        "415": _error("the Content-Type is not one this route accepts")})
     if serves is not None:
@@ -133,8 +139,10 @@ def _serves(path: str) -> str | None:
 
 
 def _request_schema(method: str, serves: str | None) -> dict | None:
-    if serves is None or method not in WRITES:
+    if method not in WRITES or (serves is None and method == "DELETE"):
         return None
+    if serves is None:
+        return {"type": "object"}
     return {"PATCH": MERGE_PATCH, "DELETE": _ref("DeleteOptions")}.get(method, _ref(serves))
 
 
@@ -148,7 +156,8 @@ def _response_schema(path: str, method: str, serves: str | None) -> dict:
 
 
 def _parameters(path: str, method: str, entry) -> list[dict]:
-    params = [{"name": arg, "in": "path", "required": True, "schema": schema.DNS1123_LABEL} for arg in entry.view_args]
+    params = [{"name": arg, "in": "path", "required": True, "schema": schema.DNS1123_LABEL if arg == "name" else {"type": "string"}}
+              for arg in entry.view_args]
     if _serves(path) is None:
         return params
     params.append({"name": "namespace", "in": "query", "schema": {**schema.DNS1123_LABEL, "default": "default"}})
