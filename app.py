@@ -181,17 +181,13 @@ def openapi_document():
 @app.route("/{resource}", methods=EVERY_METHOD, authorizer=IAM, content_types=ANY)
 @http_errors
 def unknown_resource(resource):
-    api.unknown_resource(resource, _served())
+    api.unknown_resource(resource, list(app.routes))
 
 
 @app.route("/{resource}/{name}", methods=EVERY_METHOD, authorizer=IAM, content_types=ANY)
 @http_errors
 def unknown_resource_item(resource, name):
-    api.unknown_resource(resource, _served())
-
-
-def _served():
-    return sorted({path.split("/")[1] for path in app.routes if not path.startswith("/{")})
+    api.unknown_resource(resource, list(app.routes))
 
 
 # ---- the photo pipeline: uploads become jobs, workers' completions and dead letters end them --------------------------

@@ -74,7 +74,9 @@ def merge_patch(target: object, patch: object) -> object:
     return merged
 
 
-def unknown_resource(resource: str, served: list[str]) -> None:
+def unknown_resource(resource: str, paths: list[str]) -> None:
+    """NotFound listing the collections the API does serve (the first segments of the route `paths`)."""
+    served = sorted({path.split("/")[1] for path in paths if not path.startswith("/{")})
     raise NotFound(f"the server could not find the requested resource {resource!r}; it serves {', '.join(served)}")
 
 
