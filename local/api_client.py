@@ -21,7 +21,7 @@ class ApiError(Exception):
         self.code, self.reason, self.message, self.field = code, reason, message, field
 
     def __str__(self) -> str:
-        where = f" (field {self.field})" if self.field else ""
+        where = f" (field {self.field})" if self.field and self.field not in self.message else ""
         return f"{self.message}{where} [{self.code} {self.reason}]"
 
 

@@ -148,7 +148,11 @@ class Pump:
         self._contexts: set[Context] = set()
         self._lock = threading.Lock()
         self._sequence = 0
-        self._async = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-async")
+        self._async = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lambda-async")
+        # Lambda gives each invocation an execution environment of its own; here every function shares one interpreter
+        # and its module state (one Powertools BatchProcessor serves two functions), so event-source invocations take
+        # turns. Scheduled ones do not: a controller tick runs for a minute and shares no per-invocation state.
+        self._environment = threading.Lock()
         self.stats = Stats()
 
     # ---- wiring, as `chalice deploy` does it ----------------------------------------------------
@@ -174,8 +178,8 @@ class Pump:
     def start(self) -> None:
         for source in self._app.event_sources:
             if isinstance(source, SQSEventConfig):
-                # Lambda starts several pollers per event source mapping; two keep up with a laptop's workers.
-                for index in range(source.maximum_concurrency or 2):
+                # Invocations take turns (see _environment), so one poller per queue keeps up unless the app asks for more.
+                for index in range(source.maximum_concurrency or 1):
                     self._spawn(f"sqs-{source.name}-{index}", self._poll_sqs, source)
             elif isinstance(source, S3EventConfig):
                 self._spawn(f"s3-{source.name}", self._poll_s3, source)
@@ -195,7 +199,11 @@ class Pump:
     # ---- invoking a function ---------------------------------------------------------------------
 
     def invoke(self, function: str, event: dict) -> object:
-        """One Lambda invocation of `function`; raises what the handler raised, as Lambda reports an error."""
+        """One Lambda invocation of an event-source function; raises what the handler raised, as Lambda reports an error."""
+        with self._environment:
+            return self.invoke_alone(function, event)
+
+    def invoke_alone(self, function: str, event: dict) -> object:
         scoped = self._config.scope(self._config.chalice_stage, function)
         arn = f"arn:aws:lambda:{self._region}:{self._account}:function:{self._app.app_name}-{self._stage}-{function}"
         context = Context(function, scoped.lambda_memory_size or 128, scoped.lambda_timeout or 60, arn)
@@ -283,13 +291,13 @@ class Pump:
         # EventBridge fires the first event within one period of the rule's creation; firing at once shortens the demo.
         while not self._stop.is_set():
             event = schedule_event(rule_arn, self._account, self._region)
-            threading.Thread(target=self._invoke_quietly, args=(source.name, event), name=f"lambda-{source.name}",
+            threading.Thread(target=self._invoke_scheduled, args=(source.name, event), name=f"lambda-{source.name}",
                              daemon=True).start()
             self._stop.wait(period_s)
 
-    def _invoke_quietly(self, function: str, event: dict) -> None:
+    def _invoke_scheduled(self, function: str, event: dict) -> None:
         try:
-            self.invoke(function, event)
+            self.invoke_alone(function, event)
         except Exception:
             pass  # already logged and counted by invoke(); a scheduled invocation has no one to report to
 

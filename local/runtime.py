@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +18,20 @@ from local.api_client import Api, ApiError
 from local.moto_server import ACCOUNT_ID, REGION, MotoServer
 from local.pump import Pump
 
+from chalice.local import ChaliceRequestHandler
+
 log = logging.getLogger("local.runtime")
 
 # moto only launches instances from AMIs it knows; this one is in moto/ec2/resources/amis.json.
 MOTO_AMI = "ami-12c6146b"
 WORKER_COMMAND = ["python", "-m", "workers.worker"]  # workers/Dockerfile's CMD
+
+
+class QuietHandler(ChaliceRequestHandler):
+    """`chalice local` prints an access-log line per request on stderr, over the live view; keep them in the log."""
+
+    def log_message(self, format: str, *args) -> None:
+        log.debug("api request " + format, *args)
 
 
 @dataclass(frozen=True)
@@ -187,7 +198,10 @@ class Runtime:
         """`chalice local` in a thread on a free port: the API server the CLI and the registration talk to."""
         from chalice.local import create_local_server
 
+        # API Gateway checks the signature in AWS; `chalice local` cannot, says so once per route, and lets the call in.
+        warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
         server = create_local_server(app, chalice_config, "127.0.0.1", 0)
+        server.server.RequestHandlerClass = functools.partial(QuietHandler, app_object=app, config=chalice_config)
         self._api_server = server
         self.api_url = f"http://127.0.0.1:{server.server.server_address[1]}"
         threading.Thread(target=server.server.serve_forever, name="api-server", daemon=True).start()
