@@ -1,0 +1,84 @@
+"""The drain-deadline proposal of DESIGN.md "The decision core": fewest replicas that finish backlog plus arrivals in time, from learned throughput."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import datetime
+
+from chalicelib.core import backlog
+from chalicelib.core.types import History, Observation, Proposal
+from chalicelib.model import DeadlineMetric, Workload
+
+# Smoothing of the learned rates: one noisy minute moves the estimate by a fifth of its surprise.
+SMOOTHING = 0.2
+# Keep the current count while the need is within this fraction below it (HPA's tolerance, same purpose).
+TOLERANCE = 0.1
+
+AT_RISK = "DeadlineAtRisk"
+SURPLUS = "DeadlineSurplus"
+ON_TRACK = "DeadlineOnTrack"
+UNREACHABLE = "DeadlineUnreachable"
+
+
+def _smooth(previous: float | None, sample: float) -> float:
+    return sample if previous is None else previous + SMOOTHING * (sample - previous)
+
+
+def learn(observed: Observation, history: History) -> History:
+    """Folds this tick's completions and start-up latency into the smoothed estimates kept in History."""
+    items = sum(s.items for s in observed.throughput if s.replica_seconds > 0)
+    busy_s = sum(s.replica_seconds for s in observed.throughput if s.replica_seconds > 0)
+    if busy_s > 0:
+        history = replace(history, throughput_per_s=_smooth(history.throughput_per_s, items / busy_s),
+                          throughput_samples=history.throughput_samples + len(observed.throughput))
+    if observed.startup_s is not None:
+        history = replace(history, startup_s=_smooth(history.startup_s, observed.startup_s))
+    return history
+
+
+def throughput_of(metric: DeadlineMetric, history: History) -> float:
+    """Items per second per replica: the prior until minSamples completions were measured, then the smoothed estimate."""
+    if history.throughput_samples < metric.min_samples or not history.throughput_per_s:
+        return metric.prior_items_per_s
+    return history.throughput_per_s
+
+
+def replicas_needed(work: float, ready: int, per_replica_s: float, deadline_s: float, startup_s: float,
+                    arrival_per_s: float) -> int | None:
+    """Fewest replicas finishing `work` items within the deadline; None when no count can (start-up eats the deadline)."""
+    steady = math.ceil(arrival_per_s / per_replica_s - 1e-9)
+    if ready * per_replica_s * deadline_s >= work:
+        return max(math.ceil(work / (per_replica_s * deadline_s) - 1e-9), steady, 1)
+    # New replicas only help once started: each contributes throughput × (deadline - start-up).
+    useful_s = deadline_s - startup_s
+    if useful_s <= 0:
+        return None
+    missing = work - ready * per_replica_s * deadline_s
+    return max(ready + math.ceil(missing / (per_replica_s * useful_s) - 1e-9), steady)
+
+
+def propose(workload: Workload, metric: DeadlineMetric, observed: Observation, history: History,
+            now: datetime) -> Proposal:
+    name = f"deadline:{workload.queue_name}"
+    current = observed.replicas
+    if observed.queue is None:
+        return Proposal(current, name, backlog.FAILED_GET_QUEUE_ATTRIBUTES,
+                        f"unable to read the attributes of queue {workload.queue_name}", valid=False)
+    waiting = backlog.backlog_of(workload, observed.queue)
+    if waiting == 0:
+        return backlog.drained(workload, history, now, name) if current else \
+            Proposal(0, name, backlog.NOT_ACTIVE, "queue and in-flight empty")
+    per_replica_s = throughput_of(metric, history)
+    startup_s = history.startup_s if history.startup_s is not None else metric.prior_startup_s
+    arrival_per_s = observed.arrival_per_s or 0.0
+    work = waiting + arrival_per_s * metric.seconds
+    shown = (f"backlog {waiting} + {arrival_per_s:g}/s within {metric.seconds}s at {per_replica_s:.3g}/s per replica "
+             f"(start-up {startup_s:.0f}s)")
+    needed = replicas_needed(work, min(observed.ready_replicas, current), per_replica_s, metric.seconds, startup_s,
+                             arrival_per_s)
+    if needed is None:
+        return Proposal(workload.max_replicas, name, UNREACHABLE, f"{shown}: unreachable, asking for the maximum")
+    if needed < current and needed >= current * (1 - TOLERANCE):
+        return Proposal(current, name, ON_TRACK, f"{shown} -> {needed} needed, keeping {current}")
+    reason = AT_RISK if needed > current else SURPLUS if needed < current else ON_TRACK
+    return Proposal(needed, name, reason, f"{shown} -> {needed} replicas")

@@ -1,0 +1,163 @@
+"""The decision of DESIGN.md "The decision core": the largest metric proposal, through behaviour, capped by node capacity, explained."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Mapping
+
+from chalicelib.core import backlog, behavior, deadline, external, nodes, utilization
+from chalicelib.core.types import (Decision, History, Observation, PoolHistory, PoolObservation, Proposal,
+                                   TickDecision)
+from chalicelib.model import Condition, Event, NodePool, Workload
+
+PROPOSERS = {"Backlog": backlog.propose, "Resource": utilization.propose, "External": external.propose,
+             "Deadline": deadline.propose}
+
+# Upstream horizontal.go's spellings.
+SUCCEEDED_GET_SCALE = "SucceededGetScale"
+SUCCEEDED_RESCALE = "SucceededRescale"
+SUCCESSFUL_RESCALE = "SuccessfulRescale"
+VALID_METRIC_FOUND = "ValidMetricFound"
+FAILED_COMPUTE_METRICS_REPLICAS = "FailedComputeMetricsReplicas"
+SCALING_DISABLED = "ScalingDisabled"
+ABOVE_MAX = "Current number of replicas above Spec.MaxReplicas"
+BELOW_MIN = "Current number of replicas below Spec.MinReplicas"
+# Ballast's own.
+NO_METRICS = "NoMetricsConfigured"
+QUEUE_DRAINED = "QueueDrained"
+
+
+def decide(workload: Workload, observed: Observation, history: History, now: datetime) -> Decision:
+    """Replicas for one workload this tick, with conditions, events and the history to store for the next."""
+    return conclude(workload, observed, recommend(workload, observed, history, now), now)
+
+
+def recommend(workload: Workload, observed: Observation, history: History, now: datetime) -> Decision:
+    """The decision before it is final: no rescale event and no scale event recorded yet (see `conclude`)."""
+    history = deadline.learn(observed, backlog.remember(workload, observed, history, now))
+    current = observed.replicas
+    if workload.paused_replicas is not None:
+        return _held(workload.paused_replicas, history, SCALING_DISABLED,
+                     f"autoscaling is paused: replicas held at {workload.paused_replicas} by spec.replicas")
+    if not workload.min_replicas <= current <= workload.max_replicas:
+        why = ABOVE_MAX if current > workload.max_replicas else BELOW_MIN
+        target = min(max(current, workload.min_replicas), workload.max_replicas)
+        return Decision(target, (_able(SUCCEEDED_GET_SCALE),), (), history, why, why)
+    proposals = [PROPOSERS[m.type](workload, m, observed, history, now) for m in workload.metrics]
+    chosen, active = combine(proposals, current)
+    warnings = tuple(_event(workload, "Warning", p.reason, p.message, now) for p in proposals if not p.valid)
+    if chosen is None:
+        failed = _event(workload, "Warning", FAILED_COMPUTE_METRICS_REPLICAS, active.message, now)
+        return Decision(current, (_able(SUCCEEDED_GET_SCALE), active), warnings + (failed,), history, active.reason,
+                        active.message)
+    chosen = _unless_drained(workload, observed, chosen)
+    if chosen.reason == backlog.DEACTIVATED and workload.min_replicas == 0:
+        # KEDA scales 1 -> 0 itself once the cooldown passed; the cooldown was the stabilisation.
+        return Decision(0, (_able(behavior.READY_FOR_NEW_SCALE), active, _within_range()), warnings, history,
+                        chosen.reason, chosen.message, chosen.metric)
+    limited = behavior.limit(workload, current, chosen.replicas, history, now)
+    reason = limited.reason if limited.replicas != chosen.replicas else chosen.reason
+    message = chosen.message if reason == chosen.reason else f"{chosen.message}; {limited.conditions[1].message}"
+    return Decision(limited.replicas, (limited.conditions[0], active, limited.conditions[1]), warnings,
+                    limited.history, reason, message, chosen.metric)
+
+
+def combine(proposals: list[Proposal], current: int) -> tuple[Proposal | None, Condition]:
+    """Upstream computeReplicasForMetrics: the largest valid proposal, unless invalid metrics forbid acting."""
+    chosen = None
+    for proposal in proposals:
+        if proposal.valid and (chosen is None or proposal.replicas > chosen.replicas):
+            chosen = proposal
+    invalid = [p for p in proposals if not p.valid]
+    if not proposals:
+        return None, Condition(behavior.SCALING_ACTIVE, False, NO_METRICS, "the workload lists no metrics")
+    # A metric we cannot read may hide load: it never lets the others scale down, only up.
+    if chosen is None or (invalid and chosen.replicas < current):
+        first = invalid[0]
+        return None, Condition(behavior.SCALING_ACTIVE, False, first.reason, first.message)
+    return chosen, Condition(behavior.SCALING_ACTIVE, True, VALID_METRIC_FOUND,
+                             f"the HPA was able to successfully calculate a replica count from {chosen.metric}")
+
+
+def _unless_drained(workload: Workload, observed: Observation, chosen: Proposal) -> Proposal:
+    # The seed scaled up after its queues had drained: with nothing queued or in flight, more workers do nothing.
+    if chosen.replicas > observed.replicas and backlog.is_drained(workload, observed):
+        return Proposal(observed.replicas, chosen.metric, QUEUE_DRAINED,
+                        f"queue and in-flight empty: not scaling up ({chosen.message})")
+    return chosen
+
+
+def conclude(workload: Workload, observed: Observation, decision: Decision, now: datetime) -> Decision:
+    """Adds what only a final count may: the rescale event, AbleToScale=SucceededRescale, the scale event for the rates."""
+    current = observed.replicas
+    if decision.replicas == current:
+        return decision
+    why = _rescale_reason(decision, current)
+    event = _event(workload, "Normal", SUCCESSFUL_RESCALE, f"New size: {decision.replicas}; reason: {why}", now,
+                   (("from", current), ("to", decision.replicas), ("metric", decision.metric),
+                    ("reason", decision.reason), ("detail", decision.message)))
+    able = Condition(behavior.ABLE_TO_SCALE, True, SUCCEEDED_RESCALE,
+                     f"the HPA controller was able to update the target scale to {decision.replicas}")
+    conditions = (able,) + tuple(c for c in decision.conditions if c.type != behavior.ABLE_TO_SCALE)
+    history = behavior.record_scale(decision.history, workload.behavior.scale_up, workload.behavior.scale_down,
+                                    current, decision.replicas, now)
+    return replace(decision, conditions=conditions, events=decision.events + (event,), history=history)
+
+
+def _rescale_reason(decision: Decision, current: int) -> str:
+    if decision.reason in (ABOVE_MAX, BELOW_MIN, SCALING_DISABLED):
+        return decision.reason if decision.reason != SCALING_DISABLED else decision.message
+    if decision.replicas > current:
+        return f"{decision.metric} above target"
+    return "All metrics below target"
+
+
+def cap(decision: Decision, capacity: int, reason: str, message: str) -> Decision:
+    """Lowers a recommendation to what the node pools can hold, saying so in ScalingLimited."""
+    if decision.replicas <= capacity:
+        return decision
+    limited = Condition(behavior.SCALING_LIMITED, True, reason, message)
+    conditions = tuple(c for c in decision.conditions if c.type != behavior.SCALING_LIMITED) + (limited,)
+    return replace(decision, replicas=capacity, conditions=conditions, reason=reason,
+                   message=f"{decision.message}; {message}")
+
+
+def decide_tick(workloads: tuple[Workload, ...], pools: Mapping[str, NodePool],
+                observations: Mapping[str, Observation], histories: Mapping[str, History],
+                node_states: Mapping[str, PoolObservation], now: datetime,
+                pool_histories: Mapping[str, PoolHistory] | None = None) -> TickDecision:
+    """One reconcile tick: replicas for every observed workload, capped by node capacity, then nodes for every pool."""
+    recommended = {w.name: recommend(w, observations[w.name], histories.get(w.name, History()), now)
+                   for w in workloads if w.name in observations}
+    by_name = {w.name: w for w in workloads if w.name in recommended}
+    demands = [nodes.Demand(w, recommended[w.name].replicas, not backlog.is_drained(w, observations[w.name]))
+               for w in by_name.values() if w.node_pools]
+    plan = nodes.plan(demands, pools, node_states, pool_histories or {}, now)
+    decided = {}
+    for name, decision in recommended.items():
+        if name in plan.capacity:
+            limit = plan.capacity[name]
+            decision = cap(decision, limit.replicas, limit.reason, limit.message)
+        decided[name] = conclude(by_name[name], observations[name], decision, now)
+    return TickDecision(decided, plan.pools)
+
+
+def _able(reason: str) -> Condition:
+    messages = {SUCCEEDED_GET_SCALE: "the HPA controller was able to get the target's current scale",
+                behavior.READY_FOR_NEW_SCALE: "recommended size matches current size"}
+    return Condition(behavior.ABLE_TO_SCALE, True, reason, messages[reason])
+
+
+def _within_range() -> Condition:
+    return Condition(behavior.SCALING_LIMITED, False, behavior.DESIRED_WITHIN_RANGE,
+                     "the desired count is within the acceptable range")
+
+
+def _held(replicas: int, history: History, reason: str, message: str) -> Decision:
+    return Decision(replicas, (_able(SUCCEEDED_GET_SCALE), Condition(behavior.SCALING_ACTIVE, False, reason, message)),
+                    (), history, reason, message)
+
+
+def _event(workload: Workload, kind: str, reason: str, message: str, now: datetime,
+           data: tuple[tuple[str, object], ...] = ()) -> Event:
+    return Event(kind, reason, message, "Workload", workload.name, now, data)
