@@ -484,8 +484,37 @@ def test_each_request_makes_the_fewest_dynamodb_calls(client, calls):
     assert calls == []
 
 
-def test_the_lambda_context_is_attached_to_logs_on_http_requests(client, capsys):
+def test_the_lambda_context_is_attached_to_logs_on_http_requests(client):
     from chalicelib.telemetry import logger
 
+    logger.remove_keys(["function_request_id"])
     send(client, "GET", "/workloads")
     assert logger.get_current_keys().get("function_request_id")
+
+
+def test_the_logging_middleware_also_serves_event_handlers(stack):
+    """The same registration as app.py's, on a probe app: SQS and pure Lambda events carry the context too."""
+    from chalice import Chalice, ConvertToMiddleware
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.telemetry import logger
+
+    assert any(isinstance(middleware, ConvertToMiddleware) and middleware._wrapper == logger.inject_lambda_context
+               and event_type == "all" for middleware, event_type in app.middleware_handlers)
+    probe = Chalice("probe")
+    probe.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
+    seen = []
+
+    @probe.on_sqs_message(queue="probe")
+    def on_message(event):
+        seen.append(logger.get_current_keys().get("function_request_id"))
+
+    @probe.lambda_function()
+    def plain(event, context):
+        seen.append(logger.get_current_keys().get("function_request_id"))
+
+    with Client(probe) as probe_client:
+        probe_client.lambda_.invoke("on_message", probe_client.events.generate_sqs_event(["hello"], queue_name="probe"))
+        probe_client.lambda_.invoke("plain", {})
+    assert len(seen) == 2 and all(seen)
