@@ -1,0 +1,121 @@
+"""The event pump: Lambda's event shapes and its partial-batch semantics, on moto."""
+import json
+import time
+
+import boto3
+import pytest
+from chalice import Chalice
+from chalice.config import Config
+from moto import mock_aws
+
+from local import pump
+
+ARN = "arn:aws:sqs:us-east-1:123456789012:q"
+
+
+@pytest.mark.parametrize("response, want", [
+    pytest.param(None, set(), id="none-means-all-succeeded"),
+    pytest.param({"batchItemFailures": []}, set(), id="empty-list"),
+    pytest.param({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}, id="one-failure"),
+    pytest.param({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, None, id="unknown-id-fails-the-batch"),
+    pytest.param({"batchItemFailures": [{"itemIdentifier": ""}]}, None, id="empty-id-fails-the-batch"),
+    pytest.param({"batchItemFailures": [{}]}, None, id="missing-id-fails-the-batch"),
+    pytest.param("ok", None, id="not-an-object-fails-the-batch"),
+])
+def test_failed_ids_follow_lambda_report_batch_item_failures(response, want):
+    assert pump.failed_ids(response, {"a", "b"}) == want
+
+
+def test_sqs_record_has_every_field_lambda_sends():
+    message = {"MessageId": "m1", "ReceiptHandle": "r1", "Body": "{}", "MD5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
+               "Attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1"},
+               "MessageAttributes": {"a": {"StringValue": "x", "DataType": "String"}, "b": {"BinaryValue": b"\x01", "DataType": "Binary"}},
+               "MD5OfMessageAttributes": "abc"}
+    record = pump.sqs_record(message, ARN, "us-east-1")
+    assert record == {
+        "messageId": "m1", "receiptHandle": "r1", "body": "{}",
+        "attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1"},
+        "messageAttributes": {
+            "a": {"stringValue": "x", "binaryValue": None, "stringListValues": [], "binaryListValues": [], "dataType": "String"},
+            "b": {"stringValue": None, "binaryValue": "AQ==", "stringListValues": [], "binaryListValues": [], "dataType": "Binary"}},
+        "md5OfBody": "99914b932bd37a50b983c5e7c90ae93b", "md5OfMessageAttributes": "abc",
+        "eventSource": "aws:sqs", "eventSourceARN": ARN, "awsRegion": "us-east-1"}
+
+
+def test_schedule_event_is_an_eventbridge_scheduled_event():
+    event = pump.schedule_event("arn:aws:events:us-east-1:123456789012:rule/ballast-dev-tick", "123456789012", "us-east-1")
+    assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events" and event["detail"] == {}
+    assert event["resources"] == ["arn:aws:events:us-east-1:123456789012:rule/ballast-dev-tick"]
+    assert event["time"].endswith("Z") and len(event["time"]) == 20
+
+
+def test_s3_event_gets_the_fields_moto_leaves_out_and_keeps_its_own():
+    moto_event = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": "ObjectCreated:Put",
+                               "s3": {"bucket": {"name": "b", "arn": "arn:aws:s3:::b"}, "object": {"key": "input/x/a.jpg", "size": 3, "eTag": "e"}}}]}
+    record = pump.complete_s3_event(moto_event, "123456789012", 7)["Records"][0]
+    assert {"userIdentity", "requestParameters", "responseElements"} <= set(record)
+    assert record["s3"]["object"] == {"key": "input/x/a.jpg", "size": 3, "eTag": "e", "sequencer": "0000000000000007"}
+    assert record["s3"]["bucket"]["ownerIdentity"] == {"principalId": "123456789012"}
+
+
+@pytest.mark.parametrize("expression, seconds", [("rate(1 minute)", 60), ("rate(5 minutes)", 300), ("rate(2 hours)", 7200)])
+def test_rate_expressions(expression, seconds):
+    assert pump.rate_seconds(expression) == seconds
+
+
+def test_only_messages_not_reported_as_failures_are_deleted():
+    app = Chalice(app_name="pumptest")
+    seen = []
+
+    @app.on_sqs_message(queue="work", batch_size=10)
+    def handle(event):
+        records = event.to_dict()["Records"]
+        seen.append(records)
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["body"] == "bad"]}
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        sqs = session.client("sqs")
+        url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+        for body in ("good-1", "bad", "good-2"):
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
+                           "123456789012", "us-east-1", s3_events_queue="unused")
+        runner.start()
+        deadline = time.monotonic() + 10
+        while sum(len(batch) for batch in seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.stop()
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    records = [r for batch in seen for r in batch]
+    assert len({r["messageId"] for r in records}) == 3
+    assert all(r["eventSourceARN"] == "arn:aws:sqs:us-east-1:123456789012:work" and r["eventSource"] == "aws:sqs" for r in records)
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"  # the bad one waits for its visibility timeout
+    assert runner.stats.invocations == {"handle": len(seen)}
+
+
+def test_a_raising_handler_keeps_the_whole_batch():
+    app = Chalice(app_name="pumptest")
+    calls = []
+
+    @app.on_sqs_message(queue="work", batch_size=10)
+    def handle(event):
+        calls.append(1)
+        raise RuntimeError("boom")
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        sqs = session.client("sqs")
+        url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 1}))
+        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
+                           "123456789012", "us-east-1", s3_events_queue="unused")
+        runner.start()
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.stop()
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert runner.stats.errors[0].error == "RuntimeError: boom"
