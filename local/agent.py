@@ -52,6 +52,7 @@ class Task:
     process: subprocess.Popen | None = None
     created: float = field(default_factory=time.monotonic)
     stop_deadline: float = 0.0
+    record: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class Agent:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="node-agent", daemon=True)
         self.errors: list[str] = []
+        self.history: list[dict] = []  # every task that ran: pid, node, start and stop times, exit code
 
     def start(self) -> None:
         self._log_dir.mkdir(parents=True, exist_ok=True)
@@ -116,6 +118,7 @@ class Agent:
             if task.process is not None:
                 try:
                     task.process.wait(max(0.0, deadline - time.monotonic()))
+                    self._ended(task)
                 except subprocess.TimeoutExpired:
                     self._kill(task)
         self._tasks.clear()
@@ -226,6 +229,9 @@ class Agent:
         finally:
             output.close()
         task.state, task.node = RUNNING, node
+        task.record = {"task": task.id, "service": task.service, "node": node.id, "pid": task.process.pid,
+                       "started": time.time(), "stopped": None, "exitCode": None}
+        self.history.append(task.record)
         log.info("task started", extra={"task": task.id, "node": node.id, "pid": task.process.pid})
 
     def _terminate(self, task: Task, now: float) -> None:
@@ -247,6 +253,11 @@ class Agent:
             except ProcessLookupError:
                 pass  # exited between poll() and killpg()
             task.process.wait()
+        self._ended(task)
+
+    def _ended(self, task: Task) -> None:
+        if task.record is not None and task.record["stopped"] is None:
+            task.record.update(stopped=time.time(), exitCode=task.process.returncode)
 
     def _reap(self, now: float) -> None:
         for task in list(self._tasks):
@@ -259,6 +270,7 @@ class Agent:
                     self._kill(task)
                     self._tasks.remove(task)
                 continue
+            self._ended(task)
             if task.state == RUNNING:
                 # An essential container exited on its own; the service scheduler starts a replacement next turn.
                 log.warning("task exited", extra={"task": task.id, "code": code})

@@ -33,6 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=300, help="photos to generate (ignored with --photos)")
     parser.add_argument("--photos", type=Path, help="a directory of your photos; subdirectories named after an operation choose it")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bad-fraction", type=float, default=BAD_FRACTION, help="share of bad files among generated photos")
     parser.add_argument("--sizes", default="", help="comma-separated sizes of bench/photos.py (12mp,3mp,1080p,small); default: its mix")
     parser.add_argument("--out", type=Path, default=Path("out"))
     parser.add_argument("--timeout", type=float, help="seconds before giving up; default grows with the batch")
@@ -44,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # ---- photos -------------------------------------------------------------------------------------------------------
 
 
-def _generate_chunk(directory: str, seed: int, index: int, count: int, sizes: tuple[str, ...]) -> None:
+def _generate_chunk(directory: str, seed: int, index: int, count: int, sizes: tuple[str, ...], bad_fraction: float) -> None:
     from bench import photos
 
     chunk_seed = int(hashlib.sha256(f"{seed}/{index}".encode()).hexdigest()[:12], 16)
@@ -52,12 +53,12 @@ def _generate_chunk(directory: str, seed: int, index: int, count: int, sizes: tu
     def write(name: str, data: bytes) -> None:
         Path(directory, f"{index:03d}-{name}").write_bytes(data)
 
-    photos.generate(write, count, seed=chunk_seed, bad_fraction=BAD_FRACTION, **({"sizes": sizes} if sizes else {}))
+    photos.generate(write, count, seed=chunk_seed, bad_fraction=bad_fraction, **({"sizes": sizes} if sizes else {}))
 
 
-def generated_photos(out: Path, n: int, seed: int, sizes: tuple[str, ...], console: Console) -> Path:
-    """bench/photos.py's photos, cached by (n, seed, sizes): a second run starts at once."""
-    directory = out / "photos" / (f"seed{seed}-n{n}" + "".join(f"-{size}" for size in sizes))
+def generated_photos(out: Path, n: int, seed: int, sizes: tuple[str, ...], bad_fraction: float, console: Console) -> Path:
+    """bench/photos.py's photos, cached by (n, seed, sizes, bad fraction): a second run starts at once."""
+    directory = out / "photos" / (f"seed{seed}-n{n}-bad{bad_fraction:g}" + "".join(f"-{size}" for size in sizes))
     marker = directory / ".complete"
     if marker.exists():
         return directory
@@ -65,7 +66,7 @@ def generated_photos(out: Path, n: int, seed: int, sizes: tuple[str, ...], conso
     chunks = [(i, min(CHUNK, n - i * CHUNK)) for i in range((n + CHUNK - 1) // CHUNK)]
     started = time.monotonic()
     with console.status(f"generating {n} photos (seed {seed}) into {directory} …"), ProcessPoolExecutor(os.cpu_count() or 2) as pool:
-        for future in as_completed([pool.submit(_generate_chunk, str(directory), seed, i, c, sizes) for i, c in chunks]):
+        for future in as_completed([pool.submit(_generate_chunk, str(directory), seed, i, c, sizes, bad_fraction) for i, c in chunks]):
             future.result()
     marker.write_text("")
     console.print(f"generated {n} photos in {time.monotonic() - started:.0f} s")
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     from local.timeline import Timeline
 
     runtime = Runtime(args.out, Shape(nodes=args.nodes))
-    timeline = None
+    timeline, built = None, None
     try:
         with console.status("starting moto, the stack, the API server, the pump and the node agent …"):
             runtime.start()
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
 
         ops = config.OPERATIONS
         sizes = tuple(s for s in args.sizes.split(",") if s)
-        directory = args.photos or generated_photos(args.out, args.n, args.seed, sizes, console)
+        directory = args.photos or generated_photos(args.out, args.n, args.seed, sizes, args.bad_fraction, console)
         plan = plan_uploads(directory, ops)
         if not plan:
             raise SystemExit(f"no photos ({', '.join(sorted(PHOTO_SUFFIXES))}) under {directory}")
@@ -183,6 +184,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
             runtime_errors=[c.error for c in runtime.pump.stats.errors] + runtime.agent.errors + timeline.errors,
             settings={"photos": str(directory), "n": len(plan), "seed": args.seed, "nodes": runtime.shape.nodes,
                       "cpus": os.cpu_count(), "timed_out": time.monotonic() - started >= timeout})
+        built["tasks"] = runtime.agent.history
         report.write(built, args.out)
         report.plot(timeline.samples, ops, args.out / "timeline.png")
         return built
@@ -191,6 +193,9 @@ def run(args: argparse.Namespace, console: Console) -> dict:
             timeline.stop()
         with console.status("stopping workers, pump, API server and moto …"):
             runtime.stop()
+        if built is not None:
+            # Written again once every worker has exited, so the report holds their exit codes.
+            report.write(built, args.out)
 
 
 def print_report(built: dict, out: Path, console: Console) -> None:

@@ -1,0 +1,120 @@
+"""End-to-end images/s through the whole local runtime versus the workers' raw throughput measured in the same run.
+
+Raw: the workload is pinned at every slot the local nodes hold (`ballast scale --replicas`), the workers are up and
+waiting, then the batch lands: that is what the workers and moto do with no control plane in the way. End to end: the
+autoscaler has the workload at zero, the same photos land under new names, and Ballast scales it up from zero, adds
+nodes, drains and scales back. The ratio once scaled up is the control plane's steady overhead (goal ≥ 0.8); the
+ratio over the whole makespan also pays for the scale-up from zero.
+
+    python bench/e2e.py [--n 200] [--op thumbnail] [--out out/bench]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rich.console import Console  # noqa: E402
+
+from local import demo  # noqa: E402
+from local.runtime import Runtime, Shape  # noqa: E402
+
+GOAL = 0.8
+
+
+def wait(predicate, timeout_s: float, what: str, period_s: float = 0.5):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(period_s)
+    raise SystemExit(f"bench/e2e.py: timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def finished_jobs(store, prefix: str, n: int) -> list[dict] | None:
+    jobs = [j for j in store.list_all("Job", "default") if j["spec"]["key"].startswith(prefix)]
+    done = [j for j in jobs if j["status"].get("phase") in ("Done", "Failed")]
+    return done if len(done) == n else None
+
+
+def running(runtime: Runtime, service: str) -> int:
+    view = runtime.agent.snapshot().services.get(service)
+    return view.running if view else 0
+
+
+def batch(runtime: Runtime, store, files: list[Path], op: str, tag: str, bucket: str, service: str, full: int) -> dict:
+    """Uploads the files as input/<op>/<tag>-<name>; images/s over the makespan and after the fleet was full."""
+    prefix = f"input/{op}/{tag}-"
+    full_at: list[float] = []
+    uploads = demo.upload([(path, prefix + path.name) for path in files], bucket)
+
+    def all_done():
+        if not full_at and running(runtime, service) >= full:
+            full_at.append(time.time())
+        return finished_jobs(store, prefix, len(files))
+
+    jobs = wait(all_done, 900, f"{tag} batch")
+    ends = sorted(datetime.fromisoformat(j["status"]["finishedAt"]).timestamp() for j in jobs)
+    first = min(uploads.values())
+    makespan = ends[-1] - first
+    result = {"images": len(files), "makespan_s": round(makespan, 2), "images_per_s": round(len(files) / makespan, 3),
+              "failed": sum(j["status"]["phase"] == "Failed" for j in jobs)}
+    if full_at:
+        after = [e for e in ends if e >= full_at[0]]
+        span = ends[-1] - full_at[0]
+        result.update(full_after_s=round(full_at[0] - first, 2),
+                      steady_images_per_s=round(len(after) / span, 3) if span > 0 and len(after) > 1 else None)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--op", default="thumbnail")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=Path("out/bench"))
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    console = Console(file=sys.__stdout__)
+    sys.stdout = open(args.out / "lambda.log", "w", buffering=1)
+    photos = demo.generated_photos(args.out, args.n, args.seed, (), 0.0, console)
+    files = sorted(p for p in photos.iterdir() if p.is_file() and not p.name.startswith("."))
+    shape = Shape()
+    slots = min(shape.max_replicas, shape.nodes * (shape.node_cpu_millicores // shape.task_cpu_millicores))
+    runtime = Runtime(args.out, shape).start()
+    try:
+        from chalicelib import config, wiring
+
+        store, workload, service = wiring.store(), f"photos-{args.op}", runtime.services[args.op]
+        with console.status(f"raw: pinning {workload} at {slots} replicas and waiting for them …"):
+            runtime.api.put(f"/workloads/{workload}/scale", {"spec": {"replicas": slots}})
+            wait(lambda: running(runtime, service) >= slots, 180, f"{slots} running workers")
+        with console.status(f"raw: {len(files)} photos through {slots} waiting workers …"):
+            raw = batch(runtime, store, files, args.op, "raw", config.BUCKET, service, slots)
+        with console.status("handing the workload back to the autoscaler and waiting for zero …"):
+            runtime.api.patch(f"/workloads/{workload}", {"spec": {"replicas": None}})
+            wait(lambda: running(runtime, service) == 0 and runtime.agent.snapshot().nodes_ready == 0, 300, "zero workers and nodes")
+        with console.status(f"end to end: the same {len(files)} photos, scaled from zero by Ballast …"):
+            e2e = batch(runtime, store, files, args.op, "e2e", config.BUCKET, service, slots)
+    finally:
+        runtime.stop()
+    steady = (e2e.get("steady_images_per_s") or 0) / raw["images_per_s"]
+    result = {"op": args.op, "slots": slots, "cpus": shape.nodes, "raw": raw, "end_to_end": e2e,
+              "ratio_makespan": round(e2e["images_per_s"] / raw["images_per_s"], 3), "ratio_scaled_up": round(steady, 3), "goal": GOAL}
+    (args.out / "e2e.json").write_text(json.dumps(result, indent=2))
+    console.print(f"raw workers ({slots} pinned): {raw['images_per_s']:.2f} images/s · end to end from zero: "
+                  f"{e2e['images_per_s']:.2f} images/s (full fleet after {e2e.get('full_after_s', '-')} s, then "
+                  f"{e2e.get('steady_images_per_s') or 0:.2f} images/s)")
+    console.print(f"ratio once scaled up {steady:.2f} (goal ≥ {GOAL}) · ratio over the makespan {result['ratio_makespan']:.2f} · "
+                  f"{args.out / 'e2e.json'}")
+    return 0 if steady >= GOAL else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
