@@ -9,9 +9,9 @@ from chalicelib.core import backlog
 from chalicelib.core.types import History, Observation, Proposal
 from chalicelib.model import DeadlineMetric, Workload
 
-# Smoothing of the learned rates: one noisy minute moves the estimate by a fifth of its surprise.
-SMOOTHING = 0.2
-# Keep the current count while the need is within this fraction below it (HPA's tolerance, same purpose).
+# Smoothing of the learned rates: one noisy minute moves the estimate by a tenth of its surprise.
+SMOOTHING = 0.1
+# Margin on the learned rate before giving replicas back (HPA's tolerance, same purpose).
 TOLERANCE = 0.1
 
 AT_RISK = "DeadlineAtRisk"
@@ -20,8 +20,8 @@ ON_TRACK = "DeadlineOnTrack"
 UNREACHABLE = "DeadlineUnreachable"
 
 
-def _smooth(previous: float | None, sample: float) -> float:
-    return sample if previous is None else previous + SMOOTHING * (sample - previous)
+def _smooth(previous: float | None, sample: float, weight: float = SMOOTHING) -> float:
+    return sample if previous is None else previous + max(weight, SMOOTHING) * (sample - previous)
 
 
 def learn(observed: Observation, history: History) -> History:
@@ -29,8 +29,10 @@ def learn(observed: Observation, history: History) -> History:
     items = sum(s.items for s in observed.throughput if s.replica_seconds > 0)
     busy_s = sum(s.replica_seconds for s in observed.throughput if s.replica_seconds > 0)
     if busy_s > 0:
-        history = replace(history, throughput_per_s=_smooth(history.throughput_per_s, items / busy_s),
-                          throughput_samples=history.throughput_samples + len(observed.throughput))
+        # A running mean while samples are few (each counts fully), an exponential average once they are many.
+        count = history.throughput_samples + len(observed.throughput)
+        history = replace(history, throughput_samples=count, throughput_per_s=_smooth(
+            history.throughput_per_s, items / busy_s, len(observed.throughput) / count))
     if observed.startup_s is not None:
         history = replace(history, startup_s=_smooth(history.startup_s, observed.startup_s))
     return history
@@ -78,7 +80,13 @@ def propose(workload: Workload, metric: DeadlineMetric, observed: Observation, h
                              arrival_per_s)
     if needed is None:
         return Proposal(workload.max_replicas, name, UNREACHABLE, f"{shown}: unreachable, asking for the maximum")
-    if needed < current and needed >= current * (1 - TOLERANCE):
-        return Proposal(current, name, ON_TRACK, f"{shown} -> {needed} needed, keeping {current}")
+    if needed < current:
+        # Hysteresis: shrink only to what would still finish were the replicas a tolerance slower than estimated,
+        # so noise in the learned rate cannot walk the count down and back up.
+        needed = min(current, replicas_needed(work, min(observed.ready_replicas, current),
+                                              per_replica_s * (1 - TOLERANCE), metric.seconds, startup_s,
+                                              arrival_per_s) or current)
+        if needed == current:
+            return Proposal(current, name, ON_TRACK, f"{shown} -> keeping {current}")
     reason = AT_RISK if needed > current else SURPLUS if needed < current else ON_TRACK
     return Proposal(needed, name, reason, f"{shown} -> {needed} replicas")
