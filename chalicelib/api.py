@@ -125,8 +125,9 @@ def patch(store: Store, kind: str, namespace: str, name: str, body: object) -> d
         if meta.get(field) != want:
             raise SpecError(f"metadata.{field}", f"cannot be changed by a patch (is {want!r})")
     manifest = model.parse_spec(kind, merged)
-    version = body.get("metadata", {}).get("resourceVersion") if isinstance(body.get("metadata"), dict) else None
-    return store.replace(manifest, version or current["metadata"]["resourceVersion"], current=current)
+    # parse_spec checked the patch's metadata.resourceVersion (if any): a client may pin the patch to what it read.
+    version = manifest["metadata"].get("resourceVersion", current["metadata"]["resourceVersion"])
+    return store.replace(manifest, version, current=current)
 
 
 def delete(store: Store, kind: str, namespace: str, name: str, resource_version: str | None, body: object) -> dict:
@@ -150,9 +151,9 @@ def _manifest(kind: str, namespace: str, body: object) -> dict:
         body = {k: v for k, v in body.items() if k != "status"}
         meta = body.get("metadata")
         if isinstance(meta, dict):
-            if meta.setdefault("namespace", namespace) != namespace:
+            if meta.get("namespace", namespace) != namespace:
                 raise SpecError("metadata.namespace", f"must match the request's namespace ({namespace!r}), got {meta['namespace']!r}")
-            body["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_METADATA}
+            body["metadata"] = {**{k: v for k, v in meta.items() if k not in SERVER_METADATA}, "namespace": namespace}
     return model.parse_spec(kind, body)
 
 
@@ -184,8 +185,10 @@ def replace_scale(store: Store, namespace: str, name: str, body: object) -> dict
         raise SpecError(path, error.message.removeprefix(error.name).strip()) from None
     current = store.get("Workload", namespace, name)
     manifest = model.parse_spec("Workload", merge_patch(_writable(current), {"spec": {"replicas": body["spec"]["replicas"]}}))
-    version = (body.get("metadata") or {}).get("resourceVersion") or current["metadata"]["resourceVersion"]
-    return _scale(store.replace(manifest, str(version), current=current))
+    version = body.get("metadata", {}).get("resourceVersion")
+    if version is not None and not str(version).isdigit():
+        raise SpecError("metadata.resourceVersion", f"must be a string of digits, got {version!r}")
+    return _scale(store.replace(manifest, str(version or current["metadata"]["resourceVersion"]), current=current))
 
 
 @lru_cache(maxsize=None)

@@ -303,6 +303,7 @@ def test_put_scale_pauses_at_the_count_and_a_null_patch_resumes_autoscaling(clie
     pytest.param({"spec": {"replicas": "3"}}, "spec.replicas", id="string"),
     pytest.param({"spec": {}}, "spec", id="missing-replicas"),
     pytest.param({"kind": "Deployment", "spec": {"replicas": 1}}, "kind", id="not-a-scale"),
+    pytest.param({"metadata": {"resourceVersion": "x1"}, "spec": {"replicas": 1}}, "metadata.resourceVersion", id="bad-version"),
 ])
 def test_a_bad_scale_is_400_and_writes_nothing(client, body, field):
     send(client, "POST", "/workloads", workload())
