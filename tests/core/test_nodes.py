@@ -1,0 +1,91 @@
+"""Node planning of core/nodes.py, and its cap on replicas through decide_tick."""
+import pytest
+
+from chalicelib.core import nodes
+from chalicelib.core.decide import decide_tick
+from chalicelib.core.types import History, Observation, PoolHistory, PoolObservation, QueueDepth, Recommendation
+from tests.core.fleet import NOW, ago, pool, workload
+
+STEADY = History(recommendations=(Recommendation(32, ago(400)),))
+
+
+def _plan(demands, pools, observed, histories=None):
+    return nodes.plan(demands, {p.name: p for p in pools}, observed, histories or {}, NOW)
+
+
+@pytest.mark.parametrize("replicas, cpu, memory, current, want", [
+    pytest.param(8, 1000, 2048, 0, 2, id="four-tasks-per-node"),
+    pytest.param(9, 1000, 2048, 2, 3, id="one-task-that-cannot-be-placed-adds-one-node"),
+    pytest.param(5, 1500, 1024, 0, 3, id="cpu-binds-two-per-node"),
+    pytest.param(5, 500, 5000, 0, 5, id="memory-binds-one-per-node"),
+    pytest.param(0, 1000, 2048, 0, 0, id="no-tasks-no-nodes"),
+])
+def test_bin_packs_tasks_onto_the_instance_shape(replicas, cpu, memory, current, want):
+    wl = workload(cpu=cpu, memory=memory, node_pools=("general",))
+    plan = _plan([nodes.Demand(wl, replicas, True)], [pool()], {"general": PoolObservation(current)})
+    assert plan.pools["general"].nodes == want
+
+
+def test_reserved_resources_are_not_allocatable():
+    wl = workload(cpu=1000, memory=2048, node_pools=("general",))
+    plan = _plan([nodes.Demand(wl, 4, True)], [pool(reserved_cpu=200)], {"general": PoolObservation(0)})
+    assert plan.pools["general"].nodes == 2
+
+
+def test_never_adds_nodes_when_no_task_waits():
+    wl = workload(node_pools=("general",))
+    plan = _plan([nodes.Demand(wl, 8, True)], [pool()], {"general": PoolObservation(3)})
+    assert plan.pools["general"].nodes == 3 and plan.pools["general"].reason == nodes.UNNEEDED
+
+
+def test_adds_no_node_for_pending_tasks_of_a_drained_queue():
+    wl = workload(node_pools=("general",))
+    plan = _plan([nodes.Demand(wl, 12, False)], [pool()], {"general": PoolObservation(2)})
+    assert plan.pools["general"].nodes == 2
+
+
+def test_caps_replicas_to_what_max_nodes_hold_and_says_so():
+    # The seed: 32 pods wanted, room for 24 on 6 nodes; Ballast plans 24 and explains the cap.
+    wl = workload(node_pools=("general",), max_replicas=50)
+    tick = decide_tick((wl,), {"general": pool()}, {wl.name: Observation(32, queue=QueueDepth(500))},
+                       {wl.name: STEADY}, {"general": PoolObservation(6)}, NOW)
+    decision = tick.workloads[wl.name]
+    limited = [c for c in decision.conditions if c.type == "ScalingLimited"][0]
+    assert (decision.replicas, limited.status, limited.reason) == (24, True, nodes.MAX_NODES_REACHED)
+    assert tick.pools["general"].nodes == 6
+
+
+def test_task_larger_than_any_node_is_capped_to_zero():
+    wl = workload(cpu=8000, node_pools=("general",))
+    plan = _plan([nodes.Demand(wl, 3, True)], [pool()], {"general": PoolObservation(0)})
+    assert (plan.capacity[wl.name].replicas, plan.capacity[wl.name].reason) == (0, nodes.NOT_TRIGGER_SCALE_UP)
+
+
+def test_removes_a_node_only_after_it_stayed_unneeded():
+    wl = workload(node_pools=("general",))
+    demand, observed = [nodes.Demand(wl, 4, True)], {"general": PoolObservation(2)}
+    first = _plan(demand, [pool()], observed).pools["general"]
+    early = _plan(demand, [pool()], observed, {"general": PoolHistory((ago(599),))}).pools["general"]
+    ripe = _plan(demand, [pool()], observed, {"general": PoolHistory((ago(600),))}).pools["general"]
+    assert (first.nodes, early.nodes, ripe.nodes) == (2, 2, 1)
+    assert first.history.unneeded_since == (NOW,) and ripe.history.unneeded_since == ()
+
+
+def test_keeps_min_nodes():
+    plan = _plan([], [pool(min_nodes=2)], {"general": PoolObservation(3)}, {"general": PoolHistory((ago(900),))})
+    assert plan.pools["general"].nodes == 2
+
+
+def test_picks_the_cheapest_pool_per_task_and_spills_over():
+    wl = workload(node_pools=("big", "small"))
+    big = pool("big", cpu=16000, memory=32768, price=0.6, max_nodes=1)    # 16 tasks: 0.0375 per task
+    small = pool("small", cpu=4000, memory=8192, price=0.2, max_nodes=10)  # 4 tasks: 0.05 per task
+    plan = _plan([nodes.Demand(wl, 20, True)], [big, small], {"big": PoolObservation(0), "small": PoolObservation(0)})
+    assert (plan.pools["big"].nodes, plan.pools["small"].nodes) == (1, 1)
+
+
+def test_fargate_workloads_need_no_nodes():
+    wl = workload(min_replicas=0)
+    tick = decide_tick((wl,), {"general": pool()}, {wl.name: Observation(0, queue=QueueDepth(100))}, {},
+                       {"general": PoolObservation(1)}, NOW)
+    assert tick.workloads[wl.name].replicas == 4 and tick.pools["general"].tasks == 0
