@@ -43,14 +43,21 @@ def complete(record: SQSRecord) -> None:
 
 
 def dead_letter(record: SQSRecord) -> None:
-    """A work message SQS gave up on: its job becomes Failed, saying how many deliveries it had."""
-    message = _parse(record.body)
+    """A work message SQS gave up on: its job becomes Failed, saying how many deliveries it had.
+
+    Unlike a poison completion, a dead letter that names no job is dropped with a warning: the dead-letter queue
+    has no queue behind it, so raising would only bring it back until its retention ends.
+    """
     # SQS keeps the receive count when it moves a message; this Lambda's own receive is the last one.
     deliveries = max(int(record.attributes.approximate_receive_count or 1) - 1, 1)
     now = datetime.now(timezone.utc).isoformat()
-    _finish(message["jobId"], message["key"], lambda status: {
-        **status, "phase": job.FAILED, "finishedAt": now,
-        "reason": f"gave up after {deliveries} deliveries (worker crashed or timed out)"})
+    try:
+        message = _parse(record.body)
+        _finish(message["jobId"], message["key"], lambda status: {
+            **status, "phase": job.FAILED, "finishedAt": now,
+            "reason": f"gave up after {deliveries} deliveries (worker crashed or timed out)"})
+    except PoisonCompletion as error:
+        logger.warning("dead letter dropped", extra={"messageId": record.message_id, "why": error.message})
 
 
 def _parse(body: str) -> dict:

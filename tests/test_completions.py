@@ -114,3 +114,14 @@ def test_a_batch_of_repeats_emits_no_metrics_and_no_warning(client, store, queue
     client.lambda_.invoke("on_completion", event)
     assert '"_aws"' not in capsys.readouterr().out
     assert not [w for w in recwarn if "No application metrics" in str(w.message)]
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param("{not json", id="bad-json"),
+    pytest.param(json.dumps({"jobId": "d" * 32, "key": "input/grayscale/x.jpg"}), id="unknown-job"),
+])
+def test_a_dead_letter_naming_no_job_is_dropped_not_retried(client, store, queued, body, caplog):
+    event = load_event("sqs_dead_letters")
+    event["Records"][0]["body"] = body
+    assert client.lambda_.invoke("on_dead_letter", event).payload == {"batchItemFailures": []}
+    assert "dead letter dropped" in caplog.messages
