@@ -18,6 +18,7 @@ NOT_TRIGGER_SCALE_UP = "NotTriggerScaleUp"
 SCALE_DOWN = "ScaleDown"
 # Ballast's own.
 MAX_NODES_REACHED = "MaxNodesReached"
+ABOVE_MAX_NODES = "AboveMaxNodes"
 UNNEEDED = "NodesUnneeded"
 NODES_MATCH_DEMAND = "NodesMatchDemand"
 WITHIN_MAX_NODES = "WithinMaxNodes"
@@ -145,6 +146,12 @@ def _size(pool: NodePool, observed: PoolObservation, history: PoolHistory, bins:
                         f"tasks wanted more than {pool.max_nodes} nodes hold" if capped
                         else f"the tasks fit within {pool.max_nodes} nodes")
     shown = f"{bins.tasks} tasks need {needed} of {pool.instance.type or 'these'} nodes, {current} exist"
+    if current > pool.max_nodes:
+        # As HPA does for replicas above maxReplicas: the spec bound applies at once, not after unneeded-for.
+        message = f"{shown}: above maxNodes {pool.max_nodes}"
+        return NodeDecision(pool.max_nodes, (limited,),
+                            (_event(pool, ABOVE_MAX_NODES, message, now, current, pool.max_nodes),),
+                            PoolHistory(), ABOVE_MAX_NODES, message, bins.tasks)
     if needed > current:
         message = f"{shown}: adding {needed - current}"
         return NodeDecision(needed, (limited,), (_event(pool, TRIGGERED_SCALE_UP, message, now, current, needed),),
