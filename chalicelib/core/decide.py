@@ -57,7 +57,8 @@ def recommend(workload: Workload, observed: Observation, history: History, now: 
                         chosen.reason, chosen.message, chosen.metric)
     limited = behavior.limit(workload, current, chosen.replicas, history, now)
     reason = limited.reason if limited.replicas != chosen.replicas else chosen.reason
-    message = chosen.message if reason == chosen.reason else f"{chosen.message}; {limited.conditions[1].message}"
+    why = next((c.message for c in limited.conditions if c.reason == reason), "")
+    message = chosen.message if reason == chosen.reason else f"{chosen.message}; {why}"
     return Decision(limited.replicas, (limited.conditions[0], active, limited.conditions[1]), warnings,
                     limited.history, reason, message, chosen.metric)
 

@@ -1,0 +1,36 @@
+"""The replay entry point: a recorded burst through the core gives the recorded decisions."""
+import io
+import json
+from pathlib import Path
+
+from local import replay
+
+BURST = Path(__file__).with_name("replay_burst.jsonl")
+
+
+def _replicas():
+    return [(tick["now"][11:16], tick["workloads"]["thumbnail"]["replicas"]) for tick in replay.replay(BURST.open())]
+
+
+def test_replays_the_burst_into_the_recorded_decisions():
+    assert _replicas() == [("12:00", 0), ("12:01", 4), ("12:02", 8), ("12:03", 8), ("12:04", 8), ("12:05", 8),
+                           ("12:06", 8), ("12:07", 0), ("12:08", 0)]
+
+
+def test_never_scales_up_once_the_queue_is_empty():
+    empty_from = [count for at, count in _replicas() if at >= "12:05"]
+    assert all(later <= earlier for earlier, later in zip(empty_from, empty_from[1:]))
+
+
+def test_reaches_zero_only_after_the_cooldown():
+    ticks = list(replay.replay(BURST.open()))
+    zero = [t for t in ticks if t["workloads"]["thumbnail"]["replicas"] == 0 and t["now"] > "2024-05-01T12:01"]
+    assert zero[0]["now"] == "2024-05-01T12:07:00+00:00"
+    assert zero[0]["workloads"]["thumbnail"]["reason"] == "KEDAScaleTargetDeactivated"
+
+
+def test_cli_prints_one_json_line_per_tick():
+    out = io.StringIO()
+    assert replay.main([], stdin=io.StringIO(BURST.read_text()), stdout=out) == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == 9 and lines[1]["workloads"]["thumbnail"]["events"][0]["reason"] == "SuccessfulRescale"
