@@ -241,8 +241,15 @@ def _handle(settings: Settings, stop: threading.Event, sqs: Any, s3: Any, batch:
         tally.retried += 1
         return
     result: Result = outcome["result"]
+    # Completion before delete: a crash between the two repeats the job (its stored output is found and reused,
+    # and the completions Lambda ignores the repeat) instead of leaving it Queued forever.
+    try:
+        _complete(settings, sqs, work, result, received_at)
+    except ClientError as e:
+        log.error("completion not sent, message left for redelivery", extra={"jobId": work.job_id, "error": str(e)})
+        tally.retried += 1
+        return
     _delete(settings, sqs, work)
-    _complete(settings, sqs, work, result, received_at)
     if result.status == "done":
         tally.done += 1
     else:

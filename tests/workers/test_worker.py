@@ -1,4 +1,5 @@
 """workers/worker.py against moto: the message lifecycle, idempotence, stop, heartbeat and poison handling."""
+import dataclasses
 import json
 import os
 import queue
@@ -88,6 +89,21 @@ def test_duplicate_message_writes_one_output_and_completes_twice(aws):
     assert (len(versions), queue_depth(aws)) == (1, (0, 0))
     assert (first["status"], second["status"], first["bytesOut"], first["width"]) == (
         "done", "done", second["bytesOut"], second["width"])
+
+
+def test_a_completion_that_cannot_be_sent_keeps_the_message_and_the_retry_reuses_the_output(aws):
+    body = upload(aws, "grayscale", "q.jpg", jpeg())
+    aws.sqs.set_queue_attributes(QueueUrl=aws.work, Attributes={"VisibilityTimeout": "1"})
+    unreachable = dataclasses.replace(aws.settings("grayscale", visibility_timeout_s=1),
+                                      completions_queue_url=aws.completions + "-gone")
+    first = worker.drain(unreachable, sqs=aws.sqs, s3=aws.s3)
+    assert (first.done, first.retried, queue_depth(aws)) == (0, 1, (0, 1))
+    stored = output(aws, body["outputKey"])
+    time.sleep(1.2)
+    second = worker.drain(aws.settings("grayscale", visibility_timeout_s=1), sqs=aws.sqs, s3=aws.s3)
+    [completion] = completions(aws)
+    assert (second.done, queue_depth(aws), completion["jobId"], completion["durationMs"]) == (1, (0, 0), body["jobId"], 0.0)
+    assert output(aws, body["outputKey"]) == stored
 
 
 def test_a_new_job_under_an_old_name_replaces_the_old_output(aws):
