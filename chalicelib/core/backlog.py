@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from chalicelib.core import external
@@ -43,8 +42,9 @@ def remember(workload: Workload, observed: Observation, history: History, now: d
     if observed.queue is None:
         return history
     # With no memory of the queue, assume it was busy just now: a missing record must never shorten the cooldown.
-    if backlog_of(workload, observed.queue) > 0 or history.queue_last_nonempty_at is None:
-        return replace(history, queue_last_nonempty_at=now)
+    if history.queue_last_nonempty_at != now and (backlog_of(workload, observed.queue) > 0
+                                                  or history.queue_last_nonempty_at is None):
+        return history.evolve(queue_last_nonempty_at=now)
     return history
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from chalicelib.core.types import History, Recommendation, ScaleEvent
 from chalicelib.model import Condition, ScalingRules, Workload
@@ -20,6 +21,12 @@ SCALE_DOWN_LIMIT = "ScaleDownLimit"
 TOO_MANY_REPLICAS = "TooManyReplicas"
 TOO_FEW_REPLICAS = "TooFewReplicas"
 DESIRED_WITHIN_RANGE = "DesiredWithinRange"
+
+
+@lru_cache(maxsize=4096)
+def condition(kind: str, status: bool, reason: str, message: str) -> Condition:
+    """A shared, immutable Condition: a tick repeats the same few thousands of times, building them is its main cost."""
+    return Condition(kind, status, reason, message)
 
 
 @dataclass(frozen=True)
@@ -42,16 +49,16 @@ def limit(workload: Workload, current: int, desired: int, history: History, now:
     stabilized, recommendations = stabilize(recommendations, current, desired, rules.scale_up, rules.scale_down, now)
     if stabilized != desired:
         up = desired >= current
-        able = Condition(ABLE_TO_SCALE, True, SCALE_UP_STABILIZED if up else SCALE_DOWN_STABILIZED,
+        able = condition(ABLE_TO_SCALE, True, SCALE_UP_STABILIZED if up else SCALE_DOWN_STABILIZED,
                          "recent recommendations were lower than current one, applying the lowest recent recommendation"
                          if up else
                          "recent recommendations were higher than current one, applying the highest recent recommendation")
     else:
-        able = Condition(ABLE_TO_SCALE, True, READY_FOR_NEW_SCALE, "recommended size matches current size")
+        able = condition(ABLE_TO_SCALE, True, READY_FOR_NEW_SCALE, "recommended size matches current size")
     replicas, reason, message = rate_limit(current, stabilized, workload.min_replicas, workload.max_replicas,
                                            rules.scale_up, rules.scale_down, history, now)
-    limited = Condition(SCALING_LIMITED, replicas != stabilized, reason, message)
-    return Limited(replicas, stabilized, (able, limited), replace(history, recommendations=recommendations))
+    limited = condition(SCALING_LIMITED, replicas != stabilized, reason, message)
+    return Limited(replicas, stabilized, (able, limited), history.evolve(recommendations=recommendations))
 
 
 def stabilize(recommendations: tuple[Recommendation, ...], current: int, desired: int, up: ScalingRules,
@@ -139,9 +146,9 @@ def record_scale(history: History, rules_up: ScalingRules, rules_down: ScalingRu
         return tuple(e for e in events if not e.at < now - timedelta(seconds=longest))
 
     if new > previous:
-        history = replace(history, scale_up_events=kept(history.scale_up_events, rules_up)
-                          + (ScaleEvent(new - previous, now),))
-    elif new < previous:
-        history = replace(history, scale_down_events=kept(history.scale_down_events, rules_down)
-                          + (ScaleEvent(previous - new, now),))
-    return replace(history, last_scale_at=now)
+        return history.evolve(last_scale_at=now, scale_up_events=kept(history.scale_up_events, rules_up)
+                              + (ScaleEvent(new - previous, now),))
+    if new < previous:
+        return history.evolve(last_scale_at=now, scale_down_events=kept(history.scale_down_events, rules_down)
+                              + (ScaleEvent(previous - new, now),))
+    return history.evolve(last_scale_at=now)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.core import backlog
@@ -26,16 +25,17 @@ def _smooth(previous: float | None, sample: float, weight: float = SMOOTHING) ->
 
 def learn(observed: Observation, history: History) -> History:
     """Folds this tick's completions and start-up latency into the smoothed estimates kept in History."""
-    items = sum(s.items for s in observed.throughput if s.replica_seconds > 0)
+    changes = {}
     busy_s = sum(s.replica_seconds for s in observed.throughput if s.replica_seconds > 0)
     if busy_s > 0:
+        items = sum(s.items for s in observed.throughput if s.replica_seconds > 0)
         # A running mean while samples are few (each counts fully), an exponential average once they are many.
         count = history.throughput_samples + len(observed.throughput)
-        history = replace(history, throughput_samples=count, throughput_per_s=_smooth(
+        changes.update(throughput_samples=count, throughput_per_s=_smooth(
             history.throughput_per_s, items / busy_s, len(observed.throughput) / count))
     if observed.startup_s is not None:
-        history = replace(history, startup_s=_smooth(history.startup_s, observed.startup_s))
-    return history
+        changes["startup_s"] = _smooth(history.startup_s, observed.startup_s)
+    return history.evolve(**changes) if changes else history
 
 
 def throughput_of(metric: DeadlineMetric, history: History) -> float:

@@ -76,7 +76,7 @@ def combine(proposals: list[Proposal], current: int) -> tuple[Proposal | None, C
     if chosen is None or (invalid and chosen.replicas < current):
         first = invalid[0]
         return None, Condition(behavior.SCALING_ACTIVE, False, first.reason, first.message)
-    return chosen, Condition(behavior.SCALING_ACTIVE, True, VALID_METRIC_FOUND,
+    return chosen, behavior.condition(behavior.SCALING_ACTIVE, True, VALID_METRIC_FOUND,
                              f"the HPA was able to successfully calculate a replica count from {chosen.metric}")
 
 
@@ -97,7 +97,7 @@ def conclude(workload: Workload, observed: Observation, decision: Decision, now:
     event = _event(workload, "Normal", SUCCESSFUL_RESCALE, f"New size: {decision.replicas}; reason: {why}", now,
                    (("from", current), ("to", decision.replicas), ("metric", decision.metric),
                     ("reason", decision.reason), ("detail", decision.message)))
-    able = Condition(behavior.ABLE_TO_SCALE, True, SUCCEEDED_RESCALE,
+    able = behavior.condition(behavior.ABLE_TO_SCALE, True, SUCCEEDED_RESCALE,
                      f"the HPA controller was able to update the target scale to {decision.replicas}")
     conditions = (able,) + tuple(c for c in decision.conditions if c.type != behavior.ABLE_TO_SCALE)
     history = behavior.record_scale(decision.history, workload.behavior.scale_up, workload.behavior.scale_down,
@@ -146,11 +146,11 @@ def decide_tick(workloads: tuple[Workload, ...], pools: Mapping[str, NodePool],
 def _able(reason: str) -> Condition:
     messages = {SUCCEEDED_GET_SCALE: "the HPA controller was able to get the target's current scale",
                 behavior.READY_FOR_NEW_SCALE: "recommended size matches current size"}
-    return Condition(behavior.ABLE_TO_SCALE, True, reason, messages[reason])
+    return behavior.condition(behavior.ABLE_TO_SCALE, True, reason, messages[reason])
 
 
 def _within_range() -> Condition:
-    return Condition(behavior.SCALING_LIMITED, False, behavior.DESIRED_WITHIN_RANGE,
+    return behavior.condition(behavior.SCALING_LIMITED, False, behavior.DESIRED_WITHIN_RANGE,
                      "the desired count is within the acceptable range")
 
 

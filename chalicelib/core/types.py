@@ -151,6 +151,12 @@ class History:
     startup_s: float | None = None  # smoothed start-up latency
     last_scale_at: datetime | None = None
 
+    def evolve(self, **changes) -> History:
+        """dataclasses.replace without its per-call field introspection: a tick builds thousands of these."""
+        evolved = object.__new__(History)
+        evolved.__dict__.update(self.__dict__, **changes)
+        return evolved
+
     def to_dict(self) -> dict:
         return {
             "recommendations": [{"replicas": r.replicas, "at": r.at.isoformat()} for r in self.recommendations],
