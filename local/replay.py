@@ -31,7 +31,7 @@ from typing import Iterable, Iterator, TextIO
 
 from chalicelib import model
 from chalicelib.core.decide import decide_tick
-from chalicelib.core.types import History, Observation, PoolHistory, PoolObservation
+from chalicelib.core.types import Observation, PoolObservation
 
 
 def replay(lines: Iterable[str], with_history: bool = False) -> Iterator[dict]:
