@@ -125,6 +125,7 @@ class Kubernetes:
             response = connection.getresponse()
             status, payload = response.status, response.read()
         except (OSError, http.client.HTTPException) as error:
+            self._endpoints.pop(cluster, None)  # a recreated cluster has a new endpoint and CA: describe it again
             raise Unavailable(f"{what}: {error}", "Unreachable") from None
         finally:
             connection.close()

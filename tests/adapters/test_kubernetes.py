@@ -137,12 +137,16 @@ def test_refused_token_is_unauthorized_and_presigned_afresh_next_time(kubernetes
     assert len(presigns) == 2
 
 
-def test_unreachable_api_server_is_unavailable(eks_at_stub, kube_stub, clock):
-    kubernetes = Kubernetes(boto3.client("sts", region_name=REGION), eks_at_stub, clock=clock, timeout_s=1)
+def test_unreachable_api_server_is_unavailable_and_its_endpoint_described_again(kubernetes, kube_stub, eks_at_stub):
+    kube_stub.deployments[("images", "thumbnail")] = Deployment(replicas=1)
+    kubernetes.get_scale("photos", "images", "thumbnail")
     kube_stub.stop()
+    calls = count_calls(eks_at_stub)
 
     with pytest.raises(Unavailable) as raised:
         kubernetes.get_scale("photos", "images", "thumbnail")
+    kube_stub.start()  # a new port and CA, as a recreated cluster would have
 
     assert raised.value.code == "Unreachable"
-    kube_stub.start()
+    assert kubernetes.get_scale("photos", "images", "thumbnail").spec_replicas == 1
+    assert calls["DescribeCluster"] == 1
