@@ -2,9 +2,9 @@
 import functools
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from chalice import Chalice, ConvertToMiddleware, IAMAuthorizer, Response
+from chalice import Chalice, ConvertToMiddleware, IAMAuthorizer, Rate, Response
 
-from chalicelib import api, completions, config, images, ingest, openapi, wiring
+from chalicelib import api, completions, config, images, ingest, openapi, reconcile, wiring
 from chalicelib.errors import BallastError, Conflict, NotFound, SpecError, Unavailable
 from chalicelib.telemetry import logger
 
@@ -251,3 +251,14 @@ def delete_image(op, name):
 @http_errors
 def get_job(id):
     return images.get_job(wiring.store(), _user(), id)
+
+
+# ---- the controller: every minute, and at once when ingest nudges it; it ticks every ~15 s while it holds the lease --
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def tick(event):
+    reconcile.run(wiring.adapters(), time_left_ms=event.context.get_remaining_time_in_millis)
+
+
+@app.on_sqs_message(queue=config.NUDGE_QUEUE, batch_size=10)
+def on_nudge(event):
+    reconcile.run(wiring.adapters(), time_left_ms=event.context.get_remaining_time_in_millis)

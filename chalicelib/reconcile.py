@@ -1,0 +1,308 @@
+"""The controller of DESIGN.md "How data flows": lease → observe → decide (the pure core) → act → record, every few seconds."""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from chalicelib import config
+from chalicelib.core import decide as core
+from chalicelib.core.types import (Decision, History, NodeDecision, Observation, PoolHistory, PoolObservation,
+                                   QueueDepth, ResourceUsage, ThroughputSample)
+from chalicelib.errors import BallastError, LeaseHeld
+from chalicelib.model import Condition, Event, ResourceMetric, Workload, NodePool, nodepool_from, workload_from
+from chalicelib.telemetry import logger, metrics
+
+LEASE = "controller"
+NAMESPACE = "default"
+# Stop ticking this long before the Lambda's timeout: one tick plus the lease release must still fit.
+SAFETY_MARGIN_S = 8.0
+WAKE_POLL_S = 1.0
+FAILED_GET_SCALE = "FailedGetScale"  # HPA's reasons, verbatim
+FAILED_RESCALE = "FailedRescale"
+SUCCESSFUL_RESCALE = "SuccessfulRescale"
+DRY_RUN = "DryRun"
+
+
+@dataclass
+class TickSummary:
+    idle: bool
+    actions: int = 0
+    failures: int = 0
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    pools: dict[str, NodeDecision] = field(default_factory=dict)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep) -> int:
+    """Ticks while this invocation holds the lease and has time left; returns how many ticks it ran.
+
+    An invocation that finds the lease held asks the holder to tick now (the nudge path) and returns at once.
+    The loop also ends when nothing is running and nothing is queued, so a quiet night costs one tick a minute.
+    """
+    store, holder = adapters.store, f"reconcile-{uuid.uuid4().hex[:12]}"
+    try:
+        store.acquire_lease(LEASE, holder, config.LEASE_TTL_S, clock())
+    except LeaseHeld:
+        store.request_wake(LEASE, clock())
+        logger.info("lease held elsewhere; asked the holder to tick now")
+        return 0
+    ticks = 0
+    try:
+        while True:
+            started = clock()
+            summary = tick(adapters, started)
+            ticks += 1
+            if summary.idle or not _wait_for_next_tick(adapters, holder, started, time_left_ms, clock, sleep):
+                return ticks
+    finally:
+        store.release_lease(LEASE, holder)
+
+
+def _wait_for_next_tick(adapters, holder, last_tick, time_left_ms, clock, sleep) -> bool:
+    """Sleeps until the next tick is due or a nudge asks for one; False when this invocation must stop."""
+    try:
+        adapters.store.acquire_lease(LEASE, holder, config.LEASE_TTL_S, clock())
+    except LeaseHeld:
+        logger.warning("lease lost to another controller; stopping")
+        return False
+    due = time.monotonic() + config.TICK_INTERVAL_S
+    while True:
+        spare_s = time_left_ms() / 1000 - SAFETY_MARGIN_S
+        if spare_s <= 0:
+            return False
+        lease = adapters.store.lease_holder(LEASE) or {}
+        if time.monotonic() >= due or lease.get("wake", 0) > last_tick.timestamp():
+            return True
+        sleep(max(0.0, min(WAKE_POLL_S, due - time.monotonic(), spare_s)))
+
+
+def tick(adapters, now: datetime) -> TickSummary:
+    """One pass over every Workload and NodePool; a failing workload becomes a condition and an event, never a stop."""
+    begun = time.perf_counter()
+    store = adapters.store
+    manifests = store.list_all("Workload", NAMESPACE)
+    pool_manifests = store.list_all("NodePool", NAMESPACE)
+    workloads = {m["metadata"]["name"]: workload_from(m) for m in manifests}
+    statuses = {m["metadata"]["name"]: m.get("status", {}) for m in manifests}
+    pools = {m["metadata"]["name"]: nodepool_from(m) for m in pool_manifests}
+    pool_statuses = {m["metadata"]["name"]: m.get("status", {}) for m in pool_manifests}
+
+    fleet_states = adapters.fleets.observe([w.target for w in workloads.values()])
+    observations, failures = {}, {}
+    for name, workload in workloads.items():
+        state = fleet_states.get(workload.target)
+        if isinstance(state, Exception) or state is None:
+            failures[name] = state or BallastError("no state for the target")
+    queue_depths = adapters.queues.backlog(sorted({w.queue_name for w in workloads.values() if w.queue_name}))
+    utilization = _utilization(adapters, workloads.values(), now)
+    for name, workload in workloads.items():
+        if name in failures:
+            continue
+        observations[name] = _observation(workload, fleet_states[workload.target], queue_depths, utilization,
+                                          _throughput(store, workload, statuses[name], now))
+    pool_states = adapters.nodegroups.observe(list(pools.values()))
+    pool_observations = {name: PoolObservation(state.desired, state.ready) for name, state in pool_states.items()
+                          if not isinstance(state, Exception)}
+
+    decision = core.decide_tick(
+        workloads=tuple(w for n, w in workloads.items() if n in observations),
+        pools={n: p for n, p in pools.items() if n in pool_observations},
+        observations=observations,
+        histories={n: History.from_dict(statuses[n].get("history")) for n in observations},
+        node_states=pool_observations,
+        now=now,
+        pool_histories={n: PoolHistory.from_dict(pool_statuses[n].get("history")) for n in pool_observations},
+    )
+    summary = TickSummary(idle=not failures and all(_is_idle(observations[n], d) for n, d in decision.workloads.items()),
+                          decisions=dict(decision.workloads), pools=dict(decision.pools))
+    for name, error in failures.items():
+        _record_failure(store, workloads[name], statuses[name], error, now)
+        summary.failures += 1
+    for name, workload_decision in decision.workloads.items():
+        summary.actions += _act_and_record(adapters, workloads[name], statuses[name], observations[name],
+                                           workload_decision, now)
+    for name, node_decision in decision.pools.items():
+        summary.actions += _act_on_pool(adapters, pools[name], pool_statuses[name], pool_states[name], node_decision, now)
+    metrics.add_metric(name="DecisionLatencyMs", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - begun) * 1000)
+    metrics.add_metric(name="ScaleActions", unit=MetricUnit.Count, value=summary.actions)
+    metrics.flush_metrics(raise_on_empty_metrics=False)
+    return summary
+
+
+# ---- observe -------------------------------------------------------------------------------------------------------
+
+
+def _utilization(adapters, workloads, now) -> dict:
+    targets = [w.target for w in workloads if any(isinstance(m, ResourceMetric) for m in w.metrics)]
+    if not targets:
+        return {}
+    try:
+        return adapters.metrics.utilization(targets, now)
+    except BallastError as error:
+        logger.warning("utilization unavailable", extra={"error": str(error)})
+        return {}
+
+
+def _observation(workload: Workload, state, depths: dict, utilization: dict, throughput) -> Observation:
+    depth = depths.get(workload.queue_name) if workload.queue_name else None
+    usage = utilization.get(workload.target, {})
+    return Observation(
+        replicas=state.desired,
+        ready=state.running,
+        running=state.running,
+        pending=state.pending,
+        resources={r: (ResourceUsage(average_utilization=usage[r]) if r in usage else None) for r in ("cpu", "memory")},
+        queue=None if depth is None or isinstance(depth, Exception) else QueueDepth(depth.visible, depth.in_flight, depth.delayed),
+        throughput=throughput[0],
+        arrival_per_s=throughput[1],
+    )
+
+
+def _throughput(store, workload: Workload, status: dict, now: datetime):
+    """Completions of the minutes that ended since the last tick saw them, and the latest minute's arrival rate."""
+    seen = status.get("statsThrough")
+    minute = now.replace(second=0, microsecond=0)
+    try:
+        buckets = store.read_stats(workload.name, minute - timedelta(minutes=3))
+    except BallastError:
+        return (), None
+    finished = [b for b in buckets if b["minute"] < minute.isoformat()]
+    fresh = [b for b in finished if seen is None or b["minute"] > seen]
+    samples = tuple(ThroughputSample(b.get("done", 0) + b.get("failed", 0), b.get("busyMs", 0) / 1000)
+                    for b in fresh if b.get("busyMs", 0) > 0)
+    arrival = finished[-1].get("arrived", 0) / 60 if finished else None
+    return samples, arrival
+
+
+def _is_idle(observation: Observation, decision: Decision) -> bool:
+    depth = observation.queue
+    return observation.replicas == 0 and decision.replicas == 0 and (depth is None or depth.backlog(True) == 0)
+
+
+# ---- act and record ------------------------------------------------------------------------------------------------
+
+
+def _act_and_record(adapters, workload: Workload, status: dict, observation: Observation, decision: Decision,
+                    now: datetime) -> int:
+    store = adapters.store
+    events, conditions, acted = list(decision.events), list(decision.conditions), 0
+    if decision.replicas != observation.replicas:
+        if workload.dry_run or config.DRY_RUN:
+            events = [_event(workload, "Normal", DRY_RUN, f"would scale {observation.replicas} → {decision.replicas} "
+                             f"(dry run): {decision.message}", now)]
+        else:
+            try:
+                adapters.fleets.set_desired(workload.target, decision.replicas)
+                acted = 1
+                logger.info("scaled", extra={"workload": workload.name, "from": observation.replicas,
+                                             "to": decision.replicas, "reason": decision.reason})
+            except BallastError as error:
+                conditions = [c for c in conditions if c.type != "AbleToScale"]
+                conditions.append(Condition("AbleToScale", False, FAILED_RESCALE, str(error)))
+                events = [_event(workload, "Warning", FAILED_RESCALE, f"New size: {decision.replicas}; error: {error}", now)]
+                logger.warning("rescale failed", extra={"workload": workload.name, "error": str(error)})
+    history = decision.history
+    if not acted and decision.replicas != observation.replicas and not (workload.dry_run or config.DRY_RUN):
+        # The scale call failed: the core recorded a scale event that did not happen; keep the old memory of scaling.
+        old = History.from_dict(status.get("history"))
+        history = replace(history, scale_up_events=old.scale_up_events, scale_down_events=old.scale_down_events,
+                          last_scale_at=old.last_scale_at)
+    depth = observation.queue
+    new_status = {
+        "observedGeneration": workload.generation,
+        "currentReplicas": observation.replicas,
+        "desiredReplicas": decision.replicas,
+        "readyReplicas": observation.ready_replicas,
+        "pendingReplicas": observation.pending,
+        "lastScaleTime": history.last_scale_at.isoformat() if history.last_scale_at else None,
+        "backlog": None if depth is None else {"visible": depth.visible, "inFlight": depth.in_flight, "delayed": depth.delayed},
+        "reason": decision.reason,
+        "message": decision.message,
+        "metric": decision.metric,
+        "dryRun": workload.dry_run or config.DRY_RUN,
+        "conditions": _conditions(conditions, status.get("conditions", []), now),
+        "history": history.to_dict(),
+        "statsThrough": (now.replace(second=0, microsecond=0) - timedelta(minutes=1)).isoformat(),
+    }
+    _write_status(store, "Workload", workload.name, new_status, [e.to_dict() for e in events])
+    with single_metric(name="DesiredReplicas", unit=MetricUnit.Count, value=decision.replicas) as metric:
+        metric.add_dimension(name="workload", value=workload.name)
+        metric.add_metric(name="CurrentReplicas", unit=MetricUnit.Count, value=observation.replicas)
+        if depth is not None:
+            metric.add_metric(name="Backlog", unit=MetricUnit.Count, value=depth.backlog(workload.include_delayed))
+    return acted
+
+
+def _act_on_pool(adapters, pool: NodePool, status: dict, state, decision: NodeDecision, now: datetime) -> int:
+    events, conditions, acted = [e.to_dict() for e in decision.events], list(decision.conditions), 0
+    requested = state.desired
+    if decision.nodes != state.desired:
+        if pool.dry_run or config.DRY_RUN:
+            events = [_event(pool, "Normal", DRY_RUN, f"would resize {state.desired} → {decision.nodes} nodes (dry run): "
+                             f"{decision.message}", now).to_dict()]
+        else:
+            try:
+                requested = adapters.nodegroups.set_desired(pool, decision.nodes, state)
+                acted = int(requested != state.desired)
+            except BallastError as error:
+                conditions.append(Condition("AbleToScale", False, FAILED_RESCALE, str(error)))
+                events = [_event(pool, "Warning", FAILED_RESCALE, f"New size: {decision.nodes}; error: {error}", now).to_dict()]
+    new_status = {
+        "currentNodes": state.desired,
+        "readyNodes": state.ready,
+        "desiredNodes": decision.nodes,
+        "requestedNodes": requested,
+        "tasks": decision.tasks,
+        "reason": decision.reason,
+        "message": decision.message,
+        "conditions": _conditions(conditions, status.get("conditions", []), now),
+        "history": decision.history.to_dict(),
+    }
+    _write_status(adapters.store, "NodePool", pool.name, new_status, events)
+    return acted
+
+
+def _record_failure(store, workload: Workload, status: dict, error: Exception, now: datetime) -> None:
+    """The fleet could not be read: touch nothing (HPA's FailedGetScale), say so, keep the rest of the status."""
+    condition = Condition("AbleToScale", False, FAILED_GET_SCALE, str(error))
+    others = [c for c in status.get("conditions", []) if c["type"] != "AbleToScale"]
+    new_status = {**status, "conditions": others + _conditions([condition], status.get("conditions", []), now)}
+    event = _event(workload, "Warning", FAILED_GET_SCALE, f"could not read {workload.target.kind} "
+                   f"{workload.target.service or workload.target.name}: {error}", now)
+    _write_status(store, "Workload", workload.name, new_status, [event.to_dict()])
+
+
+def _write_status(store, kind: str, name: str, status: dict, events: list[dict]) -> None:
+    try:
+        store.update_status(kind, NAMESPACE, name, status)
+        if events:
+            store.record_events(NAMESPACE, events, config.EVENT_TTL_S)
+    except BallastError as error:
+        # Deleted between read and write, or the store hiccuped: the next tick writes a fresh status.
+        logger.warning("status not recorded", extra={"kind": kind, "name": name, "error": str(error)})
+
+
+def _conditions(conditions, previous: list[dict], now: datetime) -> list[dict]:
+    """Conditions with lastTransitionTime kept from the previous status while their status is unchanged."""
+    before = {c["type"]: c for c in previous}
+    result = []
+    for condition in conditions:
+        old = before.get(condition.type)
+        since = now
+        if old and old["status"] == ("True" if condition.status else "False") and old.get("lastTransitionTime"):
+            since = datetime.fromisoformat(old["lastTransitionTime"])
+        result.append(condition.to_dict(since))
+    return result
+
+
+def _event(obj, kind: str, reason: str, message: str, now: datetime) -> Event:
+    return Event(kind, reason, message, "Workload" if isinstance(obj, Workload) else "NodePool", obj.name, now)

@@ -1,0 +1,256 @@
+"""The controller's loop against fakes of the fleets, queues and node groups, and the real store on moto."""
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib import reconcile
+from chalicelib.wiring import Adapters
+from chalicelib.adapters.fleets import FleetState
+from chalicelib.adapters.queues import Backlog
+from chalicelib.errors import NotFound, Unavailable
+from chalicelib.model import parse_spec
+
+T0 = datetime(2026, 11, 25, 2, 0, 5, tzinfo=timezone.utc)
+OPS = ("grayscale", "watermark", "thumbnail")
+
+
+@dataclass(frozen=True)
+class GroupState:
+    desired: int
+    min: int
+    max: int
+    ready: int
+
+
+class FakeFleets:
+    def __init__(self, names):
+        self.states = {name: FleetState(0, 0, 0) for name in names}
+        self.calls, self.failing = [], {}
+
+    def observe(self, targets):
+        return {t: (NotFound(f"service {t.service} not found") if t.service not in self.states else self.states[t.service])
+                for t in targets}
+
+    def set_desired(self, target, replicas):
+        if target.service in self.failing:
+            raise self.failing[target.service]
+        self.calls.append((target.service, replicas))
+        self.states[target.service] = FleetState(replicas, replicas, 0)
+
+
+class FakeQueues:
+    def __init__(self):
+        self.depths = {}
+
+    def backlog(self, names):
+        return {name: self.depths.get(name, Backlog(0, 0, 0)) for name in names}
+
+
+class FakeNodeGroups:
+    def __init__(self, desired=0, maximum=4):
+        self.state = GroupState(desired, 0, maximum, desired)
+        self.calls = []
+
+    def observe(self, pools):
+        return {p.name: self.state for p in pools}
+
+    def set_desired(self, pool, nodes, state):
+        nodes = max(state.min, min(state.max, nodes))
+        if nodes != state.desired:
+            self.calls.append(nodes)
+            self.state = replace(self.state, desired=nodes, ready=nodes)
+        return nodes
+
+
+class FakeMetrics:
+    def utilization(self, targets, now):
+        return {}
+
+
+def workload(op, pool=None, **spec):
+    body = {"metadata": {"name": f"photos-{op}"},
+            "spec": {"target": {"kind": "ECSService", "cluster": "ballast-dev", "service": op},
+                     "queue": {"name": f"ballast-dev-{op}"}, "minReplicas": 0, "maxReplicas": 10, "cooldownSeconds": 60,
+                     "resources": {"cpuMillicores": 1000, "memoryMiB": 1024},
+                     "metrics": [{"type": "Backlog", "backlog": {"targetPerReplica": 10}}],
+                     **({"nodePools": [pool]} if pool else {}), **spec}}
+    return parse_spec("Workload", body)
+
+
+def nodepool(max_nodes=4):
+    return parse_spec("NodePool", {"metadata": {"name": "workers"}, "spec": {
+        "provider": {"kind": "AutoScalingGroup", "autoScalingGroupName": "ballast-dev-nodes"},
+        "instance": {"cpuMillicores": 2000, "memoryMiB": 4096}, "maxNodes": max_nodes, "scaleDownUnneededSeconds": 60}})
+
+
+@pytest.fixture
+def world(store):
+    fleets, queues, groups = FakeFleets(OPS), FakeQueues(), FakeNodeGroups()
+    adapters = Adapters(store=store, queues=queues, fleets=fleets, nodegroups=groups, metrics=FakeMetrics())
+    return adapters
+
+
+def status(store, op):
+    return store.get("Workload", "default", f"photos-{op}")["status"]
+
+
+def test_a_burst_scales_up_on_the_first_tick_and_says_why(world):
+    world.store.create(workload("thumbnail"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(visible=420, in_flight=0, delayed=0)
+    summary = reconcile.tick(world, T0)
+    # 42 wanted, 10 allowed by maxReplicas, 4 by HPA's default scale-up rate (max of 4 pods and 100 % per 15 s).
+    assert world.fleets.calls == [("thumbnail", 4)]
+    assert summary.actions == 1
+    got = status(world.store, "thumbnail")
+    assert (got["currentReplicas"], got["desiredReplicas"], got["reason"]) == (0, 4, "ScaleUpLimit")
+    assert got["backlog"] == {"visible": 420, "inFlight": 0, "delayed": 0}
+    limited = {c["type"]: c for c in got["conditions"]}["ScalingLimited"]
+    assert limited["status"] == "True"
+    events = world.store.list_events("default", "Workload", "photos-thumbnail")
+    assert events and events[0]["reason"] == "SuccessfulRescale"
+
+
+def test_no_scaling_call_when_desired_equals_observed(world):
+    world.store.create(workload("thumbnail"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(30, 0, 0)
+    reconcile.tick(world, T0)
+    reconcile.tick(world, T0 + timedelta(seconds=15))
+    assert world.fleets.calls == [("thumbnail", 3)]
+
+
+def test_an_empty_queue_never_scales_up_and_reaches_zero_only_after_the_cooldown(world):
+    world.store.create(workload("thumbnail"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(50, 0, 0)
+    reconcile.tick(world, T0)
+    scaled_to = world.fleets.states["thumbnail"].desired
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(0, 0, 0)
+    for seconds in (15, 30, 45):
+        reconcile.tick(world, T0 + timedelta(seconds=seconds))
+        assert world.fleets.calls == [("thumbnail", scaled_to)]
+    reconcile.tick(world, T0 + timedelta(seconds=80))
+    assert world.fleets.calls[-1] == ("thumbnail", 0)
+    assert reconcile.tick(world, T0 + timedelta(seconds=95)).idle
+
+
+def test_one_workload_whose_service_was_deleted_does_not_stop_the_others(world):
+    world.store.create(workload("thumbnail"))
+    world.store.create(workload("watermark"))
+    del world.fleets.states["watermark"]
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(20, 0, 0)
+    world.queues.depths["ballast-dev-watermark"] = Backlog(20, 0, 0)
+    summary = reconcile.tick(world, T0)
+    assert world.fleets.calls == [("thumbnail", 2)]
+    assert summary.failures == 1 and not summary.idle
+    able = {c["type"]: c for c in status(world.store, "watermark")["conditions"]}["AbleToScale"]
+    assert (able["status"], able["reason"]) == ("False", "FailedGetScale")
+    assert world.store.list_events("default", "Workload", "photos-watermark")[0]["type"] == "Warning"
+
+
+def test_a_throttled_scaling_api_becomes_a_condition_and_is_retried_next_tick(world):
+    world.store.create(workload("thumbnail"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(20, 0, 0)
+    world.fleets.failing["thumbnail"] = Unavailable("ECS UpdateService throttled", "ThrottlingException")
+    reconcile.tick(world, T0)
+    able = {c["type"]: c for c in status(world.store, "thumbnail")["conditions"]}["AbleToScale"]
+    assert (able["status"], able["reason"]) == ("False", "FailedRescale")
+    del world.fleets.failing["thumbnail"]
+    reconcile.tick(world, T0 + timedelta(seconds=15))
+    assert world.fleets.calls == [("thumbnail", 2)]
+
+
+def test_dry_run_records_what_it_would_do_and_calls_nothing(world):
+    world.store.create(workload("thumbnail", dryRun=True))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(20, 0, 0)
+    reconcile.tick(world, T0)
+    assert world.fleets.calls == []
+    event = world.store.list_events("default", "Workload", "photos-thumbnail")[0]
+    assert event["reason"] == "DryRun" and "would scale 0 → 2" in event["message"]
+
+
+def test_nodes_are_added_only_for_tasks_that_cannot_be_placed(world):
+    world.store.create(nodepool())
+    world.store.create(workload("thumbnail", pool="workers"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(30, 0, 0)
+    reconcile.tick(world, T0)
+    assert world.fleets.calls == [("thumbnail", 3)]
+    assert world.nodegroups.calls == [2]  # 3 tasks of 1 CPU on 2-CPU nodes
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(0, 0, 0)
+    reconcile.tick(world, T0 + timedelta(seconds=15))
+    assert world.nodegroups.calls == [2]
+
+
+def test_a_pool_at_max_caps_replicas_and_says_so_without_a_call(world):
+    world.nodegroups.state = GroupState(1, 0, 1, 1)
+    world.store.create(nodepool(max_nodes=1))
+    world.store.create(workload("thumbnail", pool="workers"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(100, 0, 0)
+    reconcile.tick(world, T0)
+    assert world.nodegroups.calls == []
+    assert world.fleets.calls == [("thumbnail", 2)]  # two 1-CPU tasks fit one 2-CPU node
+    limited = {c["type"]: c for c in status(world.store, "thumbnail")["conditions"]}["ScalingLimited"]
+    assert (limited["status"], limited["reason"]) == ("True", "MaxNodesReached")
+    assert world.store.get("NodePool", "default", "workers")["status"]["tasks"] == 2
+
+
+def test_the_store_unreachable_for_a_tick_scales_nothing(world, monkeypatch):
+    world.store.create(workload("thumbnail"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(20, 0, 0)
+    reconcile.tick(world, T0)
+
+    def down(*args, **kwargs):
+        raise Unavailable("the store is unavailable: ThrottlingException", "ThrottlingException")
+
+    monkeypatch.setattr(world.store, "list_all", down)
+    with pytest.raises(Unavailable):
+        reconcile.tick(world, T0 + timedelta(seconds=400))
+    assert world.fleets.calls == [("thumbnail", 2)]
+
+
+def test_the_seed_burst_scales_up_at_once_never_after_the_queues_empty_and_ends_at_zero(world):
+    """The seed's EKS run: 10,000 images into three queues, then nothing. Ballast must not repeat its faults."""
+    world.store.create(nodepool(max_nodes=8))
+    for op in OPS:
+        world.store.create(workload(op, pool="workers"))
+    remaining = {"grayscale": 4000, "thumbnail": 4000, "watermark": 2000}
+    now = T0
+    for step in range(40):
+        for op in OPS:
+            replicas = world.fleets.states[op].desired
+            remaining[op] = max(0, remaining[op] - replicas * 60)  # a replica finishes 4 images/s, 60 per tick
+            in_flight = min(remaining[op], replicas)
+            world.queues.depths[f"ballast-dev-{op}"] = Backlog(remaining[op] - in_flight, in_flight, 0)
+        before = {op: world.fleets.states[op].desired for op in OPS}
+        nodes_before, calls_before = world.nodegroups.state.desired, len(world.fleets.calls)
+        reconcile.tick(world, now)
+        calls = world.fleets.calls[calls_before:]
+        if step == 0:
+            assert {op for op, replicas in calls if replicas > 0} == set(OPS), "scale-up must start on the first tick"
+        if all(v == 0 for v in remaining.values()):
+            assert all(replicas <= before[op] for op, replicas in calls), f"scaled up on empty queues at step {step}"
+            assert world.nodegroups.state.desired <= nodes_before, f"added nodes after the work was done at step {step}"
+        now += timedelta(seconds=15)
+    assert {op: world.fleets.states[op].desired for op in OPS} == {op: 0 for op in OPS}
+    assert world.nodegroups.state.desired == 0
+
+
+def test_an_overlapping_invocation_exits_at_once_and_wakes_the_holder(world):
+    world.store.acquire_lease(reconcile.LEASE, "someone-else", ttl_s=45, now=datetime.now(timezone.utc))
+    assert reconcile.run(world, time_left_ms=lambda: 60_000) == 0
+    assert world.store.lease_holder(reconcile.LEASE)["wake"] > 0
+
+
+def test_the_loop_ticks_until_its_time_is_nearly_used_then_frees_the_lease(world, monkeypatch):
+    monkeypatch.setattr(reconcile.config, "TICK_INTERVAL_S", 0.01)
+    world.store.create(workload("thumbnail"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(20, 0, 0)
+    remaining = iter(range(20_000, 0, -1_000))
+    ticks = reconcile.run(world, time_left_ms=lambda: next(remaining))
+    assert ticks >= 2
+    assert world.store.lease_holder(reconcile.LEASE) is None
+
+
+def test_an_idle_system_ticks_once_and_returns(world):
+    world.store.create(workload("thumbnail"))
+    assert reconcile.run(world, time_left_ms=lambda: 60_000) == 1
+    assert world.fleets.calls == []
