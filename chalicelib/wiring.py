@@ -6,7 +6,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib import config
-from chalicelib.adapters.fleets import Fleets
+from chalicelib.adapters.fleets import RETRY_CONFIG, Fleets
 from chalicelib.adapters.kubernetes import Kubernetes
 from chalicelib.adapters.metrics import Metrics
 from chalicelib.adapters.nodegroups import NodeGroups
@@ -14,18 +14,15 @@ from chalicelib.adapters.objects import Objects
 from chalicelib.adapters.queues import Queues
 from chalicelib.adapters.store import Store
 
-# botocore's adaptive mode retries throttles with client-side rate limiting; the controller must not hammer APIs.
-RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=5, read_timeout=15)
-
 
 @cache
 def client(service: str):
-    return boto3.client(service, config=RETRIES)
+    return boto3.client(service, config=RETRY_CONFIG)
 
 
 @cache
 def store() -> Store:
-    return Store(boto3.resource("dynamodb", config=RETRIES).Table(config.TABLE))
+    return Store(boto3.resource("dynamodb", config=RETRY_CONFIG).Table(config.TABLE))
 
 
 @cache
@@ -36,7 +33,7 @@ def queues() -> Queues:
 @cache
 def objects() -> Objects:
     # SigV4 so presigned URLs work in every region (and against moto's server locally).
-    return Objects(boto3.client("s3", config=RETRIES.merge(Config(signature_version="s3v4"))))
+    return Objects(boto3.client("s3", config=RETRY_CONFIG.merge(Config(signature_version="s3v4"))))
 
 
 @dataclass(frozen=True)

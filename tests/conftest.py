@@ -14,8 +14,24 @@ os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", 
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
+import threading  # noqa: E402
+
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
+from moto.core.botocore_stubber import BotocoreStubber  # noqa: E402
+
+# AWS applies each request atomically (a DynamoDB condition is checked and written as one step); moto does not when
+# requests come from several threads at once. One request at a time restores that, so races in tests are honest.
+_MOTO_REQUEST = threading.RLock()
+_process_request = BotocoreStubber.process_request
+
+
+def _one_request_at_a_time(self, request):
+    with _MOTO_REQUEST:
+        return _process_request(self, request)
+
+
+BotocoreStubber.process_request = _one_request_at_a_time
 
 EVENTS = Path(__file__).with_name("events")
 

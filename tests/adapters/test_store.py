@@ -1,3 +1,4 @@
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -194,3 +195,24 @@ def test_a_wake_request_reaches_the_holder_and_survives_its_renewal(store):
     assert store.request_wake("controller", NOW + timedelta(seconds=5)) is True
     store.acquire_lease("controller", "one", ttl_s=30, now=NOW + timedelta(seconds=6))
     assert store.lease_holder("controller")["wake"] == (NOW + timedelta(seconds=5)).timestamp()
+
+
+def test_racing_contenders_never_both_hold_the_lease(store):
+    barrier = threading.Barrier(8)
+    winners = []
+
+    def contend(holder):
+        barrier.wait()
+        try:
+            store.acquire_lease("controller", holder, ttl_s=30, now=NOW)
+            winners.append(holder)
+        except LeaseHeld:
+            pass
+
+    threads = [threading.Thread(target=contend, args=(f"h{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+    assert store.lease_holder("controller")["holder"] == winners[0]
