@@ -17,7 +17,9 @@ from aws_lambda_powertools import Logger
 from chalice.app import S3Event
 
 from chalicelib import config, job, wiring
+from chalicelib.core import backlog
 from chalicelib.errors import Conflict
+from chalicelib.model import workload_from
 
 logger = Logger(child=True)
 EMPTY = "empty object"
@@ -110,7 +112,7 @@ def _enqueue(store, op: str, bodies: list[dict], workload: dict | None, stats_na
         job.update(store, job.namespace_of(body["key"]), body["jobId"], _marked_enqueued(body["enqueuedAt"]))
     store.add_stats(stats_name, now, {"arrived": len(bodies)})
     logger.info("enqueued", extra={"op": op, "count": len(bodies), "workload": stats_name})
-    if workload and is_at_zero(workload):
+    if workload and should_wake(workload, arrived=len(bodies)):
         queues.send(config.NUDGE_QUEUE, {"workload": workload["metadata"]["name"], "namespace": "default",
                                          "reason": f"{len(bodies)} new {op} jobs for a workload at zero",
                                          "at": now.isoformat()})
@@ -126,6 +128,9 @@ def _marked_enqueued(at: str):
     return change
 
 
-def is_at_zero(workload: dict) -> bool:
+def should_wake(workload: dict, arrived: int) -> bool:
+    """A workload at zero (or never yet seen by the controller) that the controller has not already begun to scale."""
     status = workload.get("status", {})
-    return status.get("currentReplicas") == 0 and status.get("desiredReplicas") in (0, None)
+    if status.get("desiredReplicas"):
+        return False
+    return backlog.should_wake(workload_from(workload), status.get("currentReplicas") or 0, arrived)

@@ -119,6 +119,19 @@ def test_nudge_is_sent_only_for_a_workload_at_zero(client, store):
     assert nudge["reason"] and datetime.fromisoformat(nudge["at"])
 
 
+def test_a_workload_the_controller_has_not_seen_yet_is_nudged(client, store):
+    workload(store, "thumbnail")
+    client.lambda_.invoke("on_upload", s3_event(("input/thumbnail/c.jpg", 10)))
+    assert [n["workload"] for n in drain("ballast-dev-nudge")] == ["photos-thumbnail"]
+
+
+def test_a_paused_workload_is_not_nudged(client, store):
+    created = workload(store, "thumbnail", current=0, desired=0)
+    store.replace({**created, "spec": {**created["spec"], "replicas": 0}}, created["metadata"]["resourceVersion"])
+    client.lambda_.invoke("on_upload", s3_event(("input/thumbnail/c.jpg", 10)))
+    assert drain("ballast-dev-nudge") == []
+
+
 def test_no_nudge_when_nothing_was_enqueued(client, store):
     workload(store, "grayscale", current=0, desired=0)
     client.lambda_.invoke("on_upload", s3_event(("input/grayscale/empty.jpg", 0)))
