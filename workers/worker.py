@@ -40,6 +40,8 @@ HEARTBEAT_FRACTION = 1 / 3
 ABANDON_FRACTION = 0.8
 TICK_S = 0.25  # how often the main thread looks at the clock while an image is in hand
 JOB_ID_TAG = "ballast-job-id"
+# S3 refuses a conditional write with 412 when the condition failed, 409 when a concurrent one is in progress.
+WRITTEN_MEANWHILE = ("PreconditionFailed", "ConditionalRequestConflict")
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,7 @@ def _process(settings: Settings, s3: Any, work: Work) -> Result:
     refusal = _refusal(settings, work)
     if refusal:
         return Result("failed", refusal)
-    existing = _existing_output(s3, work)
+    existing, replaces = _existing_output(s3, work)
     if existing:
         return existing
     try:
@@ -283,9 +285,20 @@ def _process(settings: Settings, s3: Any, work: Work) -> Result:
                         max_pixels=settings.max_pixels)
     except ops.BadImage as e:
         return Result("failed", e.reason, bytes_in=len(data), duration_ms=_ms_since(started))
-    s3.put_object(Bucket=work.bucket, Key=work.output_key, Body=out.data, ContentType=out.content_type,
-                  Metadata={JOB_ID_TAG: work.job_id, "width": str(out.width), "height": str(out.height),
-                            "bytes-in": str(len(data))})
+    # Conditional on what the head saw: of two workers holding one message (SQS delivers at least once), only the
+    # first write lands; the second finds that output and reports it, so a job's output is written once.
+    precondition = {"IfMatch": replaces} if replaces else {"IfNoneMatch": "*"}
+    try:
+        s3.put_object(Bucket=work.bucket, Key=work.output_key, Body=out.data, ContentType=out.content_type,
+                      Metadata={JOB_ID_TAG: work.job_id, "width": str(out.width), "height": str(out.height),
+                                "bytes-in": str(len(data))}, **precondition)
+    except ClientError as e:
+        if e.response["Error"]["Code"] not in WRITTEN_MEANWHILE:
+            raise
+        existing, _ = _existing_output(s3, work)
+        if existing is None:
+            raise  # another job's output landed first: the message returns and the next attempt replaces it
+        return existing
     return Result("done", None, len(data), len(out.data), out.width, out.height, _ms_since(started))
 
 
@@ -300,20 +313,21 @@ def _refusal(settings: Settings, work: Work) -> str | None:
     return None
 
 
-def _existing_output(s3: Any, work: Work) -> Result | None:
-    """A repeat of a job whose output is already stored (the first attempt died before delete) skips the work."""
+def _existing_output(s3: Any, work: Work) -> tuple[Result | None, str | None]:
+    """(Result, None) when this job's output is already stored (an earlier attempt, or a twin delivery, wrote it) and
+    the work is skipped; otherwise (None, the ETag of an older upload's output to replace, or None when there is none)."""
     try:
         head = s3.head_object(Bucket=work.bucket, Key=work.output_key)
     except ClientError as e:
         if e.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return None
+            return None, None
         raise
     tags = head.get("Metadata", {})
     if tags.get(JOB_ID_TAG) != work.job_id:
-        return None  # an older upload under the same name: this job's output replaces it
+        return None, head["ETag"]  # an older upload under the same name: this job's output replaces it
     log.info("output already stored, work skipped", extra={"jobId": work.job_id, "outputKey": work.output_key})
     return Result("done", None, int(tags.get("bytes-in", 0)), head["ContentLength"], int(tags["width"]),
-                  int(tags["height"]), 0.0)
+                  int(tags["height"]), 0.0), None
 
 
 def _delete(settings: Settings, sqs: Any, work: Work) -> None:

@@ -1,0 +1,91 @@
+"""At-least-once delivery, on moto: S3 and SQS repeat events and messages, and completions arrive out of order."""
+import threading
+
+import boto3
+
+from chalicelib import config, job
+from tests.chaos.conftest import body_of, deliver, depth, jpeg, pump, queue_url, receive
+from tests.pipeline import BUCKET, upload
+from workers import ops, worker
+from workers.worker import Settings
+
+
+def settings(op: str, name: str = "chaos", visibility_s: int = 30) -> Settings:
+    return Settings(op=op, work_queue_url=queue_url(config.work_queue(op)),
+                    completions_queue_url=queue_url(config.COMPLETIONS_QUEUE), bucket=BUCKET, poll_wait_s=0,
+                    visibility_timeout_s=visibility_s, worker_id=name)
+
+
+def drain_workers(*op_names: str) -> None:
+    for op in op_names or config.OPERATIONS:
+        worker.drain(settings(op), sqs=boto3.client("sqs"), s3=boto3.client("s3"))
+
+
+def test_s3_delivering_an_event_twice_makes_one_job_one_message_one_output(client, store, versioned, ledger):
+    event = upload(client, "input/grayscale/twice.jpg", jpeg())
+    client.lambda_.invoke("on_upload", event)
+    client.lambda_.invoke("on_upload", {"Records": event["Records"] * 2})  # and once more, named twice in one event
+    assert depth(config.work_queue("grayscale")) == (1, 0)
+    drain_workers("grayscale")
+    pump(client, config.COMPLETIONS_QUEUE, "on_completion")
+    ledger.assert_settled(store, {"input/grayscale/twice.jpg": "Done"})
+
+
+def test_a_work_message_two_workers_receive_at_once_is_written_once_and_finishes_once(client, store, versioned, ledger,
+                                                                                        monkeypatch):
+    """Visibility 0: both workers hold the same message, both find no output yet and both transform the image."""
+    upload(client, "input/thumbnail/both.jpg", jpeg((300, 200)))
+    boto3.client("sqs").set_queue_attributes(QueueUrl=queue_url(config.work_queue("thumbnail")),
+                                             Attributes={"VisibilityTimeout": "0"})
+    both_transforming = threading.Barrier(2, timeout=10)
+    real = ops.apply
+
+    def in_step(*args, **kwargs):
+        both_transforming.wait()
+        return real(*args, **kwargs)
+    monkeypatch.setattr(ops, "apply", in_step)
+
+    def one_worker(name):
+        sqs, s3 = boto3.client("sqs"), boto3.client("s3")
+        while not worker._poll(settings("thumbnail", name, visibility_s=1), threading.Event(), sqs, s3, worker.Tally()):
+            pass  # until this worker has received the message once
+    workers = [threading.Thread(target=one_worker, args=(f"w{i}",)) for i in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(20)
+    completions = pump(client, config.COMPLETIONS_QUEUE, "on_completion")
+    assert sorted(body_of(m)["workerId"] for m in completions) == ["w0", "w1"]
+    ledger.assert_settled(store, {"input/thumbnail/both.jpg": "Done"})
+
+
+def test_a_completion_delivered_twice_finishes_the_job_once(client, store, versioned, ledger):
+    upload(client, "input/watermark/again.jpg", jpeg())
+    drain_workers("watermark")
+    [message] = receive(config.COMPLETIONS_QUEUE, visibility_s=0)
+    again = receive(config.COMPLETIONS_QUEUE)  # the same message, a second receipt: SQS delivered it twice
+    assert [m["MessageId"] for m in again] == [message["MessageId"]]
+    assert deliver(client, "on_completion", [message], config.COMPLETIONS_QUEUE) == set()
+    assert deliver(client, "on_completion", again, config.COMPLETIONS_QUEUE) == set()
+    ledger.assert_settled(store, {"input/watermark/again.jpg": "Done"})
+
+
+def test_a_done_after_a_dead_letter_and_a_repeat_after_done_change_nothing(client, store, versioned, ledger):
+    """Out of order: SQS gave up on one job (dead letter) before its slow worker reported done; another job's
+    done is repeated after it finished. Terminal is final: each job keeps its first ending, counted once."""
+    upload(client, "input/grayscale/late.jpg", jpeg())
+    upload(client, "input/grayscale/early.jpg", jpeg((80, 60)))
+    sqs = boto3.client("sqs")
+    [_, late] = sorted(receive(config.work_queue("grayscale"), visibility_s=0), key=lambda m: body_of(m)["key"])
+    sqs.send_message(QueueUrl=queue_url(config.DEAD_LETTER_QUEUE), MessageBody=late["Body"])
+    assert deliver(client, "on_dead_letter", receive(config.DEAD_LETTER_QUEUE), config.DEAD_LETTER_QUEUE) == set()
+    drain_workers("grayscale")
+    [done_early, done_late] = sorted(receive(config.COMPLETIONS_QUEUE), key=lambda m: body_of(m)["key"])
+    assert (body_of(done_late)["status"], body_of(done_early)["status"]) == ("done", "done")
+    assert deliver(client, "on_completion", [done_late, done_early], config.COMPLETIONS_QUEUE) == set()
+    sqs.send_message(QueueUrl=queue_url(config.COMPLETIONS_QUEUE), MessageBody=done_early["Body"])
+    pump(client, config.COMPLETIONS_QUEUE, "on_completion")
+    jobs = ledger.assert_settled(store, {"input/grayscale/late.jpg": "Failed", "input/grayscale/early.jpg": "Done"})
+    assert "gave up after" in jobs["input/grayscale/late.jpg"]["status"]["reason"]
+    # The slow worker did store an output; the job stays Failed (terminal is final) and nothing else wrote it.
+    assert boto3.client("s3").head_object(Bucket=BUCKET, Key=job.parse_key("input/grayscale/late.jpg")[1])
