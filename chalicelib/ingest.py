@@ -23,6 +23,8 @@ from chalicelib.model import workload_from
 
 logger = Logger(child=True)
 EMPTY = "empty object"
+# The workers' own limit (workers/worker.py MAX_INPUT_BYTES; a test keeps the two equal): larger uploads never reach a queue.
+MAX_INPUT_BYTES = 200 * 2**20
 
 
 class S3Notification(S3Event):
@@ -84,9 +86,9 @@ def _upload(record: dict) -> Upload | None:
 def _claim(store, upload: Upload, now: datetime) -> dict | None:
     """Creates the upload's Job; returns the work message to send, or None when there is nothing to send."""
     status = job.queued()
-    if upload.size == 0:
-        # A zero-byte object can never become an image: fail it here rather than spend a worker delivery on it.
-        status.update(phase=job.FAILED, reason=EMPTY, finishedAt=now.isoformat())
+    refusal = _refusal(upload)
+    if refusal:
+        status.update(phase=job.FAILED, reason=refusal, finishedAt=now.isoformat())
     manifest = job.manifest(upload.bucket, upload.key, upload.op, upload.output_key, upload.size, upload.etag,
                             upload.version, status)
     meta = manifest["metadata"]
@@ -98,11 +100,22 @@ def _claim(store, upload: Upload, now: datetime) -> dict | None:
             logger.info("duplicate upload event", extra={"job": meta["name"], "key": upload.key})
             return None
         logger.info("re-sending a job that was never marked enqueued", extra={"job": meta["name"], "key": upload.key})
-    if upload.size == 0:
-        logger.info("empty upload failed", extra={"job": meta["name"], "key": upload.key})
+    if refusal:
+        logger.info("upload refused", extra={"job": meta["name"], "key": upload.key, "why": refusal})
         return None
     return {"jobId": meta["name"], "bucket": upload.bucket, "key": upload.key, "op": upload.op,
             "outputKey": upload.output_key, "enqueuedAt": now.isoformat()}
+
+
+def _refusal(upload: Upload) -> str | None:
+    """Why no worker could make an image of this upload, judged by its size alone; None when one may try."""
+    # Failing here spares a worker delivery: an empty object is no image, and one beyond the workers' limit would
+    # only be refused by the worker (which checks the object's real length too, in case it changed since the event).
+    if upload.size == 0:
+        return EMPTY
+    if upload.size > MAX_INPUT_BYTES:
+        return f"file too large: {upload.size} bytes, limit {MAX_INPUT_BYTES}"
+    return None
 
 
 def _enqueue(store, op: str, bodies: list[dict], workload: dict | None, stats_name: str, now: datetime) -> None:

@@ -64,7 +64,10 @@ def receive(queue: str, visibility_s: int | None = None) -> list[dict]:
 
 def deliver(client, handler: str, messages: list[dict], queue: str) -> set[str]:
     """One Lambda invocation with these messages; deletes what it did not report failed (as the mapping does)."""
-    response = client.lambda_.invoke(handler, sqs_event(messages, queue)).payload
+    try:
+        response = client.lambda_.invoke(handler, sqs_event(messages, queue)).payload
+    except Exception:  # noqa: BLE001 - a failed invocation (Powertools raises when every record failed) returns them all
+        return {m["MessageId"] for m in messages}
     failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
     for m in messages:
         if m["MessageId"] not in failed:
