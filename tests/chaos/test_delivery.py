@@ -4,6 +4,8 @@ import threading
 import boto3
 
 from chalicelib import config, job
+from chalicelib.adapters.store import Store
+from chalicelib.errors import Conflict
 from tests.chaos.conftest import body_of, deliver, depth, jpeg, pump, queue_url, receive
 from tests.pipeline import BUCKET, upload
 from workers import ops, worker
@@ -89,3 +91,49 @@ def test_a_done_after_a_dead_letter_and_a_repeat_after_done_change_nothing(clien
     assert "gave up after" in jobs["input/grayscale/late.jpg"]["status"]["reason"]
     # The slow worker did store an output; the job stays Failed (terminal is final) and nothing else wrote it.
     assert boto3.client("s3").head_object(Bucket=BUCKET, Key=job.parse_key("input/grayscale/late.jpg")[1])
+
+
+def test_two_writers_racing_on_a_job_status_end_it_once(client, store, versioned, ledger, monkeypatch):
+    """A worker's done and SQS's dead letter for one job, handled at once by two Lambdas: both read Queued, both
+    write under that resourceVersion; DynamoDB's condition lets one in, the other re-reads a finished job and stops."""
+    upload(client, "input/grayscale/race.jpg", jpeg())
+    [work] = receive(config.work_queue("grayscale"), visibility_s=0)
+    drain_workers("grayscale")
+    [done] = receive(config.COMPLETIONS_QUEUE)
+    boto3.client("sqs").send_message(QueueUrl=queue_url(config.DEAD_LETTER_QUEUE), MessageBody=work["Body"])
+    [dead] = receive(config.DEAD_LETTER_QUEUE)
+
+    both_read = threading.Barrier(2, timeout=10)
+    reads, conflicts = [], []
+    get, update_status = Store.get, Store.update_status
+
+    def read_together(self, kind, namespace, name):
+        found = get(self, kind, namespace, name)
+        if kind == job.KIND and len(reads) < 2:
+            reads.append(name)
+            both_read.wait()
+        return found
+
+    def noting_conflicts(self, *args, **kwargs):
+        try:
+            return update_status(self, *args, **kwargs)
+        except Conflict:
+            conflicts.append(args[2])
+            raise
+    monkeypatch.setattr(Store, "get", read_together)
+    monkeypatch.setattr(Store, "update_status", noting_conflicts)
+    racers = [threading.Thread(target=deliver, args=(client, "on_completion", [done], config.COMPLETIONS_QUEUE)),
+              threading.Thread(target=deliver, args=(client, "on_dead_letter", [dead], config.DEAD_LETTER_QUEUE))]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(20)
+    assert len(conflicts) == 1 and len(reads) == 2
+    jobs = ledger.assert_settled(store, {"input/grayscale/race.jpg": jobs_phase(store)})
+    assert jobs["input/grayscale/race.jpg"]["status"]["phase"] in ("Done", "Failed")
+
+
+def jobs_phase(store) -> str:
+    """Whichever writer won: either ending is right, as long as there is exactly one."""
+    [record] = store.list_all(job.KIND, "default")
+    return record["status"]["phase"]
