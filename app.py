@@ -191,7 +191,9 @@ def unknown_resource_item(resource, name):
 
 
 # ---- the photo pipeline: uploads become jobs, workers' completions and dead letters end them --------------------------
-processor = BatchProcessor(event_type=EventType.SQS)
+# One processor per function: each deployed function has its own, and the local runtime may run both at once.
+completion_batches = BatchProcessor(event_type=EventType.SQS)
+dead_letter_batches = BatchProcessor(event_type=EventType.SQS)
 
 
 @app.on_s3_event(bucket=config.BUCKET, events=["s3:ObjectCreated:*"], prefix="input/")
@@ -205,7 +207,7 @@ on_upload.event_class = ingest.S3Notification  # Chalice's S3Event fails on an s
 @app.on_sqs_message(queue=config.COMPLETIONS_QUEUE, batch_size=10)
 def on_completion(event):  # ReportBatchItemFailures is added at deploy: see README.md, "Partial batch failures"
     response = process_partial_response(event=event.to_dict(), record_handler=completions.complete,
-                                        processor=processor, context=event.context)
+                                        processor=completion_batches, context=event.context)
     completions.flush_metrics()
     return response
 
@@ -213,7 +215,7 @@ def on_completion(event):  # ReportBatchItemFailures is added at deploy: see REA
 @app.on_sqs_message(queue=config.DEAD_LETTER_QUEUE, batch_size=10)
 def on_dead_letter(event):
     response = process_partial_response(event=event.to_dict(), record_handler=completions.dead_letter,
-                                        processor=processor, context=event.context)
+                                        processor=dead_letter_batches, context=event.context)
     completions.flush_metrics()
     return response
 

@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import uuid
-from collections import deque
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -149,10 +149,10 @@ class Pump:
         self._lock = threading.Lock()
         self._sequence = 0
         self._async = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lambda-async")
-        # Lambda gives each invocation an execution environment of its own; here every function shares one interpreter
-        # and its module state (one Powertools BatchProcessor serves two functions), so event-source invocations take
-        # turns. Scheduled ones do not: a controller tick runs for a minute and shares no per-invocation state.
-        self._environment = threading.Lock()
+        # Lambda gives each function's invocations execution environments of their own; here every function shares one
+        # interpreter, so invocations of one function take turns while different functions run side by side (a
+        # controller invocation may hold its function for a minute: it must not stop uploads and completions).
+        self._environments: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self.stats = Stats()
 
     # ---- wiring, as `chalice deploy` does it ----------------------------------------------------
@@ -178,7 +178,7 @@ class Pump:
     def start(self) -> None:
         for source in self._app.event_sources:
             if isinstance(source, SQSEventConfig):
-                # Invocations take turns (see _environment), so one poller per queue keeps up unless the app asks for more.
+                # A function's invocations take turns (see _environments), so one poller per queue keeps up.
                 for index in range(source.maximum_concurrency or 1):
                     self._spawn(f"sqs-{source.name}-{index}", self._poll_sqs, source)
             elif isinstance(source, S3EventConfig):
@@ -200,7 +200,9 @@ class Pump:
 
     def invoke(self, function: str, event: dict) -> object:
         """One Lambda invocation of an event-source function; raises what the handler raised, as Lambda reports an error."""
-        with self._environment:
+        with self._lock:
+            environment = self._environments[function]
+        with environment:
             return self.invoke_alone(function, event)
 
     def invoke_alone(self, function: str, event: dict) -> object:
