@@ -261,6 +261,7 @@ def tick(event):
     reconcile.run(wiring.adapters(), time_left_ms=event.context.get_remaining_time_in_millis)
 
 
-@app.on_sqs_message(queue=config.NUDGE_QUEUE, batch_size=10)
+# Two at a time: a nudge arriving while another invocation runs the loop must get through at once to wake it.
+@app.on_sqs_message(queue=config.NUDGE_QUEUE, batch_size=10, maximum_concurrency=2)
 def on_nudge(event):
     reconcile.run(wiring.adapters(), time_left_ms=event.context.get_remaining_time_in_millis)

@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -149,10 +149,13 @@ class Pump:
         self._lock = threading.Lock()
         self._sequence = 0
         self._async = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lambda-async")
-        # Lambda gives each function's invocations execution environments of their own; here every function shares one
-        # interpreter, so invocations of one function take turns while different functions run side by side (a
+        # Lambda gives each invocation an execution environment of its own; here every function shares one interpreter
+        # and its module state (a function's BatchProcessor), so a function runs as many invocations at once as its
+        # event source's maximum concurrency allows, one by default, while different functions run side by side (a
         # controller invocation may hold its function for a minute: it must not stop uploads and completions).
-        self._environments: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        concurrency = {s.name: s.maximum_concurrency or 1 for s in app.event_sources if isinstance(s, SQSEventConfig)}
+        self._environments = {name: threading.Semaphore(n) for name, n in concurrency.items()}
+        self._environments.update({s.name: threading.Semaphore(1) for s in app.event_sources if isinstance(s, S3EventConfig)})
         self.stats = Stats()
 
     # ---- wiring, as `chalice deploy` does it ----------------------------------------------------
@@ -200,9 +203,7 @@ class Pump:
 
     def invoke(self, function: str, event: dict) -> object:
         """One Lambda invocation of an event-source function; raises what the handler raised, as Lambda reports an error."""
-        with self._lock:
-            environment = self._environments[function]
-        with environment:
+        with self._environments[function]:
             return self.invoke_alone(function, event)
 
     def invoke_alone(self, function: str, event: dict) -> object:

@@ -93,23 +93,40 @@ def _largest_first(demands: list[Demand]) -> list[Demand]:
                                           d.workload.name))
 
 
-def _pack(demands: list[Demand], pools: Mapping[str, NodePool], max_bins) -> tuple[dict[str, _Bins], dict[str, int]]:
+def _pack(demands: list[Demand], pools: Mapping[str, NodePool], max_bins, fair: bool = False
+          ) -> tuple[dict[str, _Bins], dict[str, int]]:
+    """First fit, largest tasks first; `fair` deals one task per workload per round, so a full pool is shared."""
     bins = {name: _Bins(pool) for name, pool in pools.items()}
-    placed = {}
-    for demand in _largest_first(demands):
-        wl, left = demand.workload, demand.replicas
-        for pool in pools_by_cost(wl, pools):
-            left -= bins[pool.name].place(wl.resources.cpu_millicores, wl.resources.memory_mib, left,
-                                          max_bins(pool, demand, bins[pool.name]))
-        placed[wl.name] = demand.replicas - left
-    return bins, placed
+    order = [(d, pools_by_cost(d.workload, pools)) for d in _largest_first(demands)]
+    left = {d.workload.name: d.replicas for d in demands}
+    while True:
+        progress = False
+        for demand, fitting in order:
+            wl = demand.workload
+            want = min(1, left[wl.name]) if fair else left[wl.name]
+            for pool in fitting:
+                if want == 0:
+                    break
+                got = bins[pool.name].place(wl.resources.cpu_millicores, wl.resources.memory_mib, want,
+                                            max_bins(pool, demand, bins[pool.name]))
+                want -= got
+                left[wl.name] -= got
+                progress = progress or got > 0
+        if not (fair and progress):
+            return bins, {d.workload.name: d.replicas - left[d.workload.name] for d in demands}
 
 
 def plan(demands: list[Demand], pools: Mapping[str, NodePool], observed: Mapping[str, PoolObservation],
          histories: Mapping[str, PoolHistory], now: datetime) -> Plan:
     """Caps each workload to what its pools hold at maxNodes, then sizes every observed pool for the capped tasks."""
     demands = [d for d in demands if any(name in pools for name in d.workload.node_pools)]
-    _, at_most = _pack(demands, pools, lambda pool, demand, bins: pool.max_nodes)
+    def at_max_nodes(pool: NodePool, demand: Demand, bins: _Bins) -> int:
+        return pool.max_nodes
+
+    _, at_most = _pack(demands, pools, at_max_nodes)
+    if any(at_most[d.workload.name] < d.replicas for d in demands):
+        # Not everything fits: deal the room out task by task rather than let the first workloads take it all.
+        _, at_most = _pack(demands, pools, at_max_nodes, fair=True)
     capacity, capped_pools = {}, set()
     for demand in demands:
         wl = demand.workload

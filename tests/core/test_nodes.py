@@ -55,6 +55,21 @@ def test_caps_replicas_to_what_max_nodes_hold_and_says_so():
     assert tick.pools["general"].nodes == 6
 
 
+def test_a_full_pool_is_shared_fairly_between_the_workloads_that_want_it():
+    # 24 task slots on 6 nodes; three queues each want 20. First-fit in name order would give 20, 4 and 0: a queue
+    # left at zero while another holds 20 workers is the unfairness the seed's EKS run showed between deployments.
+    wanted = [workload(name, node_pools=("general",)) for name in ("grayscale", "thumbnail", "watermark")]
+    plan = _plan([nodes.Demand(wl, 20, True) for wl in wanted], [pool()], {"general": PoolObservation(6)})
+    assert {name: limit.replicas for name, limit in plan.capacity.items()} == {"grayscale": 8, "thumbnail": 8,
+                                                                             "watermark": 8}
+
+
+def test_a_share_left_unused_by_a_small_demand_goes_to_the_others():
+    small, large = workload("grayscale", node_pools=("general",)), workload("thumbnail", node_pools=("general",))
+    plan = _plan([nodes.Demand(small, 2, True), nodes.Demand(large, 40, True)], [pool()], {"general": PoolObservation(6)})
+    assert "grayscale" not in plan.capacity and plan.capacity["thumbnail"].replicas == 22
+
+
 def test_task_larger_than_any_node_is_capped_to_zero():
     wl = workload(cpu=8000, node_pools=("general",))
     plan = _plan([nodes.Demand(wl, 3, True)], [pool()], {"general": PoolObservation(0)})
