@@ -41,6 +41,9 @@ class Quiet(ChaliceRequestHandler):
 def api(stack):
     warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
     chalice_config = CLIFactory(str(infra.ROOT)).create_config_obj(chalice_stage_name="dev")
+    # create_local_server rebases the app's class onto its local subclass; a second server in this process (the
+    # local runtime's tests) would then make the class its own base. Give the app its class back afterwards.
+    app_class = app.__class__
     server = create_local_server(app, chalice_config, "127.0.0.1", 0)
     server.server.RequestHandlerClass = functools.partial(Quiet, app_object=app, config=chalice_config)
     threading.Thread(target=server.server.serve_forever, daemon=True).start()
@@ -50,6 +53,7 @@ def api(stack):
             assert session.post(url + path, json=body).status_code == 201
         yield url, session
     server.server.shutdown()
+    app.__class__ = app_class
 
 
 def stored_objects() -> list[tuple[str, dict]]:

@@ -1,4 +1,5 @@
 """Workers as real processes (`python -m workers.worker`) against a moto server, killed and stopped mid-image."""
+import functools
 import os
 import queue
 import signal
@@ -68,9 +69,10 @@ class Worker:
 def server(monkeypatch):
     """The local runtime's AWS: a moto server on 127.0.0.1 with the stack, its address exported to every process."""
     moto = MotoServer().start()
+    # A moto server in this process shares moto's backends with every other one: start from nothing, leave nothing.
+    reset = functools.partial(requests.post, f"{moto.endpoint}/moto-api/reset", timeout=10)
     try:
-        # A moto server in this process shares moto's backends with every other one: start from nothing.
-        requests.post(f"{moto.endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        reset().raise_for_status()
         wiring.reset()
         infra.create_stack(boto3.client("cloudformation"), infra.stage_environment("dev"))
         boto3.client("s3").put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -80,6 +82,7 @@ def server(monkeypatch):
         with Client(app, stage_name="dev") as client:
             yield client
     finally:
+        reset()
         wiring.reset()
         moto.stop()
 
