@@ -165,7 +165,9 @@ class Pump:
         sources = [s for s in self._app.event_sources if isinstance(s, S3EventConfig)]
         if not sources:
             return
-        url = self._sqs.create_queue(QueueName=self._s3_events_queue, Attributes={"VisibilityTimeout": "10"})["QueueUrl"]
+        # A minute, as Lambda waits before retrying a failed asynchronous invocation; a shorter hold would redeliver
+        # events still waiting for their turn and turn a busy minute into duplicate ingests.
+        url = self._sqs.create_queue(QueueName=self._s3_events_queue, Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
         arn = self._queue_arn(self._s3_events_queue)
         by_bucket: dict[str, list[dict]] = {}
         for source in sources:
