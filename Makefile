@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/python -m local.demo --n $(N) $(if $(PHOTOS),--photos $(PHOTOS))
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2  # the two cores CI has; the suite's subprocesses and moto servers use free ports
 
 chaos: $(STAMP)
 	$(BIN)/pytest tests/chaos
