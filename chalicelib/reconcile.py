@@ -7,14 +7,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import config
 from chalicelib.core import decide as core
 from chalicelib.core.types import (Decision, History, NodeDecision, Observation, PoolHistory, PoolObservation,
                                    QueueDepth, ResourceUsage, ThroughputSample)
 from chalicelib.errors import BallastError, LeaseHeld
-from chalicelib.model import Condition, Event, ResourceMetric, Workload, NodePool, nodepool_from, workload_from
+from chalicelib.model import (Condition, DeadlineMetric, Event, ExternalMetric, NodePool, ResourceMetric, Workload,
+                              nodepool_from, workload_from)
 from chalicelib.telemetry import logger, metrics
 
 LEASE = "controller"
@@ -97,18 +98,18 @@ def tick(adapters, now: datetime) -> TickSummary:
     pool_statuses = {m["metadata"]["name"]: m.get("status", {}) for m in pool_manifests}
 
     fleet_states = adapters.fleets.observe([w.target for w in workloads.values()])
-    observations, failures = {}, {}
+    queue_depths = adapters.queues.backlog(sorted({w.queue_name for w in workloads.values() if w.queue_name}))
+    utilization = _utilization(adapters, workloads.values(), now)
+    external = _external(adapters, workloads.values(), now)
+    observations, completions, failures = {}, {}, {}
     for name, workload in workloads.items():
         state = fleet_states.get(workload.target)
         if isinstance(state, Exception) or state is None:
             failures[name] = state or BallastError("no state for the target")
-    queue_depths = adapters.queues.backlog(sorted({w.queue_name for w in workloads.values() if w.queue_name}))
-    utilization = _utilization(adapters, workloads.values(), now)
-    for name, workload in workloads.items():
-        if name in failures:
             continue
-        observations[name] = _observation(workload, fleet_states[workload.target], queue_depths, utilization,
-                                          _throughput(store, workload, statuses[name], now))
+        completions[name] = _completions(store, workload, statuses[name], now)
+        observations[name] = _observation(workload, state, queue_depths, utilization, external, completions[name],
+                                          _startup_s(statuses[name], state, now))
     pool_states = adapters.nodegroups.observe(list(pools.values()))
     pool_observations = {name: PoolObservation(state.desired, state.ready) for name, state in pool_states.items()
                           if not isinstance(state, Exception)}
@@ -125,16 +126,27 @@ def tick(adapters, now: datetime) -> TickSummary:
     summary = TickSummary(idle=not failures and all(_is_idle(observations[n], d) for n, d in decision.workloads.items()),
                           decisions=dict(decision.workloads), pools=dict(decision.pools))
     for name, error in failures.items():
-        _record_failure(store, workloads[name], statuses[name], error, now)
+        target = workloads[name].target
+        _record_failure(store, workloads[name], statuses[name], error, f"{target.kind} {target.service or target.name}", now)
         summary.failures += 1
+    for name, error in pool_states.items():
+        if isinstance(error, Exception):
+            pool = pools[name]
+            _record_failure(store, pool, pool_statuses[name], error,
+                            f"{pool.provider_kind} {pool.auto_scaling_group or pool.nodegroup}", now)
+            summary.failures += 1
     for name, workload_decision in decision.workloads.items():
         summary.actions += _act_and_record(adapters, workloads[name], statuses[name], observations[name],
-                                           workload_decision, now)
+                                           completions[name], workload_decision, now)
     for name, node_decision in decision.pools.items():
         summary.actions += _act_on_pool(adapters, pools[name], pool_statuses[name], pool_states[name], node_decision, now)
-    metrics.add_metric(name="DecisionLatencyMs", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - begun) * 1000)
+    latency_ms = (time.perf_counter() - begun) * 1000
+    # Both are added on every tick, idle or not, so the flush is never empty (Powertools warns on an empty one).
+    metrics.add_metric(name="DecisionLatencyMs", unit=MetricUnit.Milliseconds, value=latency_ms)
     metrics.add_metric(name="ScaleActions", unit=MetricUnit.Count, value=summary.actions)
-    metrics.flush_metrics(raise_on_empty_metrics=False)
+    metrics.flush_metrics()
+    logger.debug("ticked", extra={"workloads": len(workloads), "nodePools": len(pools), "actions": summary.actions,
+                                  "failures": summary.failures, "latencyMs": round(latency_ms, 1)})
     return summary
 
 
@@ -152,35 +164,81 @@ def _utilization(adapters, workloads, now) -> dict:
         return {}
 
 
-def _observation(workload: Workload, state, depths: dict, utilization: dict, throughput) -> Observation:
+def _external(adapters, workloads, now) -> dict:
+    wanted = [m for w in workloads for m in w.metrics if isinstance(m, ExternalMetric)]
+    if not wanted:
+        return {}
+    try:
+        return adapters.metrics.external(wanted, now)
+    except BallastError as error:
+        logger.warning("external metrics unavailable", extra={"error": str(error)})
+        return {}
+
+
+def _observation(workload: Workload, state, depths: dict, utilization: dict, external: dict,
+                 completions: Completions, startup_s: float | None) -> Observation:
     depth = depths.get(workload.queue_name) if workload.queue_name else None
     usage = utilization.get(workload.target, {})
     return Observation(
         replicas=state.desired,
-        ready=state.running,
+        ready=state.running,  # a Deployment's readyReplicas; ECS counts a task as running once its containers are
         running=state.running,
         pending=state.pending,
         resources={r: (ResourceUsage(average_utilization=usage[r]) if r in usage else None) for r in ("cpu", "memory")},
         queue=None if depth is None or isinstance(depth, Exception) else QueueDepth(depth.visible, depth.in_flight, depth.delayed),
-        throughput=throughput[0],
-        arrival_per_s=throughput[1],
+        external={m.key: external.get(m.key) for m in workload.metrics if isinstance(m, ExternalMetric)},
+        throughput=completions.samples,
+        arrival_per_s=completions.arrival_per_s,
+        startup_s=startup_s,
     )
 
 
-def _throughput(store, workload: Workload, status: dict, now: datetime):
-    """Completions of the minutes that ended since the last tick saw them, and the latest minute's arrival rate."""
-    seen = status.get("statsThrough")
+@dataclass(frozen=True)
+class Completions:
+    samples: tuple[ThroughputSample, ...] = ()
+    arrival_per_s: float | None = None
+    through: str | None = None  # the last whole minute read, kept in status.statsThrough
+
+
+def _completions(store, workload: Workload, status: dict, now: datetime) -> Completions:
+    """Completions of the minutes that ended since the last read, and the latest minute's arrival rate.
+
+    Only the Deadline metric uses them, and the stats change once a minute: so a workload without one costs no
+    read, and one with it a single query in the first tick of each minute (the rest reuse the stored rate).
+    """
+    seen, arrival = status.get("statsThrough"), status.get("arrivalPerSecond")
     minute = now.replace(second=0, microsecond=0)
+    last = (minute - timedelta(minutes=1)).isoformat()
+    if seen == last or not any(isinstance(m, DeadlineMetric) for m in workload.metrics):
+        return Completions((), arrival, seen)
     try:
         buckets = store.read_stats(workload.name, minute - timedelta(minutes=3))
     except BallastError:
-        return (), None
+        return Completions((), arrival, seen)
     finished = [b for b in buckets if b["minute"] < minute.isoformat()]
     fresh = [b for b in finished if seen is None or b["minute"] > seen]
     samples = tuple(ThroughputSample(b.get("done", 0) + b.get("failed", 0), b.get("busyMs", 0) / 1000)
                     for b in fresh if b.get("busyMs", 0) > 0)
-    arrival = finished[-1].get("arrived", 0) / 60 if finished else None
-    return samples, arrival
+    arrival = finished[-1].get("arrived", 0) / 60 if finished and finished[-1]["minute"] == last else 0.0
+    return Completions(samples, arrival, last)
+
+
+def _startup_s(status: dict, state, now: datetime) -> float | None:
+    """Seconds from our scale-up to every task it asked for running, measured when that is first seen (±1 tick)."""
+    started = status.get("startup")
+    if started and state.desired >= started["replicas"] and state.running >= started["replicas"]:
+        return (now - datetime.fromisoformat(started["since"])).total_seconds()
+    return None
+
+
+def _startup_after(status: dict, observation: Observation, decision: Decision, acted: bool, now: datetime) -> dict | None:
+    """The scale-up still being timed: the first unfinished one is kept; one undone by a scale-in is dropped."""
+    started = status.get("startup")
+    if started and (observation.startup_s is not None or observation.replicas < started["replicas"]):
+        started = None
+    if started is None and acted and decision.replicas > observation.replicas:
+        started = {"since": now.isoformat(), "replicas": decision.replicas}
+    return started
 
 
 def _is_idle(observation: Observation, decision: Decision) -> bool:
@@ -191,14 +249,16 @@ def _is_idle(observation: Observation, decision: Decision) -> bool:
 # ---- act and record ------------------------------------------------------------------------------------------------
 
 
-def _act_and_record(adapters, workload: Workload, status: dict, observation: Observation, decision: Decision,
-                    now: datetime) -> int:
+def _act_and_record(adapters, workload: Workload, status: dict, observation: Observation, completions: Completions,
+                    decision: Decision, now: datetime) -> int:
     store = adapters.store
     events, conditions, acted = list(decision.events), list(decision.conditions), 0
     if decision.replicas != observation.replicas:
         if workload.dry_run or config.DRY_RUN:
             events = [_event(workload, "Normal", DRY_RUN, f"would scale {observation.replicas} → {decision.replicas} "
                              f"(dry run): {decision.message}", now)]
+            logger.info("would scale", extra={"workload": workload.name, "from": observation.replicas,
+                                              "to": decision.replicas, "reason": decision.reason})
         else:
             try:
                 adapters.fleets.set_desired(workload.target, decision.replicas)
@@ -207,9 +267,11 @@ def _act_and_record(adapters, workload: Workload, status: dict, observation: Obs
                                              "to": decision.replicas, "reason": decision.reason})
             except BallastError as error:
                 conditions = [c for c in conditions if c.type != "AbleToScale"]
-                conditions.append(Condition("AbleToScale", False, FAILED_RESCALE, str(error)))
-                events = [_event(workload, "Warning", FAILED_RESCALE, f"New size: {decision.replicas}; error: {error}", now)]
-                logger.warning("rescale failed", extra={"workload": workload.name, "error": str(error)})
+                conditions.append(Condition("AbleToScale", False, FAILED_RESCALE, _why(error)))
+                events = [_event(workload, "Warning", FAILED_RESCALE, f"New size: {decision.replicas}; error: {_why(error)}",
+                                 now)]
+                logger.warning("rescale failed", extra={"workload": workload.name, "to": decision.replicas,
+                                                        "error": _why(error)})
     history = decision.history
     if not acted and decision.replicas != observation.replicas and not (workload.dry_run or config.DRY_RUN):
         # The scale call failed: the core recorded a scale event that did not happen; keep the old memory of scaling.
@@ -231,15 +293,30 @@ def _act_and_record(adapters, workload: Workload, status: dict, observation: Obs
         "dryRun": workload.dry_run or config.DRY_RUN,
         "conditions": _conditions(conditions, status.get("conditions", []), now),
         "history": history.to_dict(),
-        "statsThrough": (now.replace(second=0, microsecond=0) - timedelta(minutes=1)).isoformat(),
+        "statsThrough": completions.through,
+        "arrivalPerSecond": completions.arrival_per_s,
+        "startup": _startup_after(status, observation, decision, bool(acted), now),
+        "startupSeconds": observation.startup_s if observation.startup_s is not None else status.get("startupSeconds"),
     }
     _write_status(store, "Workload", workload.name, new_status, [e.to_dict() for e in events])
-    with single_metric(name="DesiredReplicas", unit=MetricUnit.Count, value=decision.replicas) as metric:
-        metric.add_dimension(name="workload", value=workload.name)
-        metric.add_metric(name="CurrentReplicas", unit=MetricUnit.Count, value=observation.replicas)
-        if depth is not None:
-            metric.add_metric(name="Backlog", unit=MetricUnit.Count, value=depth.backlog(workload.include_delayed))
+    _publish(workload, observation, decision)
     return acted
+
+
+def _publish(workload: Workload, observation: Observation, decision: Decision) -> None:
+    """One EMF document per workload and tick: desired, actual and backlog side by side under its own dimension.
+
+    Ephemeral, because the shared Metrics' dimensions would apply to the tick's totals too; and not single_metric,
+    which keeps only its first metric.
+    """
+    emf = EphemeralMetrics()
+    emf.add_dimension(name="workload", value=workload.name)
+    emf.add_metric(name="DesiredReplicas", unit=MetricUnit.Count, value=decision.replicas)
+    emf.add_metric(name="CurrentReplicas", unit=MetricUnit.Count, value=observation.replicas)
+    emf.add_metric(name="ReadyReplicas", unit=MetricUnit.Count, value=observation.ready_replicas)
+    if observation.queue is not None:
+        emf.add_metric(name="Backlog", unit=MetricUnit.Count, value=observation.queue.backlog(workload.include_delayed))
+    emf.flush_metrics()
 
 
 def _act_on_pool(adapters, pool: NodePool, status: dict, state, decision: NodeDecision, now: datetime) -> int:
@@ -253,9 +330,15 @@ def _act_on_pool(adapters, pool: NodePool, status: dict, state, decision: NodeDe
             try:
                 requested = adapters.nodegroups.set_desired(pool, decision.nodes, state)
                 acted = int(requested != state.desired)
+                if acted:
+                    logger.info("resized", extra={"nodePool": pool.name, "from": state.desired, "to": requested,
+                                                  "reason": decision.reason})
             except BallastError as error:
-                conditions.append(Condition("AbleToScale", False, FAILED_RESCALE, str(error)))
-                events = [_event(pool, "Warning", FAILED_RESCALE, f"New size: {decision.nodes}; error: {error}", now).to_dict()]
+                conditions = [c for c in conditions if c.type != "AbleToScale"]
+                conditions.append(Condition("AbleToScale", False, FAILED_RESCALE, _why(error)))
+                events = [_event(pool, "Warning", FAILED_RESCALE, f"New size: {decision.nodes}; error: {_why(error)}",
+                                 now).to_dict()]
+                logger.warning("resize failed", extra={"nodePool": pool.name, "to": decision.nodes, "error": _why(error)})
     new_status = {
         "currentNodes": state.desired,
         "readyNodes": state.ready,
@@ -271,14 +354,15 @@ def _act_on_pool(adapters, pool: NodePool, status: dict, state, decision: NodeDe
     return acted
 
 
-def _record_failure(store, workload: Workload, status: dict, error: Exception, now: datetime) -> None:
-    """The fleet could not be read: touch nothing (HPA's FailedGetScale), say so, keep the rest of the status."""
-    condition = Condition("AbleToScale", False, FAILED_GET_SCALE, str(error))
+def _record_failure(store, obj: Workload | NodePool, status: dict, error: Exception, what: str, now: datetime) -> None:
+    """The fleet or node group could not be read: touch nothing (HPA's FailedGetScale), say so, keep the rest of the status."""
+    condition = Condition("AbleToScale", False, FAILED_GET_SCALE, _why(error))
     others = [c for c in status.get("conditions", []) if c["type"] != "AbleToScale"]
     new_status = {**status, "conditions": others + _conditions([condition], status.get("conditions", []), now)}
-    event = _event(workload, "Warning", FAILED_GET_SCALE, f"could not read {workload.target.kind} "
-                   f"{workload.target.service or workload.target.name}: {error}", now)
-    _write_status(store, "Workload", workload.name, new_status, [event.to_dict()])
+    event = _event(obj, "Warning", FAILED_GET_SCALE, f"could not read {what}: {_why(error)}", now)
+    kind = "Workload" if isinstance(obj, Workload) else "NodePool"
+    logger.warning("scale unreadable", extra={"kind": kind, "object": obj.name, "error": _why(error)})
+    _write_status(store, kind, obj.name, new_status, [event.to_dict()])
 
 
 def _write_status(store, kind: str, name: str, status: dict, events: list[dict]) -> None:
@@ -288,7 +372,7 @@ def _write_status(store, kind: str, name: str, status: dict, events: list[dict])
             store.record_events(NAMESPACE, events, config.EVENT_TTL_S)
     except BallastError as error:
         # Deleted between read and write, or the store hiccuped: the next tick writes a fresh status.
-        logger.warning("status not recorded", extra={"kind": kind, "name": name, "error": str(error)})
+        logger.warning("status not recorded", extra={"kind": kind, "object": name, "error": str(error)})
 
 
 def _conditions(conditions, previous: list[dict], now: datetime) -> list[dict]:
@@ -302,6 +386,12 @@ def _conditions(conditions, previous: list[dict], now: datetime) -> list[dict]:
             since = datetime.fromisoformat(old["lastTransitionTime"])
         result.append(condition.to_dict(since))
     return result
+
+
+def _why(error: Exception) -> str:
+    """The error with its AWS code when it has one, so a condition tells throttling from denial at a glance."""
+    code = getattr(error, "code", "")
+    return f"{error} ({code})" if code and code not in str(error) else str(error)
 
 
 def _event(obj, kind: str, reason: str, message: str, now: datetime) -> Event:
