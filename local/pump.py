@@ -20,6 +20,7 @@ log = logging.getLogger("local.pump")
 
 # Lambda retries a failed asynchronous invocation (S3 notifications are asynchronous) twice.
 ASYNC_ATTEMPTS = 3
+ASYNC_BACKLOG = 20  # S3 events received and waiting for their invocation, at most
 POLL_WAIT_S = 1  # short long-polls, so stopping the pump never waits for a 20 s receive
 RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 RATE_UNITS_S = {"minute": 60, "hour": 3600, "day": 86400}
@@ -149,6 +150,7 @@ class Pump:
         self._lock = threading.Lock()
         self._sequence = 0
         self._async = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lambda-async")
+        self._async_room = threading.Semaphore(ASYNC_BACKLOG)
         # Lambda gives each invocation an execution environment of its own; here every function shares one interpreter
         # and its module state (a function's BatchProcessor), so a function runs as many invocations at once as its
         # event source's maximum concurrency allows, one by default, while different functions run side by side (a
@@ -269,17 +271,34 @@ class Pump:
     def _poll_s3(self, source: S3EventConfig) -> None:
         url = self._s3_events_url
         while not self._stop.is_set():
-            messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_WAIT_S,
+            # Take only as many events as can be delivered soon: one held longer than the queue's visibility timeout
+            # would come back and be ingested twice.
+            room = self._take_room()
+            if not room:
+                continue
+            messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=room, WaitTimeSeconds=POLL_WAIT_S,
                                                  AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+            for _ in range(room - len(messages)):
+                self._async_room.release()
             for message in messages:
                 body = json.loads(message["Body"])
                 if body.get("Event") == "s3:TestEvent":  # S3 sends it to queues, never to Lambda functions
                     self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    self._async_room.release()
                     continue
                 with self._lock:
                     self._sequence += 1
                     event = complete_s3_event(body, self._account, self._sequence)
                 self._async.submit(self._deliver_async, source.name, event, url, message)
+
+    def _take_room(self) -> int:
+        """Slots for up to ten events: waits for the first, takes whatever more is free at once."""
+        if not self._async_room.acquire(timeout=POLL_WAIT_S):
+            return 0
+        room = 1
+        while room < 10 and self._async_room.acquire(blocking=False):
+            room += 1
+        return room
 
     def _deliver_async(self, function: str, event: dict, url: str, message: dict) -> None:
         try:
@@ -287,6 +306,8 @@ class Pump:
         except Exception:
             if int(message["Attributes"].get("ApproximateReceiveCount", "1")) < ASYNC_ATTEMPTS:
                 return  # delivered again after the queue's visibility timeout: Lambda's asynchronous retry
+        finally:
+            self._async_room.release()
         self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def _fire_schedule(self, source: ScheduledEventConfig) -> None:
