@@ -125,21 +125,26 @@ def tick(adapters, now: datetime) -> TickSummary:
     )
     summary = TickSummary(idle=not failures and all(_is_idle(observations[n], d) for n, d in decision.workloads.items()),
                           decisions=dict(decision.workloads), pools=dict(decision.pools))
+    # Events of the whole tick go out together: batch writes of 25, not one call per workload.
+    events: list[dict] = []
     for name, error in failures.items():
         target = workloads[name].target
-        _record_failure(store, workloads[name], statuses[name], error, f"{target.kind} {target.service or target.name}", now)
+        _record_failure(store, workloads[name], statuses[name], error, f"{target.kind} {target.service or target.name}",
+                        now, events)
         summary.failures += 1
     for name, error in pool_states.items():
         if isinstance(error, Exception):
             pool = pools[name]
             _record_failure(store, pool, pool_statuses[name], error,
-                            f"{pool.provider_kind} {pool.auto_scaling_group or pool.nodegroup}", now)
+                            f"{pool.provider_kind} {pool.auto_scaling_group or pool.nodegroup}", now, events)
             summary.failures += 1
     for name, workload_decision in decision.workloads.items():
         summary.actions += _act_and_record(adapters, workloads[name], statuses[name], observations[name],
-                                           completions[name], workload_decision, now)
+                                           completions[name], workload_decision, now, events)
     for name, node_decision in decision.pools.items():
-        summary.actions += _act_on_pool(adapters, pools[name], pool_statuses[name], pool_states[name], node_decision, now)
+        summary.actions += _act_on_pool(adapters, pools[name], pool_statuses[name], pool_states[name], node_decision, now,
+                                        events)
+    _record_events(store, events)
     latency_ms = (time.perf_counter() - begun) * 1000
     # Both are added on every tick, idle or not, so the flush is never empty (Powertools warns on an empty one).
     metrics.add_metric(name="DecisionLatencyMs", unit=MetricUnit.Milliseconds, value=latency_ms)
@@ -250,7 +255,7 @@ def _is_idle(observation: Observation, decision: Decision) -> bool:
 
 
 def _act_and_record(adapters, workload: Workload, status: dict, observation: Observation, completions: Completions,
-                    decision: Decision, now: datetime) -> int:
+                    decision: Decision, now: datetime, outbox: list[dict]) -> int:
     store = adapters.store
     events, conditions, acted = list(decision.events), list(decision.conditions), 0
     if decision.replicas != observation.replicas:
@@ -298,7 +303,7 @@ def _act_and_record(adapters, workload: Workload, status: dict, observation: Obs
         "startup": _startup_after(status, observation, decision, bool(acted), now),
         "startupSeconds": observation.startup_s if observation.startup_s is not None else status.get("startupSeconds"),
     }
-    _write_status(store, "Workload", workload.name, new_status, [e.to_dict() for e in events])
+    _write_status(store, "Workload", workload.name, new_status, [e.to_dict() for e in events], outbox)
     _publish(workload, observation, decision)
     return acted
 
@@ -319,7 +324,8 @@ def _publish(workload: Workload, observation: Observation, decision: Decision) -
     emf.flush_metrics()
 
 
-def _act_on_pool(adapters, pool: NodePool, status: dict, state, decision: NodeDecision, now: datetime) -> int:
+def _act_on_pool(adapters, pool: NodePool, status: dict, state, decision: NodeDecision, now: datetime,
+                 outbox: list[dict]) -> int:
     events, conditions, acted = [e.to_dict() for e in decision.events], list(decision.conditions), 0
     requested = state.desired
     if decision.nodes != state.desired:
@@ -350,11 +356,12 @@ def _act_on_pool(adapters, pool: NodePool, status: dict, state, decision: NodeDe
         "conditions": _conditions(conditions, status.get("conditions", []), now),
         "history": decision.history.to_dict(),
     }
-    _write_status(adapters.store, "NodePool", pool.name, new_status, events)
+    _write_status(adapters.store, "NodePool", pool.name, new_status, events, outbox)
     return acted
 
 
-def _record_failure(store, obj: Workload | NodePool, status: dict, error: Exception, what: str, now: datetime) -> None:
+def _record_failure(store, obj: Workload | NodePool, status: dict, error: Exception, what: str, now: datetime,
+                    outbox: list[dict]) -> None:
     """The fleet or node group could not be read: touch nothing (HPA's FailedGetScale), say so, keep the rest of the status."""
     condition = Condition("AbleToScale", False, FAILED_GET_SCALE, _why(error))
     others = [c for c in status.get("conditions", []) if c["type"] != "AbleToScale"]
@@ -362,17 +369,26 @@ def _record_failure(store, obj: Workload | NodePool, status: dict, error: Except
     event = _event(obj, "Warning", FAILED_GET_SCALE, f"could not read {what}: {_why(error)}", now)
     kind = "Workload" if isinstance(obj, Workload) else "NodePool"
     logger.warning("scale unreadable", extra={"kind": kind, "object": obj.name, "error": _why(error)})
-    _write_status(store, kind, obj.name, new_status, [event.to_dict()])
+    _write_status(store, kind, obj.name, new_status, [event.to_dict()], outbox)
 
 
-def _write_status(store, kind: str, name: str, status: dict, events: list[dict]) -> None:
+def _write_status(store, kind: str, name: str, status: dict, events: list[dict], outbox: list[dict]) -> None:
     try:
         store.update_status(kind, NAMESPACE, name, status)
-        if events:
-            store.record_events(NAMESPACE, events, config.EVENT_TTL_S)
     except BallastError as error:
         # Deleted between read and write, or the store hiccuped: the next tick writes a fresh status.
         logger.warning("status not recorded", extra={"kind": kind, "object": name, "error": str(error)})
+        return
+    outbox.extend(events)
+
+
+def _record_events(store, events: list[dict]) -> None:
+    if not events:
+        return
+    try:
+        store.record_events(NAMESPACE, events, config.EVENT_TTL_S)
+    except BallastError as error:
+        logger.warning("events not recorded", extra={"events": len(events), "error": str(error)})
 
 
 def _conditions(conditions, previous: list[dict], now: datetime) -> list[dict]:
