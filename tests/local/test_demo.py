@@ -1,0 +1,75 @@
+"""A small `make demo` end to end: real pump, node agent and worker processes on moto, scaled from zero and back."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD_KINDS = ("truncated", "zero-bytes", "not-an-image", "bomb")
+N = 40
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    # A process of its own, as `make demo` runs: the test sees its exit code, its files and that nothing outlives it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BALLAST_"))}
+    done = subprocess.run([sys.executable, "-m", "local.demo", "--n", str(N), "--seed", "3", "--sizes", "small,1080p",
+                           "--bad-fraction", "0.1", "--out", str(out), "--quiet", "--timeout", "150"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else None
+    return done, out, report
+
+
+def test_the_demo_exits_zero_and_prints_where_the_report_is(run):
+    done, out, _ = run
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert str(out / "report.json") in done.stdout and str(out / "timeline.png") in done.stdout
+
+
+def test_every_good_image_is_done_and_every_bad_one_failed_with_a_reason(run):
+    _, out, report = run
+    photos = [p.name for p in (out / "photos").rglob("*") if p.is_file() and not p.name.startswith(".")]
+    bad = {p for p in photos if any(f"-{kind}." in p for kind in BAD_KINDS)}
+    assert len(photos) == N and bad
+    assert report["images"] == N and report["unfinished"] == 0
+    assert report["done"] == N - len(bad) and report["failed"] == len(bad)
+    assert {f["key"].rsplit("/", 1)[-1] for f in report["failed_jobs"]} == bad
+    assert all(f["reason"] for f in report["failed_jobs"])
+
+
+def test_workloads_scaled_up_from_zero_and_back_to_zero(run):
+    _, _, report = run
+    for op, numbers in report["ops"].items():
+        assert numbers["started_at_zero"] and numbers["ended_at_zero"], op
+        assert numbers["peak_running"] >= 1, op
+    assert report["peak_nodes"] >= 1
+    assert report["timeline"][-1]["nodes"] == 0
+    assert any(e["reason"] == "SuccessfulRescale" for e in report["scale_events"])
+
+
+def test_report_holds_the_numbers_of_the_run(run):
+    _, out, report = run
+    last = report["timeline"][-1]["ops"]
+    assert sum(o["done"] for o in last.values()) == report["done"]
+    assert sum(o["failed"] for o in last.values()) == report["failed"]
+    assert report["makespan_s"] > 0 and report["images_per_s"] == pytest.approx(N / report["makespan_s"], rel=0.01)
+    assert 0 < report["latency_p50_s"] <= report["latency_p95_s"] <= report["makespan_s"]
+    assert report["replica_seconds"] > 0
+    assert report["invocations"]["on_upload"] >= N and report["invocations"]["on_completion"] >= 1
+    assert report["runtime_errors"] == []
+
+
+def test_the_timeline_plot_is_a_png(run):
+    _, out, _ = run
+    assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_workers_drained_on_sigterm_and_none_outlives_the_demo(run):
+    _, _, report = run
+    assert report["tasks"]
+    assert all(task["exitCode"] == 0 for task in report["tasks"]), report["tasks"]
+    assert not [task["pid"] for task in report["tasks"] if Path(f"/proc/{task['pid']}").exists()]
