@@ -42,7 +42,8 @@ T0 = datetime(2026, 11, 25, 2, 0, 1, tzinfo=timezone.utc)
 SERVICES = ("ecs", "sqs", "cloudwatch", "autoscaling", "eks", "sts")
 # (operation, what it batches, how many per call); SQS has no batch read of attributes: one call per queue.
 BATCHED = [("DescribeServices", "services", 10), ("GetMetricData", "queries", 500),
-           ("GetQueueAttributes", "queues", 1), ("DescribeAutoScalingGroups", "groups", 50)]
+           ("GetQueueAttributes", "queues", 1), ("DescribeAutoScalingGroups", "groups", 50),
+           ("BatchGetItem", "workloads' last arrivals", 50)]
 
 
 def build(n: int) -> None:
@@ -96,10 +97,11 @@ def expected(n: int) -> dict[str, int]:
     """The batched call counts the design promises for n workloads in a minute's first tick.
 
     A CPU metric queries CPU and memory; the store is one query per kind plus, once a minute, one stats query per
-    Deadline workload.
+    Deadline workload, and the last arrivals of every queue workload (this minute's and the last one's stats items).
     """
     return {"DescribeServices": math.ceil(n / 10), "GetMetricData": math.ceil(2 * n / 500), "GetQueueAttributes": n,
-            "DescribeAutoScalingGroups": math.ceil(math.ceil(n / PER_POOL) / 50), "Query": 2 + n // 10}
+            "DescribeAutoScalingGroups": math.ceil(math.ceil(n / PER_POOL) / 50), "BatchGetItem": math.ceil(n / 50),
+            "Query": 2 + n // 10}
 
 
 def naive(n: int) -> int:

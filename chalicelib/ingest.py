@@ -123,7 +123,7 @@ def _enqueue(store, op: str, bodies: list[dict], workload: dict | None, stats_na
     queues.send_batch(config.work_queue(op), bodies)
     for body in bodies:
         job.update(store, job.namespace_of(body["key"]), body["jobId"], _marked_enqueued(body["enqueuedAt"]))
-    store.add_stats(stats_name, now, {"arrived": len(bodies)})
+    store.add_stats(stats_name, now, {"arrived": len(bodies)}, stamp=job.LAST_ARRIVAL)
     logger.info("enqueued", extra={"op": op, "count": len(bodies), "workload": stats_name})
     if workload and should_wake(workload, arrived=len(bodies)):
         queues.send(config.NUDGE_QUEUE, {"workload": workload["metadata"]["name"], "namespace": "default",

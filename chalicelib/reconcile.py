@@ -9,7 +9,7 @@ from typing import Callable
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from chalicelib import config
+from chalicelib import config, job
 from chalicelib.core import decide as core
 from chalicelib.core.types import (Decision, History, NodeDecision, Observation, PoolHistory, PoolObservation,
                                    QueueDepth, ResourceUsage, ThroughputSample)
@@ -101,6 +101,7 @@ def tick(adapters, now: datetime) -> TickSummary:
     queue_depths = adapters.queues.backlog(sorted({w.queue_name for w in workloads.values() if w.queue_name}))
     utilization = _utilization(adapters, workloads.values(), now)
     external = _external(adapters, workloads.values(), now)
+    arrivals = _last_arrivals(store, workloads.values(), now)
     observations, completions, failures = {}, {}, {}
     for name, workload in workloads.items():
         state = fleet_states.get(workload.target)
@@ -109,7 +110,7 @@ def tick(adapters, now: datetime) -> TickSummary:
             continue
         completions[name] = _completions(store, workload, statuses[name], now)
         observations[name] = _observation(workload, state, queue_depths, utilization, external, completions[name],
-                                          _startup_s(statuses[name], state, now))
+                                          _startup_s(statuses[name], state, now), arrivals.get(name))
     pool_states = adapters.nodegroups.observe(list(pools.values()))
     pool_observations = {name: PoolObservation(state.desired, state.ready) for name, state in pool_states.items()
                           if not isinstance(state, Exception)}
@@ -180,8 +181,20 @@ def _external(adapters, workloads, now) -> dict:
         return {}
 
 
+def _last_arrivals(store, workloads, now) -> dict[str, datetime]:
+    names = [w.name for w in workloads if w.queue_name]
+    if not names:
+        return {}
+    try:
+        return store.latest_stamps(names, job.LAST_ARRIVAL, now)
+    except BallastError as error:
+        # The queue's depth still drives the cooldown; only a trickle between ticks goes unseen this once.
+        logger.warning("arrivals unavailable", extra={"error": str(error)})
+        return {}
+
+
 def _observation(workload: Workload, state, depths: dict, utilization: dict, external: dict,
-                 completions: Completions, startup_s: float | None) -> Observation:
+                 completions: Completions, startup_s: float | None, last_arrival_at: datetime | None) -> Observation:
     depth = depths.get(workload.queue_name) if workload.queue_name else None
     usage = utilization.get(workload.target, {})
     return Observation(
@@ -195,6 +208,7 @@ def _observation(workload: Workload, state, depths: dict, utilization: dict, ext
         throughput=completions.samples,
         arrival_per_s=completions.arrival_per_s,
         startup_s=startup_s,
+        last_arrival_at=last_arrival_at,
     )
 
 

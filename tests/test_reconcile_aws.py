@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import config, reconcile, wiring
+from chalicelib import config, job, reconcile, wiring
 from chalicelib.model import parse_spec
 from tests.adapters.kube_stub import Deployment, KubeStub
 
@@ -348,6 +348,25 @@ def test_the_seed_burst_scales_at_once_never_after_the_queues_empty_and_ends_at_
         now += timedelta(seconds=15)
     assert {op: desired(op) for op in OPS} == dict.fromkeys(OPS, 0)
     assert asg_desired("ballast-dev-nodes") == 0
+
+
+def test_a_trickle_drained_between_ticks_keeps_its_replica_until_the_uploads_stop(store):
+    """An upload every 15 s, each done before the next tick: the queue always reads empty, but the work flows."""
+    service("thumbnail", desired=1)
+    workload(store, "thumbnail")  # cooldown 60 s
+    queue, adapters, held, sizes = config.work_queue("thumbnail"), wiring.adapters(), [], []
+    for step in range(12):
+        now = T0 + timedelta(seconds=15 * step)
+        if step < 8:  # what ingest does for one upload, 5 s before the tick; the replica then finishes it
+            send(queue, 1)
+            store.add_stats("thumbnail", now - timedelta(seconds=5), {"arrived": 1}, stamp=job.LAST_ARRIVAL)
+            work(queue, 1, held)
+            work(queue, 0, held)
+        reconcile.tick(adapters, now)
+        sizes.append(desired("thumbnail"))
+    assert sizes[:8] == [1] * 8  # depth-only (KEDA) would have dropped to zero at the fifth tick, 60 s in
+    # The last upload was at 100 s: zero once 60 s of quiet have passed, at the tick of 165 s.
+    assert sizes[8:] == [1, 1, 1, 0]
 
 
 # ---- telemetry -------------------------------------------------------------------------------------------------------

@@ -38,14 +38,21 @@ def should_wake(workload: Workload, current_replicas: int, backlog: int) -> bool
 
 
 def remember(workload: Workload, observed: Observation, history: History, now: datetime) -> History:
-    """Moves the cooldown's anchor: the last time the queue was seen holding or working on anything."""
+    """Moves the cooldown's anchor: the last time the queue was seen holding or working on anything.
+
+    A queue read empty at every tick may still be busy: a trickle of uploads that the replicas finish between ticks.
+    The last arrival ingest recorded is work the queue held, so it moves the anchor too, and a workload serving a
+    trickle keeps its replica instead of flapping between zero and one (KEDA, which sees only the depth, flaps).
+    """
     if observed.queue is None:
         return history
+    anchor = history.queue_last_nonempty_at
     # With no memory of the queue, assume it was busy just now: a missing record must never shorten the cooldown.
-    if history.queue_last_nonempty_at != now and (backlog_of(workload, observed.queue) > 0
-                                                  or history.queue_last_nonempty_at is None):
-        return history.evolve(queue_last_nonempty_at=now)
-    return history
+    if backlog_of(workload, observed.queue) > 0 or anchor is None:
+        anchor = now
+    elif observed.last_arrival_at is not None and anchor < observed.last_arrival_at:
+        anchor = min(observed.last_arrival_at, now)
+    return history if anchor == history.queue_last_nonempty_at else history.evolve(queue_last_nonempty_at=anchor)
 
 
 def propose(workload: Workload, metric: BacklogMetric, observed: Observation, history: History,

@@ -100,6 +100,8 @@ class Observation:
     throughput: tuple[ThroughputSample, ...] = ()  # completions since the last tick
     startup_s: float | None = None  # measured seconds from desired to ready for new tasks
     arrival_per_s: float | None = None  # items arriving in the queue per second, recently
+    # When ingest last sent work to the queue: a trickle drained between ticks still shows it was busy.
+    last_arrival_at: datetime | None = None
 
     @property
     def ready_replicas(self) -> int:
@@ -120,6 +122,7 @@ class Observation:
             throughput=tuple(ThroughputSample(**s) for s in data.get("throughput", ())),
             startup_s=data.get("startup_s"),
             arrival_per_s=data.get("arrival_per_s"),
+            last_arrival_at=_time(data.get("last_arrival_at")),
         )
 
 

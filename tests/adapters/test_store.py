@@ -216,3 +216,31 @@ def test_racing_contenders_never_both_hold_the_lease(store):
         thread.join()
     assert len(winners) == 1
     assert store.lease_holder("controller")["holder"] == winners[0]
+
+
+# ---- throughput statistics ------------------------------------------------------------------------------------------
+
+
+def test_counters_add_up_per_minute_and_the_stamp_is_not_a_counter(store):
+    store.add_stats("thumbs", NOW + timedelta(seconds=5), {"arrived": 2}, stamp="lastArrivalAt")
+    store.add_stats("thumbs", NOW + timedelta(seconds=40), {"arrived": 3, "done": 1}, stamp="lastArrivalAt")
+    assert store.read_stats("thumbs", NOW) == [{"minute": NOW.isoformat(), "arrived": 5, "done": 1,
+                                                "lastArrivalAt": (NOW + timedelta(seconds=40)).isoformat()}]
+
+
+def test_latest_stamps_reads_this_minute_and_the_last_for_many_names_in_batches(store):
+    names = [f"w{i}" for i in range(120)]  # 240 keys: three BatchGetItem calls of at most 100
+    for i, name in enumerate(names):
+        if i % 3 == 0:
+            store.add_stats(name, NOW - timedelta(seconds=30), {"arrived": 1}, stamp="lastArrivalAt")
+        if i % 3 == 1:
+            store.add_stats(name, NOW - timedelta(seconds=30), {"arrived": 1}, stamp="lastArrivalAt")
+            store.add_stats(name, NOW + timedelta(seconds=10), {"arrived": 1}, stamp="lastArrivalAt")
+    store.add_stats("w2", NOW - timedelta(minutes=5), {"arrived": 1}, stamp="lastArrivalAt")  # remembered by then
+    store.add_stats("w5", NOW, {"done": 1})  # a completion is no arrival
+    calls = []
+    store._table.meta.client.meta.events.register("before-call.dynamodb.BatchGetItem", lambda **_: calls.append(1))
+    found = store.latest_stamps(names, "lastArrivalAt", NOW + timedelta(seconds=20))
+    assert len(calls) == 3
+    assert found == {**{n: NOW - timedelta(seconds=30) for i, n in enumerate(names) if i % 3 == 0},
+                     **{n: NOW + timedelta(seconds=10) for i, n in enumerate(names) if i % 3 == 1}}

@@ -1,4 +1,6 @@
 """KEDA-style queue scaling of core/backlog.py and core/external.py."""
+from datetime import timedelta
+
 import pytest
 
 from chalicelib.core import backlog, external
@@ -55,6 +57,42 @@ def test_in_flight_work_resets_the_cooldown():
     wl = workload(min_replicas=0)
     history = backlog.remember(wl, Observation(2, queue=QueueDepth(0, in_flight=1)), History(), ago(10))
     assert _propose(2, QueueDepth(0), history).reason == backlog.COOLDOWN
+
+
+def test_a_trickle_drained_between_ticks_keeps_its_replica():
+    """Every tick reads an empty queue, yet an upload arrived since the last one: the work still flows."""
+    wl = workload(min_replicas=0, cooldown_s=60)
+    history, replicas = History(queue_last_nonempty_at=NOW), []
+    for tick in range(1, 13):  # three minutes of 15 s ticks, an upload 5 s before each
+        now = NOW + timedelta(seconds=15 * tick)
+        observed = Observation(1, queue=QueueDepth(0), last_arrival_at=now - timedelta(seconds=5))
+        decision = decide(wl, observed, history, now)
+        history, replicas = decision.history, replicas + [decision.replicas]
+    assert replicas == [1] * 12
+    assert history.queue_last_nonempty_at == NOW + timedelta(seconds=175)
+
+
+def test_once_the_trickle_stops_the_cooldown_runs_from_the_last_arrival():
+    wl = workload(min_replicas=0, cooldown_s=60)
+    last_upload = NOW - timedelta(seconds=50)
+    observed = Observation(1, queue=QueueDepth(0), last_arrival_at=last_upload)
+    history = History(queue_last_nonempty_at=NOW - timedelta(seconds=120))
+    assert decide(wl, observed, history, NOW).replicas == 1
+    later = NOW + timedelta(seconds=10)
+    assert decide(wl, observed, history, later).replicas == 0
+
+
+def test_an_arrival_older_than_the_anchor_moves_nothing():
+    wl = workload(min_replicas=0)
+    history = History(queue_last_nonempty_at=ago(10))
+    observed = Observation(1, queue=QueueDepth(0), last_arrival_at=ago(100))
+    assert backlog.remember(wl, observed, history, NOW) is history
+
+
+def test_an_arrival_stamped_ahead_of_the_controllers_clock_counts_as_now():
+    wl = workload(min_replicas=0)
+    observed = Observation(1, queue=QueueDepth(0), last_arrival_at=NOW + timedelta(seconds=3))
+    assert backlog.remember(wl, observed, History(queue_last_nonempty_at=ago(30)), NOW).queue_last_nonempty_at == NOW
 
 
 def test_unknown_history_never_shortens_the_cooldown():
