@@ -131,7 +131,9 @@ def decide_tick(workloads: tuple[Workload, ...], pools: Mapping[str, NodePool],
     recommended = {w.name: recommend(w, observations[w.name], histories.get(w.name, History()), now)
                    for w in workloads if w.name in observations}
     by_name = {w.name: w for w in workloads if w.name in recommended}
-    demands = [nodes.Demand(w, recommended[w.name].replicas, not backlog.is_drained(w, observations[w.name]))
+    # Replicas a user pinned (spec.replicas) are wanted whatever the queue holds: their tasks may get new nodes.
+    demands = [nodes.Demand(w, recommended[w.name].replicas,
+                            w.paused_replicas is not None or not backlog.is_drained(w, observations[w.name]))
                for w in by_name.values() if w.node_pools]
     plan = nodes.plan(demands, pools, node_states, pool_histories or {}, now)
     decided = {}

@@ -44,6 +44,18 @@ def test_adds_no_node_for_pending_tasks_of_a_drained_queue():
     assert plan.pools["general"].nodes == 2
 
 
+def test_replicas_pinned_by_the_user_get_nodes_though_their_queue_is_empty():
+    pinned = workload(node_pools=("general",), paused=8)
+    autoscaled = workload(name="grayscale", node_pools=("general",))
+    observed = {name: Observation(8, pending=8, queue=QueueDepth(0)) for name in ("thumbnail", "grayscale")}
+    decided = decide_tick((pinned,), {"general": pool()}, {"thumbnail": observed["thumbnail"]}, {},
+                          {"general": PoolObservation(0)}, NOW)
+    assert decided.pools["general"].nodes == 2  # 8 tasks of 1 CPU on 4-CPU nodes
+    drained = decide_tick((autoscaled,), {"general": pool()}, {"grayscale": observed["grayscale"]}, {},
+                          {"general": PoolObservation(0)}, NOW)
+    assert drained.pools["general"].nodes == 0
+
+
 def test_caps_replicas_to_what_max_nodes_hold_and_says_so():
     # The seed: 32 pods wanted, room for 24 on 6 nodes; Ballast plans 24 and explains the cap.
     wl = workload(node_pools=("general",), max_replicas=50)
