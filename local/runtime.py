@@ -5,6 +5,7 @@ import atexit
 import functools
 import logging
 import os
+import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -120,6 +121,9 @@ class Runtime:
 
         from chalice.cli.factory import CLIFactory
 
+        # app.py is the project's top-level module, not an installed one: `ballast up` may run from any directory.
+        if str(infra.ROOT) not in sys.path:
+            sys.path.insert(0, str(infra.ROOT))
         from app import app
 
         chalice_config = CLIFactory(str(infra.ROOT)).create_config_obj(chalice_stage_name=self.stage)
