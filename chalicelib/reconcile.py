@@ -14,7 +14,7 @@ from chalicelib.core import decide as core
 from chalicelib.core.types import (Decision, History, NodeDecision, Observation, PoolHistory, PoolObservation,
                                    QueueDepth, ResourceUsage, ThroughputSample)
 from chalicelib.errors import BallastError, LeaseHeld
-from chalicelib.model import (Condition, DeadlineMetric, Event, ExternalMetric, NodePool, ResourceMetric, Workload,
+from chalicelib.model import (BacklogMetric, Condition, DeadlineMetric, Event, ExternalMetric, NodePool, ResourceMetric, Workload,
                               nodepool_from, workload_from)
 from chalicelib.telemetry import logger, metrics
 
@@ -309,6 +309,7 @@ def _act_and_record(adapters, workload: Workload, status: dict, observation: Obs
         "reason": decision.reason,
         "message": decision.message,
         "metric": decision.metric,
+        "currentMetrics": _current_metrics(workload, observation),
         "dryRun": workload.dry_run or config.DRY_RUN,
         "conditions": _conditions(conditions, status.get("conditions", []), now),
         "history": history.to_dict(),
@@ -320,6 +321,33 @@ def _act_and_record(adapters, workload: Workload, status: dict, observation: Obs
     _write_status(store, "Workload", workload.name, new_status, [e.to_dict() for e in events], outbox)
     _publish(workload, observation, decision)
     return acted
+
+
+def _current_metrics(workload: Workload, observation: Observation) -> list[dict]:
+    """What each of the spec's metrics read this tick, in the spec's order, as the HPA's status.currentMetrics shows it."""
+    depth = observation.queue
+    backlog = None if depth is None else depth.backlog(workload.include_delayed)
+    shown = []
+    for metric in workload.metrics:
+        if isinstance(metric, BacklogMetric):
+            current = {} if backlog is None else {"value": backlog,
+                                                  "averageValue": round(backlog / max(observation.replicas, 1), 3)}
+            shown.append({"type": metric.type, "backlog": {"queue": workload.queue_name, "current": current}})
+        elif isinstance(metric, ResourceMetric):
+            usage = observation.resources.get(metric.resource)
+            request = workload.resources.cpu_millicores if metric.resource == "cpu" else workload.resources.memory_mib
+            current = {} if usage is None or usage.average_utilization is None else {
+                "averageUtilization": round(usage.average_utilization),
+                "averageValue": round(usage.average_utilization / 100 * request)}
+            shown.append({"type": metric.type, "resource": {"name": metric.resource, "current": current}})
+        elif isinstance(metric, ExternalMetric):
+            value = observation.external.get(metric.key)
+            current = {} if value is None else {"value": value,
+                                                "averageValue": round(value / max(observation.replicas, 1), 3)}
+            shown.append({"type": metric.type, "external": {"metric": {"name": metric.name}, "current": current}})
+        else:
+            shown.append({"type": metric.type, "deadline": {"current": {} if backlog is None else {"value": backlog}}})
+    return shown
 
 
 def _publish(workload: Workload, observation: Observation, decision: Decision) -> None:

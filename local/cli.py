@@ -68,7 +68,7 @@ def workload_row(item: dict) -> list[str]:
     spec, status, meta = item["spec"], item.get("status") or {}, item["metadata"]
     target = spec["target"]
     reference = f"ECSService/{target.get('service')}" if target["kind"] == "ECSService" else f"Deployment/{target.get('namespace')}/{target.get('name')}"
-    metrics = ",".join(_metric_summary(m, status) for m in spec.get("metrics", []))
+    metrics = ",".join(_metric_summaries(spec, status))
     replicas = f"{status.get('currentReplicas', 0)}"
     if spec.get("replicas") is not None:
         replicas += " (paused)"
@@ -76,24 +76,35 @@ def workload_row(item: dict) -> list[str]:
             str(status.get("desiredReplicas", "<unknown>")), replicas, age(meta.get("creationTimestamp"))]
 
 
-def _metric_summary(metric: dict, status: dict) -> str:
+def _metric_summaries(spec: dict, status: dict) -> list[str]:
+    """kubectl's TARGETS, current/target per metric; the controller writes status.currentMetrics in the spec's order."""
+    metrics = spec.get("metrics", [])
+    currents = status.get("currentMetrics") or []
+    if len(currents) != len(metrics):  # not reconciled yet, or since the spec changed
+        currents = [{}] * len(metrics)
+    return [_metric_summary(metric, current) for metric, current in zip(metrics, currents)]
+
+
+def _metric_summary(metric: dict, current: dict) -> str:
     kind = metric["type"]
-    current = next((m for m in status.get("currentMetrics", []) if m.get("type") == kind), None)
-    shown = _current_value(current) if current else "<unknown>"
+    now = (current.get(kind.lower()) or {}).get("current") or {}
     if kind == "Backlog":
-        return f"{shown}/{_number(metric['backlog']['targetPerReplica'])} (backlog/replica)"
+        return f"{_shown(now.get('averageValue'))}/{_number(metric['backlog']['targetPerReplica'])} (backlog/replica)"
     if kind == "Resource":
         target = metric["resource"]["target"]
-        value = f"{target['averageUtilization']}%" if target["type"] == "Utilization" else _number(target["averageValue"])
-        return f"{metric['resource']['name']}: {shown}/{value}"
+        if target["type"] == "Utilization":
+            return f"{metric['resource']['name']}: {_shown(now.get('averageUtilization'), '%')}/{target['averageUtilization']}%"
+        return f"{metric['resource']['name']}: {_shown(now.get('averageValue'))}/{_number(target['averageValue'])}"
     if kind == "Deadline":
-        return f"deadline {metric['deadline']['seconds']}s"
-    return f"{metric['external']['metric']['name']}: {shown}"
+        return f"{_shown(now.get('value'))} queued/drain within {metric['deadline']['seconds']}s"
+    target = metric["external"]["target"]
+    if target["type"] == "AverageValue":
+        return f"{metric['external']['metric']['name']}: {_shown(now.get('averageValue'))}/{_number(target['averageValue'])} (avg)"
+    return f"{metric['external']['metric']['name']}: {_shown(now.get('value'))}/{_number(target['value'])}"
 
 
-def _current_value(current: dict) -> str:
-    values = [v for k, v in current.items() if k != "type" and isinstance(v, (int, float, str))]
-    return _number(values[0]) if values else "<unknown>"
+def _shown(value, unit: str = "") -> str:
+    return "<unknown>" if value is None else f"{_number(value)}{unit}"
 
 
 def _number(value) -> str:
@@ -153,7 +164,7 @@ def cmd_describe(api: Api, args) -> str:
         lines += [f"Reference:          {workload_row(item)[1]} (cluster {target['cluster']}, {target.get('launchType', 'FARGATE')})",
                   f"Queue:              {(spec.get('queue') or {}).get('name', '<none>')}",
                   "Metrics:            ( current / target )"]
-        lines += [f"  {_metric_summary(m, status)}" for m in spec.get("metrics", [])]
+        lines += [f"  {summary}" for summary in _metric_summaries(spec, status)]
         lines += [f"Min replicas:       {spec.get('minReplicas', 1)}", f"Max replicas:       {spec['maxReplicas']}",
                   f"Cooldown:           {spec.get('cooldownSeconds', 300)}s",
                   f"Node pools:         {', '.join(spec.get('nodePools', [])) or '<none>'}"]
@@ -170,9 +181,7 @@ def cmd_describe(api: Api, args) -> str:
                   f"Nodes:              min {spec.get('minNodes', 0)}, max {spec['maxNodes']}, "
                   f"remove after {spec.get('scaleDownUnneededSeconds', 600)}s unneeded",
                   f"Nodes now:          {status.get('currentNodes', '<unknown>')} current / {status.get('desiredNodes', '<unknown>')} desired"]
-    shown = {"conditions", "currentReplicas", "desiredReplicas", "currentNodes", "desiredNodes", "currentMetrics"}
-    lines += [f"{key + ':':<20}{json.dumps(value) if isinstance(value, (dict, list)) else value}"
-              for key, value in status.items() if key not in shown]
+    lines += _decision_lines(kind, status)
     conditions = status.get("conditions", [])
     lines.append("Conditions:" + ("" if conditions else "         <none>"))
     if conditions:
@@ -183,6 +192,29 @@ def cmd_describe(api: Api, args) -> str:
         lines.append(_indent(table([[r[1], r[2], r[0], r[4]] for r in event_rows(list(reversed(events)))],
                                    ["Type", "Reason", "Age", "Message"])))
     return "\n".join(lines)
+
+
+def _decision_lines(kind: str, status: dict) -> list[str]:
+    """What the controller saw and decided, in words; the raw status (with its history) is `get -o json`."""
+    if not status:
+        return ["Decision:           <none yet: the controller has not reconciled this object>"]
+    lines = [f"Decision:           {status.get('reason', '<none>')}: {status.get('message', '')}"]
+    if kind == "Workload":
+        lines.append(f"Ready/pending:      {status.get('readyReplicas', 0)} ready, {status.get('pendingReplicas', 0)} pending")
+        depth = status.get("backlog")
+        if depth:
+            lines.append(f"Backlog:            {depth['visible']} visible, {depth['inFlight']} in flight, {depth['delayed']} delayed")
+        if status.get("lastScaleTime"):
+            lines.append(f"Last scale:         {age(status['lastScaleTime'])} ago ({status['lastScaleTime']})")
+        if status.get("startupSeconds") is not None:
+            lines.append(f"Start-up measured:  {status['startupSeconds']:.1f}s from scale-up to running")
+        if status.get("arrivalPerSecond"):
+            lines.append(f"Arrivals:           {status['arrivalPerSecond']:.2f}/s over the last minute")
+        if status.get("dryRun"):
+            lines.append("Dry run:            yes: decisions are recorded, no scaling call is made")
+    else:
+        lines.append(f"Ready nodes:        {status.get('readyNodes', 0)}; tasks placed: {status.get('tasks', 0)}")
+    return lines
 
 
 def cmd_apply(api: Api, args) -> str:

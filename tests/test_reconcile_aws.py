@@ -128,6 +128,9 @@ def test_scales_an_ecs_service_of_either_launch_type_to_its_backlog(store, launc
     assert desired("thumbnail") == 3
     got = status(store, "thumbnail")
     assert (got["currentReplicas"], got["desiredReplicas"], got["backlog"]["visible"]) == (0, 3, 12)
+    reconcile.tick(wiring.adapters(), T0 + timedelta(seconds=15))
+    assert status(store, "thumbnail")["currentMetrics"] == [
+        {"type": "Backlog", "backlog": {"queue": config.work_queue("thumbnail"), "current": {"value": 12, "averageValue": 4}}}]
 
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "AccessDeniedException"])

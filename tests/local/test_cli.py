@@ -60,9 +60,26 @@ def test_describe_workload_shows_spec_status_conditions_and_events(ballast):
     code, out, _ = ballast("describe", "workload", "photos-grayscale")
     assert code == 0
     for heading in ("Name:", "Reference:", "Queue:", "Metrics:", "Min replicas:", "Max replicas:", "Behavior scaleDown:",
-                    "Replicas:", "Conditions:", "Events:"):
+                    "Replicas:", "Decision:", "Conditions:", "Events:"):
         assert heading in out
     assert "ECSService/ballast-dev-grayscale" in out
+
+
+def test_targets_show_what_each_metric_read_against_its_target():
+    spec = {"metrics": [{"type": "Backlog", "backlog": {"targetPerReplica": 5}},
+                        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}},
+                        {"type": "External", "external": {"metric": {"namespace": "App", "name": "Lag"},
+                                                          "target": {"type": "AverageValue", "averageValue": 100}}},
+                        {"type": "Deadline", "deadline": {"seconds": 600}}]}
+    status = {"currentMetrics": [
+        {"type": "Backlog", "backlog": {"queue": "q", "current": {"value": 30, "averageValue": 7.5}}},
+        {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 64, "averageValue": 640}}},
+        {"type": "External", "external": {"metric": {"name": "Lag"}, "current": {}}},
+        {"type": "Deadline", "deadline": {"current": {"value": 30}}}]}
+    assert cli._metric_summaries(spec, status) == ["7.5/5 (backlog/replica)", "cpu: 64%/70%", "Lag: <unknown>/100 (avg)",
+                                                   "30 queued/drain within 600s"]
+    # Metrics written for an older spec do not line up with the current one: nothing is shown rather than a wrong value.
+    assert cli._metric_summaries(spec, {"currentMetrics": status["currentMetrics"][:1]})[0] == "<unknown>/5 (backlog/replica)"
 
 
 def test_describe_of_a_missing_workload_is_a_404_with_the_servers_message(ballast):
