@@ -26,6 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from workers import ops
+from workers.protection import Protection
 
 log = logging.getLogger("ballast.worker")
 
@@ -56,6 +57,7 @@ class Settings:
     stop_timeout_s: float = 30.0
     visibility_timeout_s: int = 60
     poll_wait_s: int = LONG_POLL_S
+    agent_uri: str | None = None  # ECS_AGENT_URI, which ECS sets in every task: the task-protection endpoint's base
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     @classmethod
@@ -80,6 +82,7 @@ class Settings:
             visibility_timeout_s=int(environ.get("VISIBILITY_TIMEOUT_S", 60)),
             # A receive cannot be interrupted, so it must end inside the stop timeout with time left to give back.
             poll_wait_s=max(1, min(LONG_POLL_S, int(stop_timeout_s) - 5)),
+            agent_uri=environ.get("ECS_AGENT_URI") or None,
         )
 
 
@@ -131,36 +134,45 @@ def clients() -> tuple[Any, Any]:
     return boto3.client("sqs", config=config), boto3.client("s3", config=config)
 
 
-def run(settings: Settings, stop: threading.Event, *, sqs: Any = None, s3: Any = None) -> Tally:
+def run(settings: Settings, stop: threading.Event, *, sqs: Any = None, s3: Any = None,
+        protection: Protection | None = None) -> Tally:
     """Take batches until stop is set; the image in hand is finished, the rest of its batch given back."""
     if sqs is None or s3 is None:
         sqs, s3 = clients()
+    protection = protection or Protection(settings.agent_uri)
     tally = Tally()
     while not stop.is_set():
-        _poll(settings, stop, sqs, s3, tally)
+        _poll(settings, stop, sqs, s3, tally, protection)
     return tally
 
 
-def drain(settings: Settings, *, sqs: Any = None, s3: Any = None) -> Tally:
+def drain(settings: Settings, *, sqs: Any = None, s3: Any = None, protection: Protection | None = None) -> Tally:
     """Work until a receive comes back empty: the in-process worker of tests and of the local demo."""
     if sqs is None or s3 is None:
         sqs, s3 = clients()
+    protection = protection or Protection(settings.agent_uri)
     tally = Tally()
-    while _poll(settings, threading.Event(), sqs, s3, tally):
+    while _poll(settings, threading.Event(), sqs, s3, tally, protection):
         pass
     return tally
 
 
-def _poll(settings: Settings, stop: threading.Event, sqs: Any, s3: Any, tally: Tally) -> int:
+def _poll(settings: Settings, stop: threading.Event, sqs: Any, s3: Any, tally: Tally, protection: Protection) -> int:
     messages = sqs.receive_message(
         QueueUrl=settings.work_queue_url, MaxNumberOfMessages=MAX_BATCH, WaitTimeSeconds=settings.poll_wait_s,
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
     ).get("Messages", [])
+    # Protected from the first work after idling to the next empty receive, so ECS scales in idle tasks and leaves
+    # busy ones; per batch rather than per image, because the ECS API behind the agent is rate-limited.
+    if not messages:
+        protection.idle()
+    elif not stop.is_set():  # a stopping worker gives the batch straight back: nothing to protect
+        protection.busy()
     batch = _Batch(settings, sqs, messages)
     for message in messages:
         if stop.is_set():
             break
-        _handle(settings, stop, sqs, s3, batch, message, tally)
+        _handle(settings, stop, sqs, s3, batch, message, tally, protection)
     if stop.is_set() and batch.held:
         tally.released += batch.release()
     return len(messages)
@@ -204,7 +216,7 @@ class _Batch:
 
 
 def _handle(settings: Settings, stop: threading.Event, sqs: Any, s3: Any, batch: _Batch, message: dict,
-            tally: Tally) -> None:
+            tally: Tally, protection: Protection) -> None:
     received_at = _now()
     try:
         work = Work.from_message(message)
@@ -231,6 +243,8 @@ def _handle(settings: Settings, stop: threading.Event, sqs: Any, s3: Any, batch:
     abandon_at = None
     while not finished.wait(TICK_S if abandon_at is None else max(0.0, min(TICK_S, abandon_at - time.monotonic()))):
         batch.heartbeat_if_due()
+        if not stop.is_set():
+            protection.busy()  # a call only when two thirds of the protection have run: an image that outlasts it
         if stop.is_set() and abandon_at is None:
             abandon_at = time.monotonic() + settings.stop_timeout_s * ABANDON_FRACTION
         elif abandon_at is not None and time.monotonic() >= abandon_at:

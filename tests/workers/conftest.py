@@ -1,6 +1,9 @@
-"""Fixtures for the workers: images made on the fly, and moto with a bucket, a work queue and a completions queue."""
+"""Fixtures for the workers: images made on the fly, moto with a bucket, a work queue and a completions queue, and a
+stub of the ECS agent's task-protection endpoint."""
+import http.server
 import io
 import json
+import threading
 from types import SimpleNamespace
 
 import boto3
@@ -81,3 +84,49 @@ def queue_depth(aws) -> tuple[int, int]:
 
 def output(aws, key: str) -> bytes:
     return aws.s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read()
+
+
+class EcsAgentStub:
+    """The ECS agent's task-protection endpoint on 127.0.0.1: records each request and answers as the agent does.
+
+    By default it grants what is asked, shaped as the agent answers; `answer = (status, body)` makes it answer that.
+    """
+
+    TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/photos/0123456789abcdef0"
+
+    def __init__(self):
+        self.requests: list[tuple[str, str, str | None, dict]] = []  # method, path, content type, JSON body
+        self.answer: tuple[int, bytes] | None = None
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append((self.command, self.path, self.headers.get("Content-Type"), body))
+                status, data = stub.answer or (200, json.dumps({"protection": {
+                    "ExpirationDate": "2025-01-01T00:10:00Z" if body["ProtectionEnabled"] else None,
+                    "ProtectionEnabled": body["ProtectionEnabled"], "TaskArn": stub.TASK_ARN}}).encode())
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/api/0123456789abcdef0"
+        self.path = "/api/0123456789abcdef0/task-protection/v1/state"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def bodies(self) -> list[dict]:
+        return [body for _, _, _, body in self.requests]
+
+
+@pytest.fixture
+def ecs_agent():
+    stub = EcsAgentStub()
+    yield stub
+    stub.server.shutdown()
+    stub.server.server_close()

@@ -18,6 +18,7 @@ from moto.server import ThreadedMotoServer
 from bench import photos
 from tests.workers.conftest import completions, encode, gradient, open_bytes, output, queue_depth, upload
 from workers import ops, worker
+from workers.protection import Protection
 from workers.worker import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,18 +221,79 @@ def test_input_deleted_before_processing_fails_the_job(aws):
         "failed", True, (0, 0))
 
 
+PROTECT = {"ProtectionEnabled": True, "ExpiresInMinutes": 10}
+RELEASE = {"ProtectionEnabled": False}
+
+
+def test_task_is_protected_once_for_all_its_batches_and_released_when_the_queue_is_empty(aws, ecs_agent):
+    for i in range(12):  # two receives of at most ten
+        upload(aws, "thumbnail", f"p{i}.jpg", jpeg((64, 48)))
+    tally = worker.drain(aws.settings("thumbnail", agent_uri=ecs_agent.uri), sqs=aws.sqs, s3=aws.s3)
+    assert (tally.done, ecs_agent.requests) == (12, [("PUT", ecs_agent.path, "application/json", PROTECT),
+                                                     ("PUT", ecs_agent.path, "application/json", RELEASE)])
+
+
+def test_protection_is_renewed_while_one_image_outlasts_two_thirds_of_it(aws, ecs_agent, monkeypatch):
+    upload(aws, "grayscale", "slow.jpg", jpeg())
+    slow = SlowApply(hold_s=10)
+    monkeypatch.setattr(ops, "apply", slow)
+    clock = [0.0]
+    protection = Protection(ecs_agent.uri, clock=lambda: clock[0])
+    runner = threading.Thread(target=worker.drain, args=(aws.settings("grayscale"),),
+                              kwargs={"sqs": aws.sqs, "s3": aws.s3, "protection": protection})
+    runner.start()
+    assert slow.started.wait(5)
+    clock[0] = 400.0  # two thirds of ten minutes into the image
+    deadline = time.monotonic() + 5
+    while len(ecs_agent.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    slow.release.set()
+    runner.join(10)
+    assert (ecs_agent.bodies(), [c["status"] for c in completions(aws)]) == ([PROTECT, PROTECT, RELEASE], ["done"])
+
+
+@pytest.mark.parametrize("agent", ["refusing", "unreachable"])
+def test_a_failing_protection_endpoint_neither_stops_the_work_nor_the_drain_on_stop(aws, ecs_agent, monkeypatch,
+                                                                                   agent):
+    ecs_agent.answer = (400, json.dumps({"error": {"Code": "AccessDeniedException", "Message": "denied"}}).encode())
+    uri = ecs_agent.uri
+    if agent == "unreachable":
+        ecs_agent.server.shutdown()
+        ecs_agent.server.server_close()
+    for i in range(4):
+        upload(aws, "grayscale", f"s{i}.jpg", jpeg())
+    slow = SlowApply(hold_s=0.5)
+    monkeypatch.setattr(ops, "apply", slow)
+    stop = threading.Event()
+    tallies = []
+    runner = threading.Thread(target=lambda: tallies.append(worker.run(aws.settings("grayscale", agent_uri=uri), stop,
+                                                                        sqs=aws.sqs, s3=aws.s3)))
+    runner.start()
+    assert slow.started.wait(5)
+    stop.set()
+    runner.join(5)
+    assert (runner.is_alive(), tallies[0].done, tallies[0].released, queue_depth(aws)) == (False, 1, 3, (3, 0))
+    assert [c["status"] for c in completions(aws)] == ["done"]
+    rest = worker.drain(aws.settings("grayscale", agent_uri=uri), sqs=aws.sqs, s3=aws.s3)
+    assert (rest.done, queue_depth(aws)) == (3, (0, 0))
+    assert ecs_agent.bodies() == ([PROTECT, PROTECT] if agent == "refusing" else [])  # one try per run, no release
+
+
 ENV = {"BALLAST_OP": "grayscale", "WORK_QUEUE_URL": "https://sqs/work", "COMPLETIONS_QUEUE_URL": "https://sqs/done",
        "BALLAST_BUCKET": "photos"}
 
 
 @pytest.mark.parametrize("environ, op, want", [
     pytest.param(ENV, None, {"op": "grayscale", "thumbnail_size": 256, "max_pixels": 50_000_000,
-                             "stop_timeout_s": 30.0, "visibility_timeout_s": 60, "poll_wait_s": 20}, id="defaults"),
+                             "stop_timeout_s": 30.0, "visibility_timeout_s": 60, "poll_wait_s": 20,
+                             "agent_uri": None}, id="defaults"),
     pytest.param(ENV, "thumbnail", {"op": "thumbnail"}, id="op-argument-wins"),
     pytest.param({**ENV, "THUMBNAIL_SIZE": "128", "MAX_PIXELS": "1000", "STOP_TIMEOUT_S": "10",
                   "VISIBILITY_TIMEOUT_S": "90", "WATERMARK_LOGO": "/logo.png"}, None,
                  {"thumbnail_size": 128, "max_pixels": 1000, "stop_timeout_s": 10.0, "visibility_timeout_s": 90,
                   "watermark_logo": "/logo.png", "poll_wait_s": 5}, id="knobs-and-poll-inside-stop-timeout"),
+    pytest.param({**ENV, "ECS_AGENT_URI": "http://169.254.170.2/api/abc-123"}, None,
+                 {"agent_uri": "http://169.254.170.2/api/abc-123"}, id="ecs-agent-uri-from-ecs"),
 ])
 def test_settings_come_from_the_environment(environ, op, want):
     settings = Settings.from_env(environ, op=op)
