@@ -121,21 +121,3 @@ class Fleets:
         if self._kubernetes is None:
             raise Unavailable(f"Deployment {target.namespace}/{target.name}: no Kubernetes adapter wired", "NoKubernetes")
         self._kubernetes.scale(target.cluster, target.namespace, target.name, replicas)
-
-    def protect_task(self, cluster: str, task_arn: str, protected: bool, expires_minutes: int = 60) -> None:
-        """Shield a worker's task from ECS scale-in while it holds an image, or release it when the image is done.
-
-        ECS picks which tasks stop when desiredCount drops; a protected task is skipped until released or expired,
-        so lowering the count never kills a task mid-image. moto has no UpdateTaskProtection: the test pins the
-        exact request with botocore's Stubber instead.
-        """
-        request = {"cluster": cluster, "tasks": [task_arn], "protectionEnabled": protected}
-        if protected:
-            request["expiresInMinutes"] = expires_minutes
-        with translated(f"ECS UpdateTaskProtection {task_arn}", ("ClusterNotFoundException", "ResourceNotFoundException")):
-            failures = self._ecs.update_task_protection(**request).get("failures", [])
-        if failures:
-            reason = failures[0].get("reason", "")
-            if reason == "MISSING":
-                raise NotFound(f"ECS task {task_arn} not found in cluster {cluster}")
-            raise Unavailable(f"ECS UpdateTaskProtection {task_arn}: {reason} {failures[0].get('detail', '')}".strip(), reason)

@@ -1,6 +1,5 @@
 import boto3
 import pytest
-from botocore.stub import Stubber
 
 from chalicelib.adapters.fleets import RETRY_CONFIG, FleetState, Fleets
 from chalicelib.adapters.kubernetes import Kubernetes
@@ -139,42 +138,3 @@ def test_deployment_without_a_kubernetes_adapter_is_unavailable(ecs):
 
     assert isinstance(Fleets(ecs).observe([target])[target], Unavailable)
 
-
-def stubbed_ecs():
-    """moto has no UpdateTaskProtection, so these tests pin the exact request and answer as ECS documents it."""
-    client = boto3.client("ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
-    return client, Stubber(client)
-
-
-def test_protect_task_asks_ecs_to_shield_the_task_until_it_expires():
-    ecs, stubber = stubbed_ecs()
-    stubber.add_response("update_task_protection",
-                         {"protectedTasks": [{"taskArn": "arn:task/1", "protectionEnabled": True}], "failures": []},
-                         {"cluster": "photos", "tasks": ["arn:task/1"], "protectionEnabled": True, "expiresInMinutes": 30})
-    with stubber:
-        Fleets(ecs).protect_task("photos", "arn:task/1", True, expires_minutes=30)
-    stubber.assert_no_pending_responses()
-
-
-def test_unprotect_task_sends_no_expiry():
-    ecs, stubber = stubbed_ecs()
-    stubber.add_response("update_task_protection", {"protectedTasks": [], "failures": []},
-                         {"cluster": "photos", "tasks": ["arn:task/1"], "protectionEnabled": False})
-    with stubber:
-        Fleets(ecs).protect_task("photos", "arn:task/1", False)
-    stubber.assert_no_pending_responses()
-
-
-def test_protecting_a_stopped_task_is_not_found():
-    ecs, stubber = stubbed_ecs()
-    stubber.add_response("update_task_protection", {"protectedTasks": [], "failures": [{"arn": "arn:task/1", "reason": "MISSING"}]})
-    with stubber, pytest.raises(NotFound):
-        Fleets(ecs).protect_task("photos", "arn:task/1", True)
-
-
-def test_throttled_task_protection_is_unavailable():
-    ecs, stubber = stubbed_ecs()
-    stubber.add_client_error("update_task_protection", service_error_code="ThrottlingException", http_status_code=400)
-    with stubber, pytest.raises(Unavailable) as raised:
-        Fleets(ecs).protect_task("photos", "arn:task/1", True)
-    assert raised.value.code == "ThrottlingException"
