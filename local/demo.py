@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         built = run(args, console)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted: everything is stopped")
+        console.print("\n[yellow]interrupted: everything is stopped")
         return 130
     print_report(built, args.out, console)
     if built["unfinished"] or built["settings"]["timed_out"]:

@@ -1,8 +1,10 @@
 """A small `make demo` end to end: real pump, node agent and worker processes on moto, scaled from zero and back."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,39 @@ def test_workers_drained_on_sigterm_and_none_outlives_the_demo(run):
     assert report["tasks"]
     assert all(task["exitCode"] == 0 for task in report["tasks"]), report["tasks"]
     assert not [task["pid"] for task in report["tasks"] if Path(f"/proc/{task['pid']}").exists()]
+
+
+def _worker_children(pid: int) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid and b"workers.worker" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:  # exited while listed
+            continue
+    return found
+
+
+def test_ctrl_c_mid_batch_stops_every_worker_and_exits_130(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BALLAST_"))}
+    # A shell's background job ignores SIGINT; a terminal's foreground job, which Ctrl-C reaches, does not.
+    demo = subprocess.Popen([sys.executable, "-m", "local.demo", "--n", "30", "--seed", "5", "--sizes", "1080p",
+                             "--out", str(tmp_path), "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        workers = []
+        while not workers and time.monotonic() < deadline and demo.poll() is None:
+            time.sleep(0.5)
+            workers = _worker_children(demo.pid)
+        assert workers, "no worker started"
+        demo.send_signal(signal.SIGINT)
+        output, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 130, output[-2000:]
+    assert "interrupted: everything is stopped" in output
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
