@@ -102,7 +102,9 @@ def conclude(workload: Workload, observed: Observation, decision: Decision, now:
     conditions = (able,) + tuple(c for c in decision.conditions if c.type != behavior.ABLE_TO_SCALE)
     history = behavior.record_scale(decision.history, workload.behavior.scale_up, workload.behavior.scale_down,
                                     current, decision.replicas, now)
-    return replace(decision, conditions=conditions, events=decision.events + (event,), history=history)
+    # The constructor, not dataclasses.replace: a tick concludes thousands of decisions and replace introspects each.
+    return Decision(decision.replicas, conditions, decision.events + (event,), history, decision.reason,
+                    decision.message, decision.metric)
 
 
 def _rescale_reason(decision: Decision, current: int) -> str:

@@ -47,19 +47,27 @@ class Plan:
 class _Bins:
     """The free room of each node of one pool while planning (first fit, identical tasks placed in bulk)."""
 
-    def __init__(self, pool: NodePool):
+    def __init__(self, pool: NodePool, smallest_task: tuple[int, int]):
         self.cpu, self.memory = pool.instance.allocatable_cpu_millicores, pool.instance.allocatable_memory_mib
         self.free: list[list[int]] = []
         self.tasks = 0
+        # First fit fills nodes front to back: nodes before this index hold not even the smallest task, skip them.
+        self._smallest = smallest_task
+        self._first_open = 0
 
     def per_node(self, cpu: int, memory: int) -> int:
         return min(self.cpu // cpu, self.memory // memory)
 
     def place(self, cpu: int, memory: int, count: int, max_bins: int) -> int:
         placed = 0
-        for room in self.free:
+        least_cpu, least_memory = self._smallest
+        while self._first_open < len(self.free) and (self.free[self._first_open][0] < least_cpu
+                                                     or self.free[self._first_open][1] < least_memory):
+            self._first_open += 1
+        for index in range(self._first_open, len(self.free)):
             if placed == count:
                 break
+            room = self.free[index]
             fit = min(count - placed, room[0] // cpu, room[1] // memory)
             if fit > 0:
                 room[0] -= fit * cpu
@@ -96,7 +104,9 @@ def _largest_first(demands: list[Demand]) -> list[Demand]:
 def _pack(demands: list[Demand], pools: Mapping[str, NodePool], max_bins, fair: bool = False
           ) -> tuple[dict[str, _Bins], dict[str, int]]:
     """First fit, largest tasks first; `fair` deals one task per workload per round, so a full pool is shared."""
-    bins = {name: _Bins(pool) for name, pool in pools.items()}
+    smallest = (min((d.workload.resources.cpu_millicores for d in demands), default=1),
+                min((d.workload.resources.memory_mib for d in demands), default=1))
+    bins = {name: _Bins(pool, smallest) for name, pool in pools.items()}
     order = [(d, pools_by_cost(d.workload, pools)) for d in _largest_first(demands)]
     left = {d.workload.name: d.replicas for d in demands}
     while True:
