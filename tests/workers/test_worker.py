@@ -52,6 +52,21 @@ class SlowApply:
         return self.real(*args, **kwargs)
 
 
+PROTECT = {"ProtectionEnabled": True, "ExpiresInMinutes": 10}
+RELEASE = {"ProtectionEnabled": False}
+
+
+def failing_agent(ecs_agent, how: str | None) -> str | None:
+    """ECS_AGENT_URI of an agent that refuses every protection (as without ecs:UpdateTaskProtection), or of none."""
+    if how is None:
+        return None
+    ecs_agent.answer = (400, json.dumps({"error": {"Code": "AccessDeniedException", "Message": "denied"}}).encode())
+    if how == "unreachable":
+        ecs_agent.server.shutdown()
+        ecs_agent.server.server_close()
+    return ecs_agent.uri
+
+
 def test_batch_is_processed_into_outputs_deleted_and_completed_per_contract(aws):
     bodies = [upload(aws, "thumbnail", f"p{i}.jpg", jpeg()) for i in range(3)]
     tally = worker.drain(aws.settings("thumbnail"), sqs=aws.sqs, s3=aws.s3)
@@ -115,14 +130,17 @@ def test_a_new_job_under_an_old_name_replaces_the_old_output(aws):
     assert open_bytes(output(aws, body["outputKey"])).size == (320, 240)
 
 
-def test_stop_mid_image_finishes_it_and_gives_the_rest_of_the_batch_back(aws, monkeypatch):
+# A refused or unreachable task-protection endpoint changes nothing: the drain, not protection, is what keeps work.
+@pytest.mark.parametrize("agent", [None, "refusing", "unreachable"])
+def test_stop_mid_image_finishes_it_and_gives_the_rest_of_the_batch_back(aws, ecs_agent, monkeypatch, agent):
+    uri = failing_agent(ecs_agent, agent)
     for i in range(4):
         upload(aws, "grayscale", f"s{i}.jpg", jpeg())
     slow = SlowApply(hold_s=0.5)
     monkeypatch.setattr(ops, "apply", slow)
     stop = threading.Event()
     tallies = []
-    runner = threading.Thread(target=lambda: tallies.append(worker.run(aws.settings("grayscale"), stop,
+    runner = threading.Thread(target=lambda: tallies.append(worker.run(aws.settings("grayscale", agent_uri=uri), stop,
                                                                         sqs=aws.sqs, s3=aws.s3)))
     runner.start()
     assert slow.started.wait(5)
@@ -221,10 +239,6 @@ def test_input_deleted_before_processing_fails_the_job(aws):
         "failed", True, (0, 0))
 
 
-PROTECT = {"ProtectionEnabled": True, "ExpiresInMinutes": 10}
-RELEASE = {"ProtectionEnabled": False}
-
-
 def test_task_is_protected_once_for_all_its_batches_and_released_when_the_queue_is_empty(aws, ecs_agent):
     for i in range(12):  # two receives of at most ten
         upload(aws, "thumbnail", f"p{i}.jpg", jpeg((64, 48)))
@@ -253,30 +267,13 @@ def test_protection_is_renewed_while_one_image_outlasts_two_thirds_of_it(aws, ec
 
 
 @pytest.mark.parametrize("agent", ["refusing", "unreachable"])
-def test_a_failing_protection_endpoint_neither_stops_the_work_nor_the_drain_on_stop(aws, ecs_agent, monkeypatch,
-                                                                                   agent):
-    ecs_agent.answer = (400, json.dumps({"error": {"Code": "AccessDeniedException", "Message": "denied"}}).encode())
-    uri = ecs_agent.uri
-    if agent == "unreachable":
-        ecs_agent.server.shutdown()
-        ecs_agent.server.server_close()
-    for i in range(4):
-        upload(aws, "grayscale", f"s{i}.jpg", jpeg())
-    slow = SlowApply(hold_s=0.5)
-    monkeypatch.setattr(ops, "apply", slow)
-    stop = threading.Event()
-    tallies = []
-    runner = threading.Thread(target=lambda: tallies.append(worker.run(aws.settings("grayscale", agent_uri=uri), stop,
-                                                                        sqs=aws.sqs, s3=aws.s3)))
-    runner.start()
-    assert slow.started.wait(5)
-    stop.set()
-    runner.join(5)
-    assert (runner.is_alive(), tallies[0].done, tallies[0].released, queue_depth(aws)) == (False, 1, 3, (3, 0))
-    assert [c["status"] for c in completions(aws)] == ["done"]
-    rest = worker.drain(aws.settings("grayscale", agent_uri=uri), sqs=aws.sqs, s3=aws.s3)
-    assert (rest.done, queue_depth(aws)) == (3, (0, 0))
-    assert ecs_agent.bodies() == ([PROTECT, PROTECT] if agent == "refusing" else [])  # one try per run, no release
+def test_a_failing_protection_endpoint_does_not_stop_the_work(aws, ecs_agent, agent):
+    uri = failing_agent(ecs_agent, agent)
+    for i in range(3):
+        upload(aws, "grayscale", f"p{i}.jpg", jpeg((64, 48)))
+    tally = worker.drain(aws.settings("grayscale", agent_uri=uri), sqs=aws.sqs, s3=aws.s3)
+    assert (tally.done, queue_depth(aws)) == (3, (0, 0))
+    assert ecs_agent.bodies() == ([PROTECT] if agent == "refusing" else [])  # tried once, nothing to release
 
 
 ENV = {"BALLAST_OP": "grayscale", "WORK_QUEUE_URL": "https://sqs/work", "COMPLETIONS_QUEUE_URL": "https://sqs/done",
