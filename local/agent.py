@@ -1,15 +1,20 @@
 """The node agent: plays EC2 and ECS for the local runtime, running each service's tasks as worker processes on simulated nodes."""
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from moto.ecs.models import ecs_backends
@@ -19,6 +24,10 @@ log = logging.getLogger("local.agent")
 LOOP_S = 0.5
 PENDING, RUNNING, STOPPING = "PENDING", "RUNNING", "STOPPING"
 HOST_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
+# The ECS agent serves /api/<endpoint id>/task-protection/v1/state; ECS_AGENT_URI carries everything before the suffix.
+PROTECTION_PATH = re.compile(r"^/api/(?P<task>[^/]+)/task-protection/v1/state$")
+DEFAULT_PROTECTION_MINUTES = 120  # ECS's, when a request leaves ExpiresInMinutes out
+MAX_PROTECTION_MINUTES = 2880
 
 
 @dataclass
@@ -53,6 +62,17 @@ class Task:
     created: float = field(default_factory=time.monotonic)
     stop_deadline: float = 0.0
     record: dict | None = None
+    protected_until: float = 0.0  # monotonic; set through the task-protection endpoint
+
+    def is_protected(self, now: float) -> bool:
+        return now < self.protected_until
+
+
+def scale_in(live: list[Task], desired: int, now: float) -> list[Task]:
+    """The tasks ECS stops when a service has more than desired: pending first, then the newest running ones, and
+    never a protected one; protected tasks beyond desired keep running until released or expired, as ECS keeps them."""
+    candidates = sorted((t for t in live if not t.is_protected(now)), key=lambda t: (t.state == RUNNING, -t.created))
+    return candidates[: max(0, len(live) - desired)]
 
 
 @dataclass(frozen=True)
@@ -99,11 +119,17 @@ class Agent:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="node-agent", daemon=True)
+        self._endpoint: ThreadingHTTPServer | None = None
+        self.endpoint = ""  # the task-protection endpoint's base, http://127.0.0.1:PORT, once started
         self.errors: list[str] = []
         self.history: list[dict] = []  # every task that ran: pid, node, start and stop times, exit code
 
     def start(self) -> None:
         self._log_dir.mkdir(parents=True, exist_ok=True)
+        # moto has no UpdateTaskProtection and no ECS agent: this server is the agent's endpoint for every task.
+        self._endpoint = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(ProtectionEndpoint, self))
+        self.endpoint = f"http://127.0.0.1:{self._endpoint.server_address[1]}"
+        threading.Thread(target=self._endpoint.serve_forever, name="agent-endpoint", daemon=True).start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -122,6 +148,9 @@ class Agent:
                 except subprocess.TimeoutExpired:
                     self._kill(task)
         self._tasks.clear()
+        if self._endpoint is not None:
+            self._endpoint.shutdown()
+            self._endpoint.server_close()
 
     def kill_all(self) -> None:
         """The last resort at interpreter exit: no process of the runtime may outlive it."""
@@ -193,11 +222,8 @@ class Agent:
         live = [t for t in self._tasks if t.service == service and t.state != STOPPING]
         for _ in range(desired - len(live)):
             self._tasks.append(Task(f"{service}-{next(self._ids)}", service, definition))
-        if len(live) > desired:
-            # ECS stops pending tasks first, then the newest running ones.
-            extra = sorted(live, key=lambda t: (t.state == RUNNING, -t.created))[: len(live) - desired]
-            for task in extra:
-                self._terminate(task, now)
+        for task in scale_in(live, desired, now):
+            self._terminate(task, now)
 
     def _place(self, now: float) -> None:
         for task in [t for t in self._tasks if t.state == PENDING]:
@@ -220,7 +246,9 @@ class Agent:
             command[0] = sys.executable  # the container's interpreter is this runtime's
         # A container sees its task definition's environment and the task role's credentials, not the host's.
         host = {k: os.environ[k] for k in HOST_ENV if k in os.environ}
-        env = {**host, **self._worker_env, **task.definition.environment}
+        # ECS sets ECS_AGENT_URI in every container, over whatever the task definition says.
+        env = {**host, **self._worker_env, **task.definition.environment,
+               "ECS_AGENT_URI": f"{self.endpoint}/api/{task.id}"}
         output = open(self._log_dir / f"{task.service}.log", "ab")
         try:
             # A session of its own: Ctrl-C reaches the runtime, which then drains the workers in order.
@@ -276,6 +304,30 @@ class Agent:
                 log.warning("task exited", extra={"task": task.id, "code": code})
             self._tasks.remove(task)
 
+    # ---- the task-protection endpoint ------------------------------------------------------------
+
+    def protection(self, task_id: str, request: dict | None) -> tuple[int, dict]:
+        """The agent's answer to a GET (request None) or a PUT of the task-protection endpoint: (status, body).
+
+        Shaped as the ECS agent answers: 200 {"protection": ...}, or an error status with {"error": {"Code", ...}}.
+        """
+        with self._lock:
+            task = next((t for t in self._tasks if t.id == task_id and t.process is not None), None)
+            if task is None:
+                return 404, _error("", "ResourceNotFoundException", "Failed to find a task for the request")
+            arn = f"arn:aws:ecs:{self._region}:{self._account}:task/{self._cluster}/{task.id}"
+            if request is not None:
+                invalid = _invalid(request)
+                if invalid:
+                    return 400, _error(arn, "InvalidParameterException", invalid)
+                minutes = request.get("ExpiresInMinutes", DEFAULT_PROTECTION_MINUTES)
+                task.protected_until = time.monotonic() + minutes * 60 if request["ProtectionEnabled"] else 0.0
+                log.info("task protection set", extra={"task": task.id, "protected": request["ProtectionEnabled"]})
+            left_s = task.protected_until - time.monotonic()
+            expires = datetime.fromtimestamp(time.time() + left_s, timezone.utc) if left_s > 0 else None
+            return 200, {"protection": {"ExpirationDate": expires and expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                        "ProtectionEnabled": left_s > 0, "TaskArn": arn}}
+
     def _report(self) -> None:
         backend = ecs_backends[self._account][self._region]
         for service, desired in self._desired.items():
@@ -288,3 +340,59 @@ class Agent:
             for deployment in record.deployments[:1]:
                 deployment["runningCount"], deployment["pendingCount"] = record.running_count, record.pending_count
                 deployment["rolloutState"] = "COMPLETED" if record.running_count == desired else "IN_PROGRESS"
+
+
+def _invalid(request: dict) -> str | None:
+    """What the agent (unknown fields, ProtectionEnabled) or ECS (ExpiresInMinutes) would refuse in a PUT."""
+    unknown = set(request) - {"ProtectionEnabled", "ExpiresInMinutes"}
+    if unknown:
+        return f"unknown fields: {', '.join(sorted(unknown))}"
+    if not isinstance(request.get("ProtectionEnabled"), bool):
+        return "Invalid request: does not contain 'ProtectionEnabled' field"
+    minutes = request.get("ExpiresInMinutes", DEFAULT_PROTECTION_MINUTES)
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_PROTECTION_MINUTES:
+        return f"ExpiresInMinutes must be a whole number from 1 to {MAX_PROTECTION_MINUTES}, got {minutes!r}"
+    return None
+
+
+def _error(arn: str, code: str, message: str) -> dict:
+    return {"error": {"Arn": arn, "Code": code, "Message": message}}
+
+
+class ProtectionEndpoint(BaseHTTPRequestHandler):
+    """`$ECS_AGENT_URI/task-protection/v1/state` for the agent's tasks, where ECS_AGENT_URI is http://127.0.0.1:PORT/api/<task>."""
+
+    def __init__(self, agent: Agent, *args, **kwargs):
+        self.agent = agent
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        self._answer(None)
+
+    def do_PUT(self) -> None:
+        try:
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            self._send(400, _error("", "InvalidParameterException", "UpdateTaskProtection: failed to decode request"))
+            return
+        self._answer(request)
+
+    def _answer(self, request: dict | None) -> None:
+        match = PROTECTION_PATH.match(self.path)
+        if match is None:
+            self._send(404, _error("", "ResourceNotFoundException", f"no such path: {self.path}"))
+            return
+        self._send(*self.agent.protection(match["task"], request))
+
+    def _send(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args) -> None:
+        log.debug("agent endpoint request " + format, *args)
