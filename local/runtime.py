@@ -25,7 +25,6 @@ log = logging.getLogger("local.runtime")
 
 # moto only launches instances from AMIs it knows; this one is in moto/ec2/resources/amis.json.
 MOTO_AMI = "ami-12c6146b"
-WORKER_COMMAND = ["python", "-m", "workers.worker"]  # workers/Dockerfile's CMD
 
 
 class QuietHandler(ChaliceRequestHandler):
@@ -112,12 +111,12 @@ class Runtime:
 
         wiring.reset()
         session = boto3.Session()
-        self.outputs = infra.create_stack(session.client("cloudformation"), env)
+        self.outputs = infra.create_stacks(session.client("cloudformation"), env, **self._worker_parameters(session))
         sqs = session.client("sqs")
         for queue in [config.work_queue(op) for op in config.OPERATIONS] + [config.COMPLETIONS_QUEUE]:
             self.queue_urls[queue] = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-        self.services = self._create_services(session, config)
-        self.auto_scaling_group = self._create_node_group(session)
+        self.services = {op: self.outputs[f"{op.capitalize()}ServiceName"] for op in config.OPERATIONS}
+        self.auto_scaling_group = self.outputs["NodeGroupName"]
 
         from chalice.cli.factory import CLIFactory
 
@@ -167,36 +166,14 @@ class Runtime:
             except ApiError as error:
                 raise RuntimeError(f"registering {manifest['kind']} {manifest['metadata']['name']}: {error}") from None
 
-    def _create_services(self, session, config) -> dict[str, str]:
-        """ECS services and task definitions of the three workers, at zero, until the template defines them."""
-        ecs = session.client("ecs")
-        services = {}
-        existing = {arn.rsplit("/", 1)[-1] for arn in ecs.list_services(cluster=config.CLUSTER)["serviceArns"]}
-        for op in config.OPERATIONS:
-            name = f"{config.CLUSTER}-{op}"
-            services[op] = name
-            if name in existing:
-                continue
-            environment = {"BALLAST_OP": op, "WORK_QUEUE_URL": self.queue_urls[config.work_queue(op)],
-                           "COMPLETIONS_QUEUE_URL": self.queue_urls[config.COMPLETIONS_QUEUE],
-                           "BALLAST_BUCKET": config.BUCKET, "STOP_TIMEOUT_S": str(self.shape.stop_timeout_s)}
-            ecs.register_task_definition(
-                family=name, requiresCompatibilities=["EC2"], networkMode="host",
-                cpu=str(self.shape.task_cpu_millicores * 1024 // 1000), memory=str(self.shape.task_memory_mib),
-                containerDefinitions=[{"name": "worker", "image": "ballast-worker:local", "essential": True,
-                                       "command": WORKER_COMMAND, "stopTimeout": self.shape.stop_timeout_s,
-                                       "environment": [{"name": k, "value": v} for k, v in environment.items()]}])
-            ecs.create_service(cluster=config.CLUSTER, serviceName=name, taskDefinition=name, desiredCount=0, launchType="EC2")
-        return services
-
-    def _create_node_group(self, session) -> str:
-        name = f"ballast-{self.stage}-local"
-        session.client("ec2").create_launch_template(LaunchTemplateName=name,
-                                                     LaunchTemplateData={"ImageId": MOTO_AMI, "InstanceType": "t3.small"})
-        session.client("autoscaling").create_auto_scaling_group(
-            AutoScalingGroupName=name, LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
-            MinSize=0, MaxSize=self.shape.nodes, DesiredCapacity=0, AvailabilityZones=[f"{REGION}a"])
-        return name
+    def _worker_parameters(self, session) -> dict[str, str]:
+        """The workers' template on EC2 nodes the agent plays, sized to the local shape."""
+        # moto resolves the template's AMI parameter from its SSM and launches only AMIs it knows.
+        ami = f"/ballast/{self.stage}/local/node-ami"
+        session.client("ssm").put_parameter(Name=ami, Value=MOTO_AMI, Type="String", Overwrite=True)
+        return {"LaunchType": "EC2", "NodeImageId": ami, "NodeInstanceType": "t3.small", "NodesMax": str(self.shape.nodes),
+                "WorkerCpu": str(self.shape.task_cpu_millicores * 1024 // 1000), "WorkerMemory": str(self.shape.task_memory_mib),
+                "StopTimeoutSeconds": str(self.shape.stop_timeout_s)}
 
     def _serve_api(self, app, chalice_config) -> None:
         """`chalice local` in a thread on a free port: the API server the CLI and the registration talk to."""

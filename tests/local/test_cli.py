@@ -46,7 +46,7 @@ def test_get_workloads_lists_the_photo_workloads_registered_through_the_api(ball
 def test_get_nodepools_shows_the_local_auto_scaling_group(ballast):
     code, out, _ = ballast("get", "nodepools")
     assert code == 0
-    assert "AutoScalingGroup/ballast-dev-local" in out
+    assert "AutoScalingGroup/ballast-dev-nodes" in out
     assert "1000m/2048Mi" in out
 
 
