@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 N ?= 300
 PHOTOS ?=
+STAGE ?= dev
+PARAMS ?=
+PACKAGE := out/package/$(STAGE)
 
-.PHONY: demo test bench chaos package clean
+.PHONY: demo test bench chaos package infra policies clean
 
 $(STAMP): requirements.txt requirements-dev.txt workers/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +29,23 @@ chaos: $(STAMP)
 
 bench: $(STAMP)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+# The deployable artefacts of a stage: the Lambdas as terraform (CloudFormation packaging refuses @app.on_s3_event on
+# a bucket the app does not create) with the partial-batch override beside it, and the two CloudFormation templates.
+# Chalice insists on a region although the terraform it writes takes the region at apply time.
+package: $(STAMP)
+	rm -rf $(PACKAGE)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(STAGE) --pkg-format terraform $(PACKAGE)/lambdas
+	cp .chalice/partial_batch_override.tf.json $(PACKAGE)/lambdas/
+	cp infra/ballast.yaml infra/workers.yaml $(PACKAGE)/
+
+# Creates or updates the stage's stacks: make infra STAGE=prod PARAMS="WorkerImageTag=1a2b3c LaunchType=EC2"
+infra: $(STAMP)
+	$(BIN)/python -m infra.deploy --stage $(STAGE) $(foreach p,$(PARAMS),--parameter $(p))
+
+# Rewrites .chalice/policy-<stage>-<function>.json from infra/policies.py after a change there.
+policies: $(STAMP)
+	$(BIN)/python -m infra.policies
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

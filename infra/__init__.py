@@ -35,8 +35,9 @@ class _TemplateLoader(yaml.SafeLoader):
 _TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
-def declared_parameters(template: Path) -> set[str]:
-    return set(yaml.load(template.read_text(), Loader=_TemplateLoader)["Parameters"])
+def declared_parameters(template: Path) -> dict[str, dict]:
+    """{name: declaration (Type, Default, ...)} of the template's parameters."""
+    return yaml.load(template.read_text(), Loader=_TemplateLoader)["Parameters"]
 
 
 def stack_parameters(env: dict[str, str], template: Path = TEMPLATE, **parameters: str) -> list[dict[str, str]]:
