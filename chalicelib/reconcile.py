@@ -124,8 +124,11 @@ def tick(adapters, now: datetime) -> TickSummary:
         now=now,
         pool_histories={n: PoolHistory.from_dict(pool_statuses[n].get("history")) for n in pool_observations},
     )
-    summary = TickSummary(idle=not failures and all(_is_idle(observations[n], d) for n, d in decision.workloads.items()),
-                          decisions=dict(decision.workloads), pools=dict(decision.pools))
+    # Nodes kept for their unneeded time are not idle: the loop ticks on and removes them when that time is up,
+    # rather than at whichever scheduled invocation comes next.
+    idle = (not failures and all(_is_idle(observations[n], d) for n, d in decision.workloads.items())
+            and all(pool_observations[n].nodes == d.nodes == pools[n].min_nodes for n, d in decision.pools.items()))
+    summary = TickSummary(idle=idle, decisions=dict(decision.workloads), pools=dict(decision.pools))
     # Events of the whole tick go out together: batch writes of 25, not one call per workload.
     events: list[dict] = []
     for name, error in failures.items():

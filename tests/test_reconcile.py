@@ -180,6 +180,18 @@ def test_nodes_are_added_only_for_tasks_that_cannot_be_placed(world):
     assert world.nodegroups.calls == [2]
 
 
+def test_the_loop_keeps_ticking_until_unneeded_nodes_are_gone(world, monkeypatch):
+    monkeypatch.setattr(reconcile.config, "TICK_INTERVAL_S", 0.01)
+    world.store.create(nodepool())  # nodes unneeded for 60 s are removed
+    world.store.create(workload("thumbnail", pool="workers"))
+    world.nodegroups.state = GroupState(2, 0, 4, 2)
+    clock = iter(T0 + timedelta(seconds=10 * i) for i in range(100))  # 10 s a call, two calls a tick
+    ticks = reconcile.run(world, time_left_ms=lambda: 60_000, clock=lambda: next(clock), sleep=lambda s: None)
+    # Every workload was idle from the first tick, and time never ran short: only the nodes kept the loop going.
+    assert world.fleets.calls == [] and world.nodegroups.calls == [0]
+    assert ticks == 5  # unneeded from 0 s, removed at the tick of 60 s, and the tick of 80 s found all idle
+
+
 def test_a_pool_at_max_caps_replicas_and_says_so_without_a_call(world):
     world.nodegroups.state = GroupState(1, 0, 1, 1)
     world.store.create(nodepool(max_nodes=1))
