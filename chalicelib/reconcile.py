@@ -322,7 +322,10 @@ def _act_and_record(adapters, workload: Workload, status: dict, observation: Obs
         "startupSeconds": observation.startup_s if observation.startup_s is not None else status.get("startupSeconds"),
     }
     _write_status(store, "Workload", workload.name, new_status, [e.to_dict() for e in events], outbox)
-    _publish(workload, observation, decision)
+    if not _is_idle(observation, decision):
+        # CloudWatch bills a custom metric for every hour it receives data: a workload asleep at zero publishes
+        # nothing, so a quiet night pays for the controller's two tick metrics only (a gap on the graph means zero).
+        _publish(workload, observation, decision)
     return acted
 
 

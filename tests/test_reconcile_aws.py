@@ -394,3 +394,15 @@ def test_emf_has_desired_actual_backlog_and_latency_and_an_unchanged_tick_logs_n
     assert {d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] for d in unchanged} == {"DesiredReplicas",
                                                                                           "DecisionLatencyMs"}
     assert not [w for w in recwarn if "metrics" in str(w.message).lower()]
+
+
+def test_a_workload_asleep_at_zero_publishes_no_metrics_of_its_own(store, capsys):
+    service("thumbnail")
+    workload(store, "thumbnail")
+    reconcile.tick(wiring.adapters(), T0)
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert [d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] for d in documents] == ["DecisionLatencyMs"]
+    send(config.work_queue("thumbnail"), 1)
+    reconcile.tick(wiring.adapters(), T0 + timedelta(seconds=15))
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert next(d for d in documents if d.get("workload") == "thumbnail")["Backlog"] == [1.0]
