@@ -1,12 +1,13 @@
 """End-to-end images/s through the whole local runtime versus the workers' raw throughput measured in the same run.
 
-Raw: the workload is pinned at every slot the local nodes hold (`ballast scale --replicas`), the workers are up and
-waiting, then the batch lands: that is what the workers and moto do with no control plane in the way. End to end: the
+Raw: the workload is pinned at zero (`ballast scale --replicas 0`) while the batch lands and is ingested, so the whole
+batch waits in the queue; then it is pinned at every slot the local nodes hold, and the rate from the moment all those
+workers run to the last image is what the workers and moto do with no control plane in the way. End to end: the
 autoscaler has the workload at zero, the same photos land under new names, and Ballast scales it up from zero, adds
-nodes, drains and scales back. The ratio once scaled up is the control plane's steady overhead (goal ≥ 0.8); the
-ratio over the whole makespan also pays for the scale-up from zero.
+nodes, drains and scales back. The ratio of the two rates once the fleet is full is the control plane's steady overhead
+(goal ≥ 0.8); the ratio of the end-to-end makespan's rate to the raw rate also pays for ingest and the scale-up from zero.
 
-    python bench/e2e.py [--n 200] [--op thumbnail] [--out out/bench]
+    python bench/e2e.py [--n 600] [--op thumbnail] [--out out/bench]
 """
 from __future__ import annotations
 
@@ -45,12 +46,20 @@ def finished_jobs(store, namespace: str, n: int) -> list[dict] | None:
     return done if len(done) == n else None
 
 
+def queued(queue_url: str) -> int:
+    import boto3
+
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
 def running(runtime: Runtime, service: str) -> int:
     view = runtime.agent.snapshot().services.get(service)
     return view.running if view else 0
 
 
-def batch(runtime: Runtime, store, files: list[Path], op: str, tag: str, bucket: str, service: str, full: int) -> dict:
+def batch(runtime: Runtime, store, files: list[Path], op: str, tag: str, bucket: str, service: str, full: int,
+          queued_first=None) -> dict:
     """Uploads the files as input/<op>/u-<tag>/<name>; images/s over the makespan and after the fleet was full.
 
     Each batch has a user segment of its own, so its jobs live in their own namespace: the second batch's polling
@@ -60,6 +69,8 @@ def batch(runtime: Runtime, store, files: list[Path], op: str, tag: str, bucket:
     full_at: list[float] = []
     listed = [0.0]
     uploads = demo.upload([(path, f"input/{op}/{namespace}/{path.name}") for path in files], bucket)
+    if queued_first:
+        queued_first()
 
     def all_done():
         if not full_at and running(runtime, service) >= full:
@@ -85,7 +96,7 @@ def batch(runtime: Runtime, store, files: list[Path], op: str, tag: str, bucket:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--n", type=int, default=600, help="enough that the fleet is full for a while; 200 drain before it is")
     parser.add_argument("--op", default="thumbnail")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("out/bench"))
@@ -102,11 +113,15 @@ def main(argv: list[str] | None = None) -> int:
         from chalicelib import config, wiring
 
         store, workload, service = wiring.store(), f"photos-{args.op}", runtime.services[args.op]
-        with console.status(f"raw: pinning {workload} at {slots} replicas and waiting for them …"):
+        queue_url = runtime.queue_urls[config.work_queue(args.op)]
+
+        def all_queued_then_full_fleet():
+            wait(lambda: queued(queue_url) >= len(files), 300, f"{len(files)} messages queued")
             runtime.api.put(f"/workloads/{workload}/scale", {"spec": {"replicas": slots}})
-            wait(lambda: running(runtime, service) >= slots, 180, f"{slots} running workers")
-        with console.status(f"raw: {len(files)} photos through {slots} waiting workers …"):
-            raw = batch(runtime, store, files, args.op, "raw", config.BUCKET, service, slots)
+
+        with console.status(f"raw: {len(files)} photos queued with {workload} held at zero, then {slots} workers …"):
+            runtime.api.put(f"/workloads/{workload}/scale", {"spec": {"replicas": 0}})
+            raw = batch(runtime, store, files, args.op, "raw", config.BUCKET, service, slots, all_queued_then_full_fleet)
         with console.status("handing the workload back to the autoscaler and waiting for zero …"):
             runtime.api.patch(f"/workloads/{workload}", {"spec": {"replicas": None}})
             wait(lambda: running(runtime, service) == 0 and runtime.agent.snapshot().nodes_ready == 0, 300, "zero workers and nodes")
@@ -114,13 +129,17 @@ def main(argv: list[str] | None = None) -> int:
             e2e = batch(runtime, store, files, args.op, "e2e", config.BUCKET, service, slots)
     finally:
         runtime.stop()
-    steady = (e2e.get("steady_images_per_s") or 0) / raw["images_per_s"]
+    raw_rate = raw["steady_images_per_s"]
+    steady = (e2e.get("steady_images_per_s") or 0) / raw_rate
     result = {"op": args.op, "slots": slots, "cpus": shape.nodes, "raw": raw, "end_to_end": e2e,
-              "ratio_makespan": round(e2e["images_per_s"] / raw["images_per_s"], 3), "ratio_scaled_up": round(steady, 3), "goal": GOAL}
+              "ratio_makespan": round(e2e["images_per_s"] / raw_rate, 3), "ratio_scaled_up": round(steady, 3), "goal": GOAL}
     (args.out / "e2e.json").write_text(json.dumps(result, indent=2))
-    console.print(f"raw workers ({slots} pinned): {raw['images_per_s']:.2f} images/s · end to end from zero: "
-                  f"{e2e['images_per_s']:.2f} images/s (full fleet after {e2e.get('full_after_s', '-')} s, then "
-                  f"{e2e.get('steady_images_per_s') or 0:.2f} images/s)")
+    console.print(f"raw: {slots} workers on a full queue {raw_rate:.2f} images/s · end to end from zero: "
+                  f"{e2e['images_per_s']:.2f} images/s over the makespan (full fleet after {e2e.get('full_after_s', '-')} s, "
+                  f"then {e2e.get('steady_images_per_s') or 0:.2f} images/s)")
+    if not e2e.get("full_after_s"):
+        console.print("the end-to-end fleet never filled: the queue drained as fast as ingest fed it, so the autoscaler "
+                      "rightly kept fewer workers; the makespan ratio is then the ingest path's rate against the workers'")
     console.print(f"ratio once scaled up {steady:.2f} (goal ≥ {GOAL}) · ratio over the makespan {result['ratio_makespan']:.2f} · "
                   f"{args.out / 'e2e.json'}")
     return 0 if steady >= GOAL else 1
