@@ -21,6 +21,9 @@ log = logging.getLogger("local.pump")
 # Lambda retries a failed asynchronous invocation (S3 notifications are asynchronous) twice.
 ASYNC_ATTEMPTS = 3
 ASYNC_BACKLOG = 20  # S3 events received and waiting for their invocation, at most
+# Asynchronous invocations (S3 events) of one function at once. Lambda runs hundreds; ingest keeps no module state,
+# so a few share this interpreter safely, and one at a time would make ingest the local pipeline's bottleneck.
+ASYNC_CONCURRENCY = 4
 POLL_WAIT_S = 1  # short long-polls, so stopping the pump never waits for a 20 s receive
 RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 RATE_UNITS_S = {"minute": 60, "hour": 3600, "day": 86400}
@@ -149,15 +152,17 @@ class Pump:
         self._contexts: set[Context] = set()
         self._lock = threading.Lock()
         self._sequence = 0
-        self._async = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lambda-async")
+        self._async = ThreadPoolExecutor(max_workers=ASYNC_CONCURRENCY, thread_name_prefix="lambda-async")
         self._async_room = threading.Semaphore(ASYNC_BACKLOG)
         # Lambda gives each invocation an execution environment of its own; here every function shares one interpreter
         # and its module state (a function's BatchProcessor), so a function runs as many invocations at once as its
-        # event source's maximum concurrency allows, one by default, while different functions run side by side (a
-        # controller invocation may hold its function for a minute: it must not stop uploads and completions).
+        # event source's maximum concurrency allows, one by default (ASYNC_CONCURRENCY for S3 events), while different
+        # functions run side by side (a controller invocation may hold its function for a minute: it must not stop
+        # uploads and completions).
         concurrency = {s.name: s.maximum_concurrency or 1 for s in app.event_sources if isinstance(s, SQSEventConfig)}
         self._environments = {name: threading.Semaphore(n) for name, n in concurrency.items()}
-        self._environments.update({s.name: threading.Semaphore(1) for s in app.event_sources if isinstance(s, S3EventConfig)})
+        self._environments.update({s.name: threading.Semaphore(ASYNC_CONCURRENCY) for s in app.event_sources
+                                   if isinstance(s, S3EventConfig)})
         self.stats = Stats()
 
     # ---- wiring, as `chalice deploy` does it ----------------------------------------------------

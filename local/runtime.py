@@ -152,6 +152,7 @@ class Runtime:
             self.agent.stop()
         if self._api_server is not None:
             self._api_server.shutdown()
+            self._app.__class__ = self._app_class
         self.moto.stop()
 
     def register(self, config) -> None:
@@ -181,6 +182,9 @@ class Runtime:
 
         # API Gateway checks the signature in AWS; `chalice local` cannot, says so once per route, and lets the call in.
         warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
+        # create_local_server rebases the app's class onto its local subclass while it serves; stop() gives the class
+        # back, or the next local server in this process (another runtime, a test's) would find an inheritance cycle.
+        self._app, self._app_class = app, app.__class__
         server = create_local_server(app, chalice_config, "127.0.0.1", 0)
         server.server.RequestHandlerClass = functools.partial(QuietHandler, app_object=app, config=chalice_config)
         self._api_server = server

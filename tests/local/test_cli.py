@@ -19,9 +19,14 @@ def runtime(tmp_path_factory):
     from chalicelib import wiring
     from local.runtime import Runtime
 
+    from app import app
+
+    served_as = app.__class__
     local = Runtime(tmp_path_factory.mktemp("runtime")).start()
     yield local
     local.stop()
+    # chalice local rebased the app's class while serving; left so, the next local server in this process would fail.
+    assert app.__class__ is served_as
     wiring.reset()  # the next test module's moto mock must not reach a stopped server through cached clients
 
 
