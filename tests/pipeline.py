@@ -7,6 +7,7 @@ from urllib.parse import quote_plus
 import boto3
 
 from chalicelib.model import parse_spec
+from local.pump import sqs_record
 from tests.conftest import load_event
 
 BUCKET = "ballast-dev-photos"
@@ -22,6 +23,11 @@ def s3_event(*objects: tuple[str, int]) -> dict:
                                       eTag=hashlib.md5(f"{key}:{size}".encode()).hexdigest())
         records.append(record)
     return {"Records": records}
+
+
+def sqs_event(messages: list[dict], queue: str) -> dict:
+    """Received SQS messages as the Lambda event source mapping hands them over, built as the local pump builds them."""
+    return {"Records": [sqs_record(m, f"arn:aws:sqs:us-east-1:123456789012:{queue}", "us-east-1") for m in messages]}
 
 
 def drain(queue: str) -> list[dict]:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from bench import photos
 from chalicelib import config, job
-from tests.pipeline import BUCKET, s3_event
+from tests.pipeline import BUCKET, s3_event, sqs_event
 from workers import worker
 from workers.worker import Settings
 
@@ -34,17 +34,6 @@ def queue_url(name):
     return boto3.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
-def lambda_records(messages, queue):
-    """SQS messages as the Lambda event source mapping hands them over."""
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": {"ApproximateReceiveCount": m["Attributes"]["ApproximateReceiveCount"],
-                       "SentTimestamp": m["Attributes"]["SentTimestamp"], "SenderId": "AIDAEXAMPLE",
-                       "ApproximateFirstReceiveTimestamp": m["Attributes"]["SentTimestamp"]},
-        "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}", "awsRegion": "us-east-1"} for m in messages]}
-
-
 def pump(client, queue, handler):
     """Delivers the queue to the handler as Lambda would, deleting what it did not report failed; returns failures."""
     sqs, url, failures = boto3.client("sqs"), queue_url(queue), []
@@ -53,7 +42,7 @@ def pump(client, queue, handler):
                                        MessageSystemAttributeNames=["All"]).get("Messages", [])
         if not messages:
             return failures
-        failed = {f["itemIdentifier"] for f in client.lambda_.invoke(handler, lambda_records(messages, queue)).payload["batchItemFailures"]}
+        failed = {f["itemIdentifier"] for f in client.lambda_.invoke(handler, sqs_event(messages, queue)).payload["batchItemFailures"]}
         failures += failed
         for m in messages:
             if m["MessageId"] not in failed:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from chalicelib import config, job
 from chalicelib.adapters.store import Store
-from tests.pipeline import BUCKET
+from tests.pipeline import BUCKET, sqs_event
 
 NAMESPACES = ("default", "u-local")
 
@@ -41,17 +41,6 @@ def depth(name: str) -> tuple[int, int]:
 def all_queues() -> list[str]:
     return [config.work_queue(op) for op in config.OPERATIONS] + [
         config.COMPLETIONS_QUEUE, config.DEAD_LETTER_QUEUE, f"{config.COMPLETIONS_QUEUE}-dlq"]
-
-
-def sqs_event(messages: list[dict], queue: str) -> dict:
-    """SQS messages as the Lambda event source mapping hands them over (each with its own messageId)."""
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": {"ApproximateReceiveCount": m["Attributes"]["ApproximateReceiveCount"],
-                       "SentTimestamp": m["Attributes"]["SentTimestamp"], "SenderId": "AIDAEXAMPLE",
-                       "ApproximateFirstReceiveTimestamp": m["Attributes"]["SentTimestamp"]},
-        "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{queue}", "awsRegion": "us-east-1"} for m in messages]}
 
 
 def receive(queue: str, visibility_s: int | None = None) -> list[dict]:
