@@ -25,6 +25,18 @@ def s3_event(*objects: tuple[str, int]) -> dict:
     return {"Records": records}
 
 
+def queue_url(name: str) -> str:
+    return boto3.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def depth(name: str) -> tuple[int, int]:
+    """(visible, in flight) of a queue."""
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(name), AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
 def sqs_event(messages: list[dict], queue: str) -> dict:
     """Received SQS messages as the Lambda event source mapping hands them over, built as the local pump builds them."""
     return {"Records": [sqs_record(m, f"arn:aws:sqs:us-east-1:123456789012:{queue}", "us-east-1") for m in messages]}

@@ -9,7 +9,7 @@ from PIL import Image
 
 from bench import photos
 from chalicelib import config, job
-from tests.pipeline import BUCKET, s3_event, sqs_event
+from tests.pipeline import BUCKET, depth, queue_url, s3_event, sqs_event
 from workers import worker
 from workers.worker import Settings
 
@@ -30,10 +30,6 @@ class CountingS3:
         return getattr(self._s3, name)
 
 
-def queue_url(name):
-    return boto3.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
-
-
 def pump(client, queue, handler):
     """Delivers the queue to the handler as Lambda would, deleting what it did not report failed; returns failures."""
     sqs, url, failures = boto3.client("sqs"), queue_url(queue), []
@@ -47,12 +43,6 @@ def pump(client, queue, handler):
         for m in messages:
             if m["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-
-
-def depth(queue):
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url(queue), AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
-    return sum(int(v) for v in attributes["Attributes"].values())
 
 
 @pytest.fixture
@@ -116,6 +106,6 @@ def test_thirty_uploads_become_outputs_or_failed_jobs_and_nothing_is_lost(client
 
     assert [k for k, n in s3.puts.items() if n > 1] == []  # no output written twice
     queues = [config.work_queue(op) for op in config.OPERATIONS] + [config.COMPLETIONS_QUEUE, config.DEAD_LETTER_QUEUE]
-    assert {q: depth(q) for q in queues} == {q: 0 for q in queues}
+    assert {q: depth(q) for q in queues} == {q: (0, 0) for q in queues}
     done = sum(1 for photo, _ in pictures if not photo.bad)
     assert sum(n for n in s3.puts.values()) == done

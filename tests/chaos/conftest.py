@@ -15,7 +15,7 @@ from PIL import Image
 
 from chalicelib import config, job
 from chalicelib.adapters.store import Store
-from tests.pipeline import BUCKET, sqs_event
+from tests.pipeline import BUCKET, depth, queue_url, sqs_event
 
 NAMESPACES = ("default", "u-local")
 
@@ -24,18 +24,6 @@ def jpeg(size=(64, 48), colour=(200, 80, 40)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, "JPEG")
     return out.getvalue()
-
-
-def queue_url(name: str) -> str:
-    return boto3.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
-
-
-def depth(name: str) -> tuple[int, int]:
-    """(visible, in flight) of a queue."""
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url(name), AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def all_queues() -> list[str]:
