@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import config, job
 from chalicelib.core import decide as core
+from chalicelib.core.backlog import backlog_of
 from chalicelib.core.types import (Decision, History, NodeDecision, Observation, PoolHistory, PoolObservation,
                                    QueueDepth, ResourceUsage, ThroughputSample)
 from chalicelib.errors import BallastError, LeaseHeld
@@ -332,7 +333,7 @@ def _act_and_record(adapters, workload: Workload, status: dict, observation: Obs
 def _current_metrics(workload: Workload, observation: Observation) -> list[dict]:
     """What each of the spec's metrics read this tick, in the spec's order, as the HPA's status.currentMetrics shows it."""
     depth = observation.queue
-    backlog = None if depth is None else depth.backlog(workload.include_delayed)
+    backlog = None if depth is None else backlog_of(workload, depth)
     shown = []
     for metric in workload.metrics:
         if isinstance(metric, BacklogMetric):
