@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import boto3  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from local import demo  # noqa: E402
@@ -46,10 +47,8 @@ def finished_jobs(store, namespace: str, n: int) -> list[dict] | None:
     return done if len(done) == n else None
 
 
-def queued(queue_url: str) -> int:
-    import boto3
-
-    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+def queued(sqs, queue_url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
@@ -116,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         queue_url = runtime.queue_urls[config.work_queue(args.op)]
 
         def all_queued_then_full_fleet():
-            wait(lambda: queued(queue_url) >= len(files), 300, f"{len(files)} messages queued")
+            sqs = boto3.client("sqs")
+            wait(lambda: queued(sqs, queue_url) >= len(files), 300, f"{len(files)} messages queued")
             runtime.api.put(f"/workloads/{workload}/scale", {"spec": {"replicas": slots}})
 
         with console.status(f"raw: {len(files)} photos queued with {workload} held at zero, then {slots} workers …"):
