@@ -7,6 +7,7 @@ import os
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 import infra
+from local import moto_speedups
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account: ARNs built here must match the ones moto returns
@@ -25,6 +26,7 @@ class MotoServer:
     def start(self) -> "MotoServer":
         # werkzeug logs every request at INFO; thousands of worker polls would drown the progress view.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto_speedups.install()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
@@ -38,6 +40,7 @@ class MotoServer:
 
     def stop(self) -> None:
         self._server.stop()
+        moto_speedups.uninstall()
         for key, value in self._saved.items():
             if value is None:
                 os.environ.pop(key, None)
