@@ -16,12 +16,11 @@ DEFAULT_LOGO = Path(__file__).with_name("logo.png")
 JPEG_QUALITY = 85
 # zlib level 3 encodes about twice as fast as Pillow's default 6 for a few percent more bytes: a worker is CPU-bound.
 PNG_COMPRESS_LEVEL = 3
-# Resize in two steps (integer box reduce, then Lanczos over at most this factor): Pillow's own speed/quality balance.
-REDUCING_GAP = 2.0
-# A JPEG thumbnail decodes at the smallest DCT scale (1/2, 1/4, 1/8) still this much larger than the target. Its box
-# average is as good a prefilter as reduce(): 1.5 instead of Pillow's 2.0 decodes 3 MP photos at 1/4, not 1/2, and
-# differs from a full decode + Lanczos by under 1 level RMS (bench/ops.py photos).
-DRAFT_GAP = 1.5
+# A thumbnail first shrinks by an integer factor, cheaply, to no less than this multiple of its target: by DCT scaling
+# while a JPEG decodes (1/2, 1/4, 1/8), by a box reduce for any other format; Lanczos does the rest. At this gap the box
+# average is as good a prefilter as Lanczos (under 1 level RMS from a full-size Lanczos, tests/workers/test_ops.py),
+# and Pillow's default of 2.0 would decode 3 MP JPEGs at 1/2 instead of 1/4 and reduce a PNG less.
+SHRINK_GAP = 1.5
 # The logo spans this share of the image width, never more than LOGO_MAX_HEIGHT of its height, LOGO_MARGIN from the corner.
 LOGO_WIDTH = 0.25
 LOGO_MAX_HEIGHT = 0.2
@@ -131,11 +130,11 @@ def _thumbnail(im: Image.Image, box: int) -> Image.Image:
     target = _fit(im.size, box)
     if im.format in JPEG_FORMATS:
         # DCT scaling: libjpeg computes the reduced image directly, a 12 MP photo is never decoded at full size.
-        im.draft(None, (int(target[0] * DRAFT_GAP), int(target[1] * DRAFT_GAP)))
+        im.draft(None, (int(target[0] * SHRINK_GAP), int(target[1] * SHRINK_GAP)))
     orientation = _decode(im)
     im = _to_color(im)
     if im.size != target:
-        im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+        im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=SHRINK_GAP)
     return _orient(im, orientation)
 
 

@@ -5,7 +5,7 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image, JpegImagePlugin
+from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
 
 from bench import photos
 from tests.workers.conftest import encode, gradient, open_bytes
@@ -171,6 +171,18 @@ def test_thumbnail_of_a_12mp_jpeg_decodes_a_dct_scaled_image(monkeypatch):
     decoded = record_decodes(monkeypatch)
     ops.apply("thumbnail", data)
     assert decoded == [("RGB", (500, 375))]
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "png"])
+def test_thumbnail_shrink_shortcuts_stay_close_to_a_full_size_lanczos(kind):
+    data, _ = photos.render(kind, photos.SIZES["3mp"], random.Random(3))
+    full = Image.open(io.BytesIO(data)).convert("RGB")
+    thumbnail = open_bytes(ops.apply("thumbnail", data).data).convert("RGB")
+    reference = full.resize(thumbnail.size, Image.Resampling.LANCZOS)
+    if kind == "jpeg":  # the reference pays the thumbnail's JPEG encode too, whose noise alone is about one level
+        reference = open_bytes(encode(reference, "JPEG", quality=ops.JPEG_QUALITY)).convert("RGB")
+    rms = ImageStat.Stat(ImageChops.difference(thumbnail, reference)).rms
+    assert max(rms) < (1.5 if kind == "jpeg" else 1.0), rms
 
 
 def test_grayscale_of_a_jpeg_decodes_the_luma_plane_only(monkeypatch):
