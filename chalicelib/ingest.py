@@ -36,6 +36,14 @@ class S3Notification(S3Event):
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A job ingest may send: its work message, and the job's status and resourceVersion as this invocation saw them."""
+    body: dict
+    status: dict
+    resource_version: str
+
+
+@dataclass(frozen=True)
 class Upload:
     bucket: str
     key: str
@@ -55,19 +63,19 @@ def ingest(event: dict) -> None:
     if not uploads:
         return
     store, now = wiring.store(), datetime.now(timezone.utc)
-    to_send: dict[str, list[dict]] = defaultdict(list)
+    to_send: dict[str, list[Claim]] = defaultdict(list)
     claimed: set[str] = set()
     for upload in uploads:
-        body = _claim(store, upload, now)
+        claim = _claim(store, upload, now)
         # One event may name one object twice; the second record would otherwise look like a crashed first send.
-        if body and body["jobId"] not in claimed:
-            claimed.add(body["jobId"])
-            to_send[upload.op].append(body)
+        if claim and claim.body["jobId"] not in claimed:
+            claimed.add(claim.body["jobId"])
+            to_send[upload.op].append(claim)
     if not to_send:
         return
     workloads = job.workloads_by_op(store)
-    for op, bodies in to_send.items():
-        _enqueue(store, op, bodies, workloads.get(op), job.stats_name(op, workloads), now)
+    for op, claims in to_send.items():
+        _enqueue(store, op, claims, workloads.get(op), job.stats_name(op, workloads), now)
 
 
 def _upload(record: dict) -> Upload | None:
@@ -83,8 +91,8 @@ def _upload(record: dict) -> Upload | None:
     return Upload(bucket, key, op, output_key, int(obj.get("size", 0)), etag, job.version_of(obj.get("versionId"), etag))
 
 
-def _claim(store, upload: Upload, now: datetime) -> dict | None:
-    """Creates the upload's Job; returns the work message to send, or None when there is nothing to send."""
+def _claim(store, upload: Upload, now: datetime) -> Claim | None:
+    """Creates the upload's Job; returns what to send, or None when there is nothing to send."""
     status = job.queued()
     refusal = _refusal(upload)
     if refusal:
@@ -93,18 +101,19 @@ def _claim(store, upload: Upload, now: datetime) -> dict | None:
                             upload.version, status)
     meta = manifest["metadata"]
     try:
-        store.create(manifest)
+        written = store.create(manifest)
     except Conflict:
-        existing = store.get(job.KIND, meta["namespace"], meta["name"])["status"]
-        if existing["phase"] != job.QUEUED or existing.get("enqueuedAt"):
+        written = store.get(job.KIND, meta["namespace"], meta["name"])
+        if written["status"]["phase"] != job.QUEUED or written["status"].get("enqueuedAt"):
             logger.info("duplicate upload event", extra={"job": meta["name"], "key": upload.key})
             return None
         logger.info("re-sending a job that was never marked enqueued", extra={"job": meta["name"], "key": upload.key})
     if refusal:
         logger.info("upload refused", extra={"job": meta["name"], "key": upload.key, "why": refusal})
         return None
-    return {"jobId": meta["name"], "bucket": upload.bucket, "key": upload.key, "op": upload.op,
+    body = {"jobId": meta["name"], "bucket": upload.bucket, "key": upload.key, "op": upload.op,
             "outputKey": upload.output_key, "enqueuedAt": now.isoformat()}
+    return Claim(body, written["status"], written["metadata"]["resourceVersion"])
 
 
 def _refusal(upload: Upload) -> str | None:
@@ -118,11 +127,12 @@ def _refusal(upload: Upload) -> str | None:
     return None
 
 
-def _enqueue(store, op: str, bodies: list[dict], workload: dict | None, stats_name: str, now: datetime) -> None:
+def _enqueue(store, op: str, claims: list[Claim], workload: dict | None, stats_name: str, now: datetime) -> None:
     queues = wiring.queues()
+    bodies = [claim.body for claim in claims]
     queues.send_batch(config.work_queue(op), bodies)
-    for body in bodies:
-        job.update(store, job.namespace_of(body["key"]), body["jobId"], _marked_enqueued(body["enqueuedAt"]))
+    for claim in claims:
+        _mark_enqueued(store, claim)
     store.add_stats(stats_name, now, {"arrived": len(bodies)}, stamp=job.LAST_ARRIVAL)
     logger.info("enqueued", extra={"op": op, "count": len(bodies), "workload": stats_name})
     if workload and should_wake(workload, arrived=len(bodies)):
@@ -130,6 +140,15 @@ def _enqueue(store, op: str, bodies: list[dict], workload: dict | None, stats_na
                                          "reason": f"{len(bodies)} new {op} jobs for a workload at zero",
                                          "at": now.isoformat()})
         logger.info("nudged controller", extra={"workload": workload["metadata"]["name"]})
+
+
+def _mark_enqueued(store, claim: Claim) -> None:
+    namespace, name, at = job.namespace_of(claim.body["key"]), claim.body["jobId"], claim.body["enqueuedAt"]
+    try:
+        # One conditional write on the version the claim saw; only when the job moved since is it read again.
+        store.update_status(job.KIND, namespace, name, {**claim.status, "enqueuedAt": at}, claim.resource_version)
+    except Conflict:
+        job.update(store, namespace, name, _marked_enqueued(at))
 
 
 def _marked_enqueued(at: str):

@@ -100,6 +100,20 @@ def test_a_job_created_but_never_sent_is_sent_when_the_event_comes_again(client,
     assert store.get("Job", "default", message["jobId"])["status"]["enqueuedAt"] == message["enqueuedAt"]
 
 
+def test_a_job_a_fast_worker_finished_before_the_mark_stays_finished(client, store, monkeypatch):
+    from chalicelib.adapters.queues import Queues
+    send_batch = Queues.send_batch
+
+    def worker_finishes_at_once(queues, queue, bodies):
+        send_batch(queues, queue, bodies)
+        for body in bodies:
+            job.update(store, "default", body["jobId"], lambda status: {**status, "phase": "Done"})
+    monkeypatch.setattr(Queues, "send_batch", worker_finishes_at_once)
+    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/a.jpg", 10)))
+    [made] = store.list_all("Job", "default")
+    assert made["status"]["phase"] == "Done" and made["status"]["enqueuedAt"] is None
+
+
 def test_a_finished_job_is_never_sent_again(client, store):
     client.lambda_.invoke("on_upload", s3_event(("input/grayscale/a.jpg", 10)))
     [message] = drain("ballast-dev-grayscale")
