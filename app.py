@@ -204,19 +204,22 @@ def on_upload(event):
 on_upload.event_class = ingest.S3Notification  # Chalice's S3Event fails on an s3:TestEvent, which has no Records
 
 
-@app.on_sqs_message(queue=config.COMPLETIONS_QUEUE, batch_size=10)
+@app.on_sqs_message(queue=config.COMPLETIONS_QUEUE, batch_size=10,
+                    maximum_batching_window_in_seconds=config.COMPLETIONS_BATCHING_WINDOW_S)
 def on_completion(event):  # ReportBatchItemFailures is added at deploy: see README.md, "Partial batch failures"
-    response = process_partial_response(event=event.to_dict(), record_handler=completions.complete,
+    batch = completions.Batch()
+    response = process_partial_response(event=event.to_dict(), record_handler=batch.complete,
                                         processor=completion_batches, context=event.context)
-    completions.flush_metrics()
+    batch.flush()
     return response
 
 
 @app.on_sqs_message(queue=config.DEAD_LETTER_QUEUE, batch_size=10)
 def on_dead_letter(event):
-    response = process_partial_response(event=event.to_dict(), record_handler=completions.dead_letter,
+    batch = completions.Batch()
+    response = process_partial_response(event=event.to_dict(), record_handler=batch.dead_letter,
                                         processor=dead_letter_batches, context=event.context)
-    completions.flush_metrics()
+    batch.flush()
     return response
 
 

@@ -1,14 +1,16 @@
 """Completions of DESIGN.md "How data flows": a worker's report (or a dead letter) ends its Job and feeds the throughput stats.
 
-Record handlers for Powertools' BatchProcessor: they raise on failure, so that record alone is reported in
+A Batch's record handlers serve Powertools' BatchProcessor: they raise on failure, so that record alone is reported in
 batchItemFailures and comes back (a poison completion reaches the completions dead-letter queue after 5 receives).
-The job's status is written first and the stats only on that transition: a repeated completion counts once, and
-a stats write that fails after the status write is lost rather than counted twice.
+The job's status is written first and counted only on that transition: a repeated completion counts once. The
+batch's counts reach the stats in one write per workload when the batch ends; a stats write that fails is lost
+rather than counted twice.
 """
 from __future__ import annotations
 
 import json
 import time
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
 from aws_lambda_powertools import Logger
@@ -16,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import job, wiring
-from chalicelib.errors import BallastError, NotFound
+from chalicelib.errors import BallastError, NotFound, Unavailable
 from chalicelib.telemetry import metrics
 
 logger = Logger(child=True)
@@ -31,33 +33,80 @@ class PoisonCompletion(BallastError):
     reason = "PoisonCompletion"
 
 
-def complete(record: SQSRecord) -> None:
-    """A worker's completion message: the job becomes Done with its output, or Failed with the worker's reason."""
-    message = _parse(record.body)
-    status = message.get("status")
-    if status not in ("done", "failed"):
-        raise PoisonCompletion(f"completion {record.message_id}: status must be done or failed, got {status!r}")
-    if status == "done" and not message.get("outputKey"):
-        raise PoisonCompletion(f"completion {record.message_id}: a done job needs outputKey")
-    _finish(message["jobId"], message["key"], _ended(message))
+class Batch:
+    """One invocation's records: each ends its job at once; their counts are written together by flush()."""
 
+    def __init__(self):
+        self._counts: dict[str, Counter] = defaultdict(Counter)
 
-def dead_letter(record: SQSRecord) -> None:
-    """A work message SQS gave up on: its job becomes Failed, saying how many deliveries it had.
-
-    Unlike a poison completion, a dead letter that names no job is dropped with a warning: the dead-letter queue
-    has no queue behind it, so raising would only bring it back until its retention ends.
-    """
-    # SQS keeps the receive count when it moves a message; this Lambda's own receive is the last one.
-    deliveries = max(int(record.attributes.approximate_receive_count or 1) - 1, 1)
-    now = datetime.now(timezone.utc).isoformat()
-    try:
+    def complete(self, record: SQSRecord) -> None:
+        """A worker's completion message: the job becomes Done with its output, or Failed with the worker's reason."""
         message = _parse(record.body)
-        _finish(message["jobId"], message["key"], lambda status: {
-            **status, "phase": job.FAILED, "finishedAt": now,
-            "reason": f"gave up after {deliveries} deliveries (worker crashed or timed out)"})
-    except PoisonCompletion as error:
-        logger.warning("dead letter dropped", extra={"messageId": record.message_id, "why": error.message})
+        status = message.get("status")
+        if status not in ("done", "failed"):
+            raise PoisonCompletion(f"completion {record.message_id}: status must be done or failed, got {status!r}")
+        if status == "done" and not message.get("outputKey"):
+            raise PoisonCompletion(f"completion {record.message_id}: a done job needs outputKey")
+        self._finish(message["jobId"], message["key"], _ended(message))
+
+    def dead_letter(self, record: SQSRecord) -> None:
+        """A work message SQS gave up on: its job becomes Failed, saying how many deliveries it had.
+
+        Unlike a poison completion, a dead letter that names no job is dropped with a warning: the dead-letter queue
+        has no queue behind it, so raising would only bring it back until its retention ends.
+        """
+        # SQS keeps the receive count when it moves a message; this Lambda's own receive is the last one.
+        deliveries = max(int(record.attributes.approximate_receive_count or 1) - 1, 1)
+        now = datetime.now(timezone.utc).isoformat()
+        try:
+            message = _parse(record.body)
+            self._finish(message["jobId"], message["key"], lambda status: {
+                **status, "phase": job.FAILED, "finishedAt": now,
+                "reason": f"gave up after {deliveries} deliveries (worker crashed or timed out)"})
+        except PoisonCompletion as error:
+            logger.warning("dead letter dropped", extra={"messageId": record.message_id, "why": error.message})
+
+    def flush(self) -> None:
+        """The batch's stats, one write per workload, and one EMF line (none when nothing finished)."""
+        store, now = wiring.store(), datetime.now(timezone.utc)
+        for name, counters in self._counts.items():
+            try:
+                store.add_stats(name, now, dict(counters))
+            except Unavailable as error:
+                logger.warning("throughput stats lost", extra={"workload": name, "counters": dict(counters), "why": str(error)})
+        self._counts.clear()
+        if metrics.metric_set:
+            metrics.flush_metrics()
+
+    def _finish(self, job_id: str, key: str, end) -> None:
+        namespace = job.namespace_of(key)
+
+        def change(status: dict) -> dict | None:
+            # Terminal is final: a repeated or late completion (or a dead letter after a success) changes nothing.
+            return None if status["phase"] in job.TERMINAL else end(status)
+
+        try:
+            written = job.update(wiring.store(), namespace, job_id, change)
+        except NotFound:
+            raise PoisonCompletion(f"job {namespace}/{job_id} does not exist") from None
+        if written is None:
+            logger.info("completion for a finished job ignored", extra={"job": job_id})
+            return
+        self._count(written)
+
+    def _count(self, written: dict) -> None:
+        status, op = written["status"], written["spec"]["op"]
+        done = status["phase"] == job.DONE
+        counts = self._counts[job.stats_name(op, _workloads_by_op())]
+        counts["done" if done else "failed"] += 1
+        if status.get("durationMs") is not None:
+            counts["busyMs"] += status["durationMs"]
+        queue_ms = _between_ms(status.get("enqueuedAt"), status.get("finishedAt"))
+        if queue_ms is not None:
+            counts["queueMs"] += queue_ms
+        metrics.add_metric(name="JobsCompleted" if done else "JobsFailed", unit=MetricUnit.Count, value=1)
+        logger.info("job finished", extra={"job": written["metadata"]["name"], "op": op, "phase": status["phase"],
+                                           "reason": status.get("reason"), "durationMs": status.get("durationMs")})
 
 
 def _parse(body: str) -> dict:
@@ -84,38 +133,6 @@ def _ended(message: dict):
     return change
 
 
-def _finish(job_id: str, key: str, end) -> None:
-    namespace = job.namespace_of(key)
-
-    def change(status: dict) -> dict | None:
-        # Terminal is final: a repeated or late completion (or a dead letter after a success) changes nothing.
-        return None if status["phase"] in job.TERMINAL else end(status)
-
-    try:
-        written = job.update(wiring.store(), namespace, job_id, change)
-    except NotFound:
-        raise PoisonCompletion(f"job {namespace}/{job_id} does not exist") from None
-    if written is None:
-        logger.info("completion for a finished job ignored", extra={"job": job_id})
-        return
-    _count(written)
-
-
-def _count(written: dict) -> None:
-    status, op = written["status"], written["spec"]["op"]
-    done = status["phase"] == job.DONE
-    counters = {"done" if done else "failed": 1}
-    if status.get("durationMs") is not None:
-        counters["busyMs"] = status["durationMs"]
-    queue_ms = _between_ms(status.get("enqueuedAt"), status.get("finishedAt"))
-    if queue_ms is not None:
-        counters["queueMs"] = queue_ms
-    wiring.store().add_stats(job.stats_name(op, _workloads_by_op()), datetime.now(timezone.utc), counters)
-    metrics.add_metric(name="JobsCompleted" if done else "JobsFailed", unit=MetricUnit.Count, value=1)
-    logger.info("job finished", extra={"job": written["metadata"]["name"], "op": op, "phase": status["phase"],
-                                       "reason": status.get("reason"), "durationMs": status.get("durationMs")})
-
-
 def _between_ms(start: str | None, end: str | None) -> int | None:
     try:
         return max(int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() * 1000), 0)
@@ -128,9 +145,3 @@ def _workloads_by_op() -> dict[str, dict]:
     if _workloads["store"] is not store or time.monotonic() - _workloads["at"] > WORKLOADS_TTL_S:
         _workloads.update(store=store, at=time.monotonic(), by_op=job.workloads_by_op(store))
     return _workloads["by_op"]
-
-
-def flush_metrics() -> None:
-    """One EMF line per invocation, and none (not a warning per batch) when nothing finished."""
-    if metrics.metric_set:
-        metrics.flush_metrics()

@@ -15,6 +15,9 @@ TICK_INTERVAL_S = float(os.environ["BALLAST_TICK_INTERVAL_S"])
 LEASE_TTL_S = float(os.environ["BALLAST_LEASE_TTL_S"])
 EVENT_TTL_S = int(os.environ["BALLAST_EVENT_TTL_S"])
 MAX_BODY_BYTES = int(os.environ["BALLAST_MAX_BODY_BYTES"])
+# Lambda gathers completions this long (or until 10 arrive) before an invocation: a job's status may lag its worker by
+# as much, and a busy fleet's completions cost one invocation and one stats write per ten jobs instead of one per job.
+COMPLETIONS_BATCHING_WINDOW_S = 1
 # A global switch on top of each Workload's own spec.dryRun: record decisions, call no scaling API.
 DRY_RUN = os.environ["BALLAST_DRY_RUN"].lower() == "true"
 

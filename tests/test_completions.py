@@ -99,6 +99,39 @@ def test_stats_add_up_per_workload(client, store, queued):
     assert dead["failed"] == 1
 
 
+def test_a_batch_writes_its_stats_once_per_workload(client, store, monkeypatch):
+    from chalicelib.adapters.store import Store
+    workload(store, "grayscale", name="gray-fleet")
+    ids = [f"{n}" * 32 for n in "def"]
+    for job_id in ids:
+        make_job(store, job_id, "grayscale", f"{job_id[0]}.jpg")
+    writes = []
+    add_stats = Store.add_stats
+    monkeypatch.setattr(Store, "add_stats", lambda self, name, at, counters, stamp=None: (
+        writes.append((name, counters)), add_stats(self, name, at, counters, stamp))[1])
+    event = load_event("sqs_completions")
+    done = json.loads(event["Records"][0]["body"])
+    event["Records"] = [{**event["Records"][0], "messageId": f"m-{job_id[0]}",
+                         "body": json.dumps({**done, "jobId": job_id, "key": f"input/grayscale/u-local/{job_id[0]}.jpg",
+                                             "outputKey": f"output/grayscale/u-local/{job_id[0]}.jpg"})}
+                        for job_id in ids]
+    assert client.lambda_.invoke("on_completion", event).payload == {"batchItemFailures": []}
+    assert writes == [("gray-fleet", {"done": 3, "busyMs": 360, "queueMs": 3 * 1120})]
+
+
+def test_a_throttled_stats_write_loses_the_counts_not_the_batch(client, store, queued, monkeypatch, caplog):
+    from chalicelib.adapters.store import Store
+    from chalicelib.errors import Unavailable
+
+    def throttled(*args, **kwargs):
+        raise Unavailable("the store is unavailable: ProvisionedThroughputExceededException")
+    monkeypatch.setattr(Store, "add_stats", throttled)
+    response = client.lambda_.invoke("on_completion", load_event("sqs_completions")).payload
+    assert response == {"batchItemFailures": [{"itemIdentifier": POISON_MESSAGE_ID}]}  # the poison one alone
+    assert status(store, DONE_ID)["phase"] == "Done" and status(store, FAILED_ID)["phase"] == "Failed"
+    assert "throughput stats lost" in caplog.messages
+
+
 def test_completion_emits_one_metrics_line(client, store, queued, capsys):
     client.lambda_.invoke("on_completion", load_event("sqs_completions"))
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
