@@ -25,6 +25,7 @@ ASYNC_BACKLOG = 20  # S3 events received and waiting for their invocation, at mo
 # so a few share this interpreter safely, and one at a time would make ingest the local pipeline's bottleneck.
 ASYNC_CONCURRENCY = 4
 POLL_WAIT_S = 1  # short long-polls, so stopping the pump never waits for a 20 s receive
+BATCHING_POLL_S = 0.2  # while a batching window is open, how often the queue is looked at again
 RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 RATE_UNITS_S = {"minute": 60, "hour": 3600, "day": 86400}
 
@@ -257,9 +258,7 @@ class Pump:
         url = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         arn = self._queue_arn(queue)
         while not self._stop.is_set():
-            messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(source.batch_size, 10),
-                                                 WaitTimeSeconds=POLL_WAIT_S, AttributeNames=["All"],
-                                                 MessageAttributeNames=["All"]).get("Messages", [])
+            messages = self._batch(url, source)
             if not messages:
                 continue
             records = [sqs_record(m, arn, self._region) for m in messages]
@@ -272,6 +271,26 @@ class Pump:
             done = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(records) if r["messageId"] not in keep]
             if done:
                 self._sqs.delete_message_batch(QueueUrl=url, Entries=done)
+
+    def _batch(self, url: str, source: SQSEventConfig) -> list[dict]:
+        """Up to batch_size messages; once the first arrives, more are gathered for the mapping's batching window."""
+        size, window_s = source.batch_size, source.maximum_batching_window_in_seconds or 0
+        messages = self._receive(url, size, POLL_WAIT_S)
+        window_ends = time.monotonic() + window_s
+        while messages and len(messages) < size and not self._stop.is_set():
+            left_s = window_ends - time.monotonic()
+            if left_s <= 0:
+                break
+            # A long poll returns as soon as one message is there; a short one (0 s) when none is.
+            more = self._receive(url, size - len(messages), 0)
+            if not more:
+                self._stop.wait(min(left_s, BATCHING_POLL_S))
+            messages += more
+        return messages
+
+    def _receive(self, url: str, count: int, wait_s: int) -> list[dict]:
+        return self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(count, 10), WaitTimeSeconds=wait_s,
+                                         AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
 
     def _poll_s3(self, source: S3EventConfig) -> None:
         url = self._s3_events_url

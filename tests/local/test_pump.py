@@ -119,3 +119,29 @@ def test_a_raising_handler_keeps_the_whole_batch():
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
     assert runner.stats.errors[0].error == "RuntimeError: boom"
+
+
+@pytest.mark.parametrize("window_s, batches", [(0, [1, 1, 1]), (2, [3])])
+def test_messages_arriving_within_the_batching_window_make_one_batch(window_s, batches):
+    app = Chalice(app_name="pumptest")
+    seen = []
+
+    @app.on_sqs_message(queue="work", batch_size=10, maximum_batching_window_in_seconds=window_s)
+    def handle(event):
+        seen.append(len(event.to_dict()["Records"]))
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        sqs = session.client("sqs")
+        url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
+                           "123456789012", "us-east-1", s3_events_queue="unused")
+        runner.start()
+        for n in range(3):
+            sqs.send_message(QueueUrl=url, MessageBody=str(n))
+            time.sleep(0.4)  # far apart enough that without a window each is a batch of its own
+        deadline = time.monotonic() + 10
+        while sum(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.stop()
+    assert seen == batches
