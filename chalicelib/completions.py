@@ -9,7 +9,6 @@ rather than counted twice.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
@@ -23,8 +22,7 @@ from chalicelib.telemetry import metrics
 
 logger = Logger(child=True)
 # Names change when someone edits a Workload, rarely; one list per warm minute spares a query per record.
-WORKLOADS_TTL_S = 60
-_workloads: dict = {"store": None, "at": 0.0, "by_op": {}}
+_workloads = job.WorkloadCache(ttl_s=60)
 
 
 class PoisonCompletion(BallastError):
@@ -97,7 +95,7 @@ class Batch:
     def _count(self, written: dict) -> None:
         status, op = written["status"], written["spec"]["op"]
         done = status["phase"] == job.DONE
-        counts = self._counts[job.stats_name(op, _workloads_by_op())]
+        counts = self._counts[job.stats_name(op, _workloads.get(wiring.store()))]
         counts["done" if done else "failed"] += 1
         if status.get("durationMs") is not None:
             counts["busyMs"] += status["durationMs"]
@@ -138,10 +136,3 @@ def _between_ms(start: str | None, end: str | None) -> int | None:
         return max(int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() * 1000), 0)
     except (TypeError, ValueError):
         return None
-
-
-def _workloads_by_op() -> dict[str, dict]:
-    store = wiring.store()
-    if _workloads["store"] is not store or time.monotonic() - _workloads["at"] > WORKLOADS_TTL_S:
-        _workloads.update(store=store, at=time.monotonic(), by_op=job.workloads_by_op(store))
-    return _workloads["by_op"]

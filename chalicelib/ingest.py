@@ -25,6 +25,10 @@ logger = Logger(child=True)
 EMPTY = "empty object"
 # The workers' own limit (workers/worker.py MAX_INPUT_BYTES; a test keeps the two equal): larger uploads never reach a queue.
 MAX_INPUT_BYTES = 200 * 2**20
+# A burst of uploads is a burst of invocations: each warm one lists the Workloads at most once a second. Whether a
+# workload is at zero (and needs a nudge) may so be a second old: a nudge too many costs the controller a lease attempt;
+# one too few (a workload put to sleep in that second) leaves its wake to the next scheduled tick.
+_workloads = job.WorkloadCache(ttl_s=1)
 
 
 class S3Notification(S3Event):
@@ -73,7 +77,7 @@ def ingest(event: dict) -> None:
             to_send[upload.op].append(claim)
     if not to_send:
         return
-    workloads = job.workloads_by_op(store)
+    workloads = _workloads.get(store)
     for op, claims in to_send.items():
         _enqueue(store, op, claims, workloads.get(op), job.stats_name(op, workloads), now)
 

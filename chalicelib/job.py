@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import unicodedata
 
 from chalicelib import config
@@ -107,6 +108,21 @@ def workloads_by_op(store: Store) -> dict[str, dict]:
     """The Workload draining each operation's queue (one list per call: callers call it once per invocation)."""
     by_queue = {w["spec"].get("queue", {}).get("name"): w for w in store.list_all("Workload", DEFAULT_NAMESPACE)}
     return {op: by_queue[config.work_queue(op)] for op in config.OPERATIONS if config.work_queue(op) in by_queue}
+
+
+class WorkloadCache:
+    """workloads_by_op as a warm Lambda keeps it: listed again once older than ttl_s (or when the store changed)."""
+
+    def __init__(self, ttl_s: float):
+        self._ttl_s = ttl_s
+        self._store: Store | None = None
+        self._at = 0.0
+        self._by_op: dict[str, dict] = {}
+
+    def get(self, store: Store) -> dict[str, dict]:
+        if self._store is not store or time.monotonic() - self._at > self._ttl_s:
+            self._store, self._at, self._by_op = store, time.monotonic(), workloads_by_op(store)
+        return self._by_op
 
 
 def stats_name(op: str, workloads: dict[str, dict]) -> str:

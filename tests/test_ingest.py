@@ -139,6 +139,25 @@ def test_a_workload_the_controller_has_not_seen_yet_is_nudged(client, store):
     assert [n["workload"] for n in drain("ballast-dev-nudge")] == ["photos-thumbnail"]
 
 
+def test_a_burst_lists_the_workloads_once_a_second_and_sees_a_wake_after_that(client, store, monkeypatch):
+    from chalicelib import job as job_module
+    from chalicelib.adapters.store import Store
+    now = [1000.0]
+    monkeypatch.setattr(job_module.time, "monotonic", lambda: now[0])
+    listed = []
+    list_all = Store.list_all
+    monkeypatch.setattr(Store, "list_all", lambda self, kind, namespace: (listed.append(kind), list_all(self, kind, namespace))[1])
+    workload(store, "thumbnail", current=0, desired=0)
+    for n in range(5):
+        client.lambda_.invoke("on_upload", s3_event((f"input/thumbnail/{n}.jpg", 10)))
+    assert listed.count("Workload") == 1
+    store.update_status("Workload", "default", "photos-thumbnail", {"currentReplicas": 0, "desiredReplicas": 2})
+    drain("ballast-dev-nudge")
+    now[0] += 1.5
+    client.lambda_.invoke("on_upload", s3_event(("input/thumbnail/late.jpg", 10)))
+    assert listed.count("Workload") == 2 and drain("ballast-dev-nudge") == []  # the controller's wake is seen
+
+
 def test_a_paused_workload_is_not_nudged(client, store):
     created = workload(store, "thumbnail", current=0, desired=0)
     store.replace({**created, "spec": {**created["spec"], "replicas": 0}}, created["metadata"]["resourceVersion"])
