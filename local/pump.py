@@ -153,6 +153,7 @@ class Pump:
         self._contexts: set[Context] = set()
         self._lock = threading.Lock()
         self._sequence = 0
+        self._delivered: list[str] = []  # receipt handles of S3 events whose invocation is over, to delete in batches
         self._async = ThreadPoolExecutor(max_workers=ASYNC_CONCURRENCY, thread_name_prefix="lambda-async")
         self._async_room = threading.Semaphore(ASYNC_BACKLOG)
         # Lambda gives each invocation an execution environment of its own; here every function shares one interpreter
@@ -295,6 +296,7 @@ class Pump:
     def _poll_s3(self, source: S3EventConfig) -> None:
         url = self._s3_events_url
         while not self._stop.is_set():
+            self._delete_delivered(url)
             # Take only as many events as can be delivered soon: one held longer than the queue's visibility timeout
             # would come back and be ingested twice.
             room = self._take_room()
@@ -332,7 +334,15 @@ class Pump:
                 return  # delivered again after the queue's visibility timeout: Lambda's asynchronous retry
         finally:
             self._async_room.release()
-        self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        with self._lock:
+            self._delivered.append(message["ReceiptHandle"])
+
+    def _delete_delivered(self, url: str) -> None:
+        with self._lock:
+            handles, self._delivered = self._delivered, []
+        for start in range(0, len(handles), 10):
+            entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles[start:start + 10])]
+            self._sqs.delete_message_batch(QueueUrl=url, Entries=entries)
 
     def _fire_schedule(self, source: ScheduledEventConfig) -> None:
         expression = source.schedule_expression
