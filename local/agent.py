@@ -17,7 +17,9 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from moto.ecs.models import ecs_backends
+import requests
+
+from local.moto_process import REPORT_PATH
 
 log = logging.getLogger("local.agent")
 
@@ -96,8 +98,8 @@ class Agent:
     """Follows ECS services' desiredCount and the Auto Scaling group's DesiredCapacity, as the ECS scheduler and EC2 would.
 
     In AWS the ECS scheduler owns a service's runningCount and pendingCount; moto has no scheduler and reports
-    runningCount = desiredCount. The agent is the scheduler here, so it writes the true counts into moto's ECS
-    records (there is no API for that, in AWS or moto), and the controller observes what really runs.
+    runningCount = desiredCount. The agent is the scheduler here, so it posts the true counts to the moto process, which
+    writes them into its ECS records (there is no API for that, in AWS or moto), and the controller observes what really runs.
     """
 
     def __init__(self, session, cluster: str, auto_scaling_group: str, node_cpu_millicores: int, node_memory_mib: int,
@@ -196,7 +198,8 @@ class Agent:
                 self._desired[service["serviceName"]] = service["desiredCount"]
                 self._size_service(service["serviceName"], service["desiredCount"], self._definitions[service["taskDefinition"]], now)
             self._place(now)
-            self._report()
+            counts = self._counts()
+        requests.post(self._worker_env["AWS_ENDPOINT_URL"] + REPORT_PATH, json=counts, timeout=5).raise_for_status()
 
     def _describe(self, arn: str) -> TaskDefinition:
         definition = self._ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
@@ -328,18 +331,14 @@ class Agent:
             return 200, {"protection": {"ExpirationDate": expires and expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                         "ProtectionEnabled": left_s > 0, "TaskArn": arn}}
 
-    def _report(self) -> None:
-        backend = ecs_backends[self._account][self._region]
+    def _counts(self) -> dict:
+        """What ECS's agents would tell it: each service's running and pending tasks (moto_process.REPORT_PATH)."""
+        services = {}
         for service, desired in self._desired.items():
-            record = backend.services.get(f"{self._cluster}:{service}")
-            if record is None:
-                continue
             mine = [t for t in self._tasks if t.service == service]
-            record.running_count = sum(t.state == RUNNING for t in mine)
-            record.pending_count = sum(t.state == PENDING for t in mine)
-            for deployment in record.deployments[:1]:
-                deployment["runningCount"], deployment["pendingCount"] = record.running_count, record.pending_count
-                deployment["rolloutState"] = "COMPLETED" if record.running_count == desired else "IN_PROGRESS"
+            services[service] = {"running": sum(t.state == RUNNING for t in mine),
+                                 "pending": sum(t.state == PENDING for t in mine), "desired": desired}
+        return {"account": self._account, "region": self._region, "cluster": self._cluster, "services": services}
 
 
 def _invalid(request: dict) -> str | None:

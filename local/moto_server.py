@@ -1,35 +1,38 @@
 """The local runtime's AWS: a moto server on a free 127.0.0.1 port that this process and its workers reach through AWS_ENDPOINT_URL."""
 from __future__ import annotations
 
-import logging
 import os
-
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+import subprocess
+import sys
 
 import infra
-from local import moto_speedups
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account: ARNs built here must match the ones moto returns
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
 
+STOP_TIMEOUT_S = 5
+
+
 class MotoServer:
-    """Started in-process so the node agent can play the ECS scheduler on moto's own ECS records (see agent.py)."""
+    """moto in a process of its own (local/moto_process.py), which ends with this one."""
 
     def __init__(self, stage: str = "dev"):
         self.stage = stage
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._process: subprocess.Popen | None = None
         self._saved: dict[str, str | None] = {}
         self.endpoint = ""
 
     def start(self) -> "MotoServer":
-        # werkzeug logs every request at INFO; thousands of worker polls would drown the progress view.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        moto_speedups.install()
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        # werkzeug logs every request on stderr; thousands of worker polls would drown the progress view.
+        self._process = subprocess.Popen([sys.executable, "-m", "local.moto_process"], cwd=infra.ROOT,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        port = self._process.stdout.readline().strip()
+        if not port.isdigit():
+            self._process.kill()
+            raise RuntimeError(f"the moto server did not start (exit code {self._process.wait()})")
+        self.endpoint = f"http://127.0.0.1:{port}"
         self._export(self.environment())
         return self
 
@@ -39,8 +42,13 @@ class MotoServer:
                 "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
 
     def stop(self) -> None:
-        self._server.stop()
-        moto_speedups.uninstall()
+        if self._process is not None:
+            self._process.stdin.close()
+            try:
+                self._process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
         for key, value in self._saved.items():
             if value is None:
                 os.environ.pop(key, None)

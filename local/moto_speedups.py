@@ -1,7 +1,7 @@
 """moto's paths that grow with the whole queue or table where AWS's do not, replaced by ones that answer the same.
 
 The local runtime puts thousands of jobs in one table and hundreds of messages in one queue, which moto 5.2 serves
-with costs AWS does not have, all in the one process the local runtime shares with moto:
+with costs AWS does not have, all on the one interpreter of the local runtime's moto process:
 - SQS ReceiveMessage reads every attribute of the queue (three scans of all its messages) for each message it
   returns, to learn the retention period: 10 messages from a queue of 600 took 0.3 s.
 - The list of visible messages reads the clock twice per message.

@@ -87,7 +87,7 @@ def nodepool_manifest(group: str, shape: Shape) -> dict:
 
 
 class Runtime:
-    """Everything `make demo` runs, in one process plus one worker process per running task."""
+    """Everything `make demo` runs: this process (the Lambdas, the pump, the agent), moto's, and one per running task."""
 
     def __init__(self, out_dir: Path, shape: Shape = Shape(), stage: str = "dev", register: bool = True):
         self.out_dir, self.shape, self.stage = Path(out_dir), shape, stage
