@@ -269,9 +269,7 @@ class Pump:
                 keep = None
             if keep is None:
                 continue  # the whole batch returns to the queue after its visibility timeout, as in Lambda
-            done = [{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(records) if r["messageId"] not in keep]
-            if done:
-                self._sqs.delete_message_batch(QueueUrl=url, Entries=done)
+            self._delete(url, [r["receiptHandle"] for r in records if r["messageId"] not in keep])
 
     def _batch(self, url: str, source: SQSEventConfig) -> list[dict]:
         """Up to batch_size messages; once the first arrives, more are gathered for the mapping's batching window."""
@@ -340,6 +338,10 @@ class Pump:
     def _delete_delivered(self, url: str) -> None:
         with self._lock:
             handles, self._delivered = self._delivered, []
+        self._delete(url, handles)
+
+    def _delete(self, url: str, handles: list[str]) -> None:
+        # Ten per request, SQS's limit: a batch gathered over a batching window may hold more.
         for start in range(0, len(handles), 10):
             entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles[start:start + 10])]
             self._sqs.delete_message_batch(QueueUrl=url, Entries=entries)

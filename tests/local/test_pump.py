@@ -145,3 +145,33 @@ def test_messages_arriving_within_the_batching_window_make_one_batch(window_s, b
             time.sleep(0.05)
         runner.stop()
     assert seen == batches
+
+
+def test_a_batch_larger_than_ten_is_gathered_and_deleted_ten_at_a_time():
+    app = Chalice(app_name="pumptest")
+    seen = []
+
+    @app.on_sqs_message(queue="work", batch_size=15, maximum_batching_window_in_seconds=2)
+    def handle(event):
+        seen.append(len(event.to_dict()["Records"]))
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        deletes = []  # moto accepts any number of entries; SQS refuses more than ten
+        session.events.register("provide-client-params.sqs.DeleteMessageBatch",
+                                lambda params, **_: deletes.append(len(params["Entries"])))
+        sqs = session.client("sqs")
+        url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": str(n)} for n in range(10)])
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": str(n)} for n in range(2)])
+        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
+                           "123456789012", "us-east-1", s3_events_queue="unused")
+        runner.start()
+        deadline = time.monotonic() + 10
+        while sum(seen) < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # the deletes follow the invocation
+        runner.stop()
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert seen == [12] and not runner.stats.errors and sorted(deletes) == [2, 10]
+    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
