@@ -107,8 +107,11 @@ def test_a_batch_writes_its_stats_once_per_workload(client, store, monkeypatch):
         make_job(store, job_id, "grayscale", f"{job_id[0]}.jpg")
     writes = []
     add_stats = Store.add_stats
-    monkeypatch.setattr(Store, "add_stats", lambda self, name, at, counters, stamp=None: (
-        writes.append((name, counters)), add_stats(self, name, at, counters, stamp))[1])
+
+    def recording_add_stats(self, name, at, counters, stamp=None):
+        writes.append((name, counters))
+        return add_stats(self, name, at, counters, stamp)
+    monkeypatch.setattr(Store, "add_stats", recording_add_stats)
     event = load_event("sqs_completions")
     done = json.loads(event["Records"][0]["body"])
     event["Records"] = [{**event["Records"][0], "messageId": f"m-{job_id[0]}",

@@ -146,7 +146,11 @@ def test_a_burst_lists_the_workloads_once_a_second_and_sees_a_wake_after_that(cl
     monkeypatch.setattr(job_module.time, "monotonic", lambda: now[0])
     listed = []
     list_all = Store.list_all
-    monkeypatch.setattr(Store, "list_all", lambda self, kind, namespace: (listed.append(kind), list_all(self, kind, namespace))[1])
+
+    def recording_list_all(self, kind, namespace):
+        listed.append(kind)
+        return list_all(self, kind, namespace)
+    monkeypatch.setattr(Store, "list_all", recording_list_all)
     workload(store, "thumbnail", current=0, desired=0)
     for n in range(5):
         client.lambda_.invoke("on_upload", s3_event((f"input/thumbnail/{n}.jpg", 10)))
