@@ -4,7 +4,8 @@ The local runtime puts thousands of jobs in one table and hundreds of messages i
 with costs AWS does not have, all on the one interpreter of the local runtime's moto process:
 - SQS ReceiveMessage reads every attribute of the queue (three scans of all its messages) for each message it
   returns, to learn the retention period: 10 messages from a queue of 600 took 0.3 s.
-- The list of visible messages reads the clock twice per message.
+- The list of visible messages, and the counts of delayed and in-flight ones, read the clock once or twice per message;
+  every SendMessage reads all the queue's attributes, so those counts too, to learn whether it deduplicates by content.
 - DynamoDB Query without an index sorts every item of the table, then keeps the partition's: 20 ms for 3 items of a
   table of 2,000 jobs. DynamoDB reads the partition alone.
 tests/local/test_moto_speedups.py runs the same requests with and without these and compares the answers.
@@ -20,6 +21,8 @@ from moto.sqs.models import Queue, SQSBackend
 _ORIGINALS = {
     (SQSBackend, "is_message_valid_based_on_retention_period"): SQSBackend.is_message_valid_based_on_retention_period,
     (Queue, "messages"): Queue.messages,
+    (Queue, "approximate_number_of_messages_delayed"): Queue.approximate_number_of_messages_delayed,
+    (Queue, "approximate_number_of_messages_not_visible"): Queue.approximate_number_of_messages_not_visible,
     (Table, "query"): Table.query,
 }
 _QUERY = inspect.signature(Table.query)
@@ -33,6 +36,16 @@ def _within_retention(self: SQSBackend, queue_name: str, message) -> bool:
 def _visible_messages(self: Queue) -> list:
     now = unix_time_millis()
     return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+
+def _delayed_count(self: Queue) -> int:
+    now = unix_time_millis()
+    return sum(now < m.delayed_until for m in self._messages)
+
+
+def _in_flight_count(self: Queue) -> int:
+    now = unix_time_millis()
+    return sum(not now > m.visible_at for m in self._messages)
 
 
 class _Partition:
@@ -61,6 +74,8 @@ def _partition_query(self: Table, *args, **kwargs):
 _REPLACEMENTS = {
     (SQSBackend, "is_message_valid_based_on_retention_period"): _within_retention,
     (Queue, "messages"): property(_visible_messages),
+    (Queue, "approximate_number_of_messages_delayed"): property(_delayed_count),
+    (Queue, "approximate_number_of_messages_not_visible"): property(_in_flight_count),
     (Table, "query"): _partition_query,
 }
 
