@@ -54,10 +54,34 @@ class App:
         return []
 
 
+class Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves which host.
+
+    moto works it out again for every request (a listing of its package's directory, then its URL patterns) while
+    holding a lock every other request waits on: a tenth of the process's time under the local runtime's load.
+    """
+
+    def __init__(self, create_app):
+        super().__init__(create_app)
+        self._backend_of_host: dict = {}
+
+    def get_backend_for_host(self, host):
+        if host not in self._backend_of_host:
+            self._backend_of_host[host] = super().get_backend_for_host(host)
+        return self._backend_of_host[host]
+
+
+class RequestHandler(MotoRequestHandler):
+    """No log line per request (an eighth of the process's time); errors are still logged, on stderr."""
+
+    def log_request(self, code="-", size="-") -> None:
+        pass
+
+
 def main() -> None:
     moto_speedups.install()
-    server = make_server("127.0.0.1", 0, App(DomainDispatcherApplication(create_backend_app)), threaded=True,
-                         request_handler=MotoRequestHandler)
+    server = make_server("127.0.0.1", 0, App(Dispatcher(create_backend_app)), threaded=True,
+                         request_handler=RequestHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     print(server.server_address[1], flush=True)
     # The runtime holds the other end of stdin: end of file means it stopped, or died without a chance to say so.
