@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 import infra
 
@@ -13,6 +14,7 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "loca
 
 
 STOP_TIMEOUT_S = 5
+PROCESS_MODULE = "local.moto_process"
 
 
 class MotoServer:
@@ -21,17 +23,23 @@ class MotoServer:
     def __init__(self, stage: str = "dev"):
         self.stage = stage
         self._process: subprocess.Popen | None = None
+        self._errors = None
         self._saved: dict[str, str | None] = {}
         self.endpoint = ""
 
     def start(self) -> "MotoServer":
-        # werkzeug logs every request on stderr; thousands of worker polls would drown the progress view.
-        self._process = subprocess.Popen([sys.executable, "-m", "local.moto_process"], cwd=infra.ROOT,
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        # A file, not the terminal: moto's warnings and request errors would break into the progress view.
+        self._errors = tempfile.TemporaryFile("w+")
+        self._process = subprocess.Popen([sys.executable, "-m", PROCESS_MODULE], cwd=infra.ROOT,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, text=True)
         port = self._process.stdout.readline().strip()
         if not port.isdigit():
             self._process.kill()
-            raise RuntimeError(f"the moto server did not start (exit code {self._process.wait()})")
+            code = self._process.wait()
+            self._errors.seek(0)
+            why = self._errors.read()[-2000:].strip()
+            self._errors.close()
+            raise RuntimeError(f"the moto server did not start (exit code {code}): {why}")
         self.endpoint = f"http://127.0.0.1:{port}"
         self._export(self.environment())
         return self
@@ -49,6 +57,8 @@ class MotoServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._errors is not None:
+            self._errors.close()
         for key, value in self._saved.items():
             if value is None:
                 os.environ.pop(key, None)
