@@ -1,4 +1,7 @@
-"""The local runtime's moto process: its dispatcher's memory of hosts, and a start failure that says why."""
+"""The local runtime's moto process: its dispatcher's memory of hosts, its server, and a start failure that says why."""
+import http.client
+
+import boto3
 import pytest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -26,3 +29,37 @@ def test_a_moto_process_that_cannot_start_says_why(monkeypatch):
     monkeypatch.setattr(moto_server, "PROCESS_MODULE", "local.no_such_module")
     with pytest.raises(RuntimeError, match=r"did not start \(exit code 1\).*No module named local.no_such_module"):
         moto_server.MotoServer().start()
+
+
+@pytest.fixture(scope="module")
+def moto():
+    server = moto_server.MotoServer().start()
+    yield server
+    server.stop()
+
+
+def test_s3_metadata_names_keep_their_underscores(moto):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="metadata-names")
+    s3.put_object(Bucket="metadata-names", Key="k", Body=b"1", Metadata={"my_key": "a", "plain": "c"})
+    assert s3.head_object(Bucket="metadata-names", Key="k")["Metadata"] == {"my_key": "a", "plain": "c"}
+    # One WSGI name for both: as with moto's own server, the dashed one keeps its value.
+    s3.put_object(Bucket="metadata-names", Key="both", Body=b"1", Metadata={"my-key": "b", "my_key": "a"})
+    assert s3.head_object(Bucket="metadata-names", Key="both")["Metadata"]["my-key"] == "b"
+
+
+def test_connections_are_kept_alive(moto):
+    """Several requests, one connection: the server does not close it after each response as werkzeug's does."""
+    host, port = moto.endpoint.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    for _ in range(3):
+        connection.request("GET", "/", headers={"Host": "s3.us-east-1.amazonaws.com"})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        assert response.getheader("Connection", "").lower() != "close"
+    first_socket = connection.sock
+    connection.request("GET", "/", headers={"Host": "s3.us-east-1.amazonaws.com"})
+    connection.getresponse().read()
+    assert connection.sock is first_socket
+    connection.close()
