@@ -41,10 +41,9 @@ class S3Notification(S3Event):
 
 @dataclass(frozen=True)
 class Claim:
-    """A job ingest may send: its work message, and the job's status and resourceVersion as this invocation saw them."""
+    """A job ingest may send: its work message, and the Job as this invocation saw it."""
     body: dict
-    status: dict
-    resource_version: str
+    job: dict
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def _claim(store, upload: Upload, now: datetime) -> Claim | None:
         return None
     body = {"jobId": meta["name"], "bucket": upload.bucket, "key": upload.key, "op": upload.op,
             "outputKey": upload.output_key, "enqueuedAt": now.isoformat()}
-    return Claim(body, written["status"], written["metadata"]["resourceVersion"])
+    return Claim(body, written)
 
 
 def _refusal(upload: Upload) -> str | None:
@@ -150,7 +149,7 @@ def _mark_enqueued(store, claim: Claim) -> None:
     namespace, name, at = job.namespace_of(claim.body["key"]), claim.body["jobId"], claim.body["enqueuedAt"]
     try:
         # One conditional write on the version the claim saw; only when the job moved since is it read again.
-        store.update_status(job.KIND, namespace, name, {**claim.status, "enqueuedAt": at}, claim.resource_version)
+        store.update_status(job.KIND, namespace, name, {**claim.job["status"], "enqueuedAt": at}, current=claim.job)
     except Conflict:
         job.update(store, namespace, name, _marked_enqueued(at))
 

@@ -98,7 +98,7 @@ def update(store: Store, namespace: str, name: str, change) -> dict | None:
         if new is None:
             return None
         try:
-            return store.update_status(KIND, namespace, name, new, current["metadata"]["resourceVersion"])
+            return store.update_status(KIND, namespace, name, new, current=current)
         except Conflict:
             continue
     raise Conflict(f"{KIND} {namespace}/{name} kept changing; gave up after {UPDATE_ATTEMPTS} attempts")

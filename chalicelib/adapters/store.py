@@ -70,6 +70,18 @@ def _stats_key(name: str, minute: datetime) -> dict:
     return {PARTITION: f"Stats#{name}", SORT: minute.isoformat()}
 
 
+def _written(current: dict, spec: dict | None = None, labels: dict | None = None, generation: int | None = None,
+             status: dict | None = None) -> dict:
+    """`current` as a write conditional on its resourceVersion leaves it, with the parts that write set."""
+    metadata = {**current["metadata"], "resourceVersion": str(int(current["metadata"]["resourceVersion"]) + 1)}
+    if labels is not None:
+        metadata["labels"] = labels
+    if generation is not None:
+        metadata["generation"] = generation
+    return {**current, "metadata": metadata, "spec": current["spec"] if spec is None else spec,
+            "status": current["status"] if status is None else status}
+
+
 def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
@@ -143,17 +155,29 @@ class Store:
         kind, namespace, name = manifest["kind"], meta.get("namespace", "default"), meta["name"]
         current = current or self.get(kind, namespace, name)
         expected = int(resource_version or current["metadata"]["resourceVersion"])
-        spec = json.dumps(manifest.get("spec", {}), sort_keys=True)
+        spec, labels = json.dumps(manifest.get("spec", {}), sort_keys=True), dict(meta.get("labels", {}))
         spec_changed = spec != json.dumps(current["spec"], sort_keys=True)
+        written = None
+        if expected == int(current["metadata"]["resourceVersion"]):
+            written = _written(current, spec=json.loads(spec), labels=labels,
+                               generation=current["metadata"]["generation"] + spec_changed)
         return self._update(kind, namespace, name, expected, "SET #spec = :spec, labels = :labels, gen = gen + :g",
-                            {":spec": spec, ":labels": dict(meta.get("labels", {})), ":g": 1 if spec_changed else 0},
-                            {"#spec": "spec"})
+                            {":spec": spec, ":labels": labels, ":g": 1 if spec_changed else 0}, {"#spec": "spec"}, written)
 
-    def update_status(self, kind: str, namespace: str, name: str, status: dict, resource_version: str | None = None) -> dict:
-        """The status subresource: the controller's write; spec is never touched."""
+    def update_status(self, kind: str, namespace: str, name: str, status: dict, resource_version: str | None = None,
+                      current: dict | None = None) -> dict:
+        """The status subresource: the controller's write; spec is never touched.
+
+        `current` is the object as the caller read it, the write conditional on its resourceVersion: the caller then
+        knows the written object, and DynamoDB need not send it back.
+        """
+        if current is not None:
+            resource_version = current["metadata"]["resourceVersion"]
         expected = int(resource_version) if resource_version else None
-        return self._update(kind, namespace, name, expected, "SET #status = :status",
-                            {":status": json.dumps(status, sort_keys=True)}, {"#status": "status"})
+        encoded = json.dumps(status, sort_keys=True)
+        written = _written(current, status=json.loads(encoded)) if current is not None else None
+        return self._update(kind, namespace, name, expected, "SET #status = :status", {":status": encoded},
+                            {"#status": "status"}, written)
 
     def delete(self, kind: str, namespace: str, name: str, resource_version: str | None = None) -> None:
         condition = Attr(PARTITION).exists()
@@ -164,22 +188,23 @@ class Store:
         except ClientError as error:
             raise self._missing_or_conflict(error, kind, namespace, name) from None
 
-    def _update(self, kind, namespace, name, expected_rv, expression, values, names) -> dict:
+    def _update(self, kind, namespace, name, expected_rv, expression, values, names, written: dict | None = None) -> dict:
+        """`written`, when the caller knows it, is the object as this write leaves it at expected_rv + 1."""
         condition = Attr(PARTITION).exists()
         if expected_rv is not None:
             condition = condition & Attr("rv").eq(expected_rv)
         try:
-            item = self._table.update_item(
+            answer = self._table.update_item(
                 Key={PARTITION: _partition(kind, namespace), SORT: name},
                 UpdateExpression=expression + ", rv = rv + :one",
                 ConditionExpression=condition,
                 ExpressionAttributeValues={**values, ":one": 1},
                 ExpressionAttributeNames=names,
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
+                ReturnValues="ALL_NEW" if written is None else "NONE",
+            )
         except ClientError as error:
             raise self._missing_or_conflict(error, kind, namespace, name) from None
-        return self._object(kind, item)
+        return self._object(kind, answer["Attributes"]) if written is None else written
 
     def _missing_or_conflict(self, error: ClientError, kind, namespace, name) -> Exception:
         translated = _translate(error, "")

@@ -79,6 +79,30 @@ def test_status_write_never_touches_spec_and_spec_write_never_touches_status(sto
     assert replaced["status"] == {"replicas": 3}
 
 
+def test_writes_from_a_read_object_return_what_a_read_returns_after_them(store):
+    # Given the object they start from, writes ask DynamoDB only for what changed and merge it into that object.
+    read = store.create(workload())
+    with_status = store.update_status("Workload", "default", "photos-thumbnail", {"replicas": 3}, current=read)
+    assert with_status == store.get("Workload", "default", "photos-thumbnail")
+    assert with_status["metadata"]["resourceVersion"] == "2" and with_status["status"] == {"replicas": 3}
+    same_status = store.update_status("Workload", "default", "photos-thumbnail", {"replicas": 3}, current=with_status)
+    assert same_status == store.get("Workload", "default", "photos-thumbnail")
+    relabelled = workload(labels={"team": "photos"}, max_replicas=20)
+    replaced = store.replace(relabelled, None, current=same_status)
+    assert replaced == store.get("Workload", "default", "photos-thumbnail")
+    assert (replaced["metadata"]["generation"], replaced["metadata"]["labels"]) == (2, {"team": "photos"})
+    unchanged_spec = store.replace(relabelled, None, current=replaced)
+    assert unchanged_spec == store.get("Workload", "default", "photos-thumbnail")
+    assert unchanged_spec["metadata"]["generation"] == 2
+
+
+def test_status_write_from_a_stale_read_is_a_conflict(store):
+    read = store.create(workload())
+    store.replace(workload(max_replicas=20), "1")
+    with pytest.raises(Conflict):
+        store.update_status("Workload", "default", "photos-thumbnail", {"replicas": 3}, current=read)
+
+
 def test_status_write_with_a_stale_version_is_a_conflict(store):
     store.create(workload())
     store.replace(workload(max_replicas=20), "1")

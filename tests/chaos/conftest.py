@@ -88,8 +88,8 @@ class Ledger:
             self._count(written)
             return written
 
-        def counting_update_status(store, kind, namespace, name, status, resource_version=None):
-            written = update_status(store, kind, namespace, name, status, resource_version)
+        def counting_update_status(store, *args, **kwargs):
+            written = update_status(store, *args, **kwargs)
             self._count(written)
             return written
 
