@@ -1,4 +1,5 @@
 """local/moto_speedups.py: the same requests get the same answers from moto with and without the replacements."""
+import inspect
 import json
 
 import boto3
@@ -94,3 +95,21 @@ def test_receive_delay_visibility_retention_and_counts_are_the_same(stock_then_f
     assert fast == stock
     received = [n for bodies, _ in stock for n in bodies]
     assert 3 not in received and "delayed" not in received and received[:3] == [0, 1, 2]
+
+
+def test_response_classes_methods_are_the_same_and_listed_once(monkeypatch):
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.ecs.responses import EC2ContainerServiceResponse
+    from moto.s3.responses import S3Response
+    from moto.sqs.responses import SQSResponse
+
+    classes = [DynamoHandler, EC2ContainerServiceResponse, S3Response, SQSResponse]
+    stock = [responses.method_names_from_class(cls) for cls in classes]
+    moto_speedups.install()
+    try:
+        assert [responses.method_names_from_class(cls) for cls in classes] == stock
+        monkeypatch.setattr(inspect, "getmembers", lambda *args, **kwargs: pytest.fail("listed again"))
+        assert [responses.method_names_from_class(cls) for cls in classes] == stock
+    finally:
+        moto_speedups.uninstall()
