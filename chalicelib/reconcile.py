@@ -282,6 +282,12 @@ def _act_and_record(adapters, workload: Workload, status: dict, observation: Obs
                              f"(dry run): {decision.message}", now)]
             logger.info("would scale", extra={"workload": workload.name, "from": observation.replicas,
                                               "to": decision.replicas, "reason": decision.reason})
+        elif _spec_moved(store, workload):
+            # Acting on the spec this tick read would undo, until the next tick, a `ballast scale` or patch made
+            # meanwhile (a user pinning a workload at zero would see it scaled up): the next tick decides on the new one.
+            logger.info("spec changed during the tick, not acted on", extra={"workload": workload.name,
+                                                                              "to": decision.replicas})
+            return 0
         else:
             try:
                 adapters.fleets.set_desired(workload.target, decision.replicas)
@@ -407,6 +413,14 @@ def _act_on_pool(adapters, pool: NodePool, status: dict, state, decision: NodeDe
     }
     _write_status(adapters.store, "NodePool", pool.name, new_status, events, outbox)
     return acted
+
+
+def _spec_moved(store, workload: Workload) -> bool:
+    """Whether the Workload's spec changed (or it went) since the tick read it; read only when about to scale."""
+    try:
+        return store.get("Workload", NAMESPACE, workload.name)["metadata"]["generation"] != workload.generation
+    except BallastError:
+        return True  # gone, or the store unreachable: nothing to act on safely this tick
 
 
 def _record_failure(store, obj: Workload | NodePool, status: dict, error: Exception, what: str, now: datetime,

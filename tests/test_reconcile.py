@@ -119,6 +119,23 @@ def test_no_scaling_call_when_desired_equals_observed(world):
     assert world.fleets.calls == [("thumbnail", 3)]
 
 
+def test_a_workload_pinned_while_a_tick_decides_is_not_scaled_on_the_old_spec(world):
+    world.store.create(workload("thumbnail"))
+    burst = Backlog(visible=420, in_flight=0, delayed=0)
+
+    def pinned_at_zero_after_the_read(names):
+        # `ballast scale --replicas 0` lands after the tick read the Workloads, before it acts.
+        current = world.store.get("Workload", "default", "photos-thumbnail")
+        world.store.replace({**current, "spec": {**current["spec"], "replicas": 0}}, None, current=current)
+        world.queues.backlog = lambda names: {name: burst for name in names}
+        return {name: burst for name in names}
+    world.queues.backlog = pinned_at_zero_after_the_read
+    assert reconcile.tick(world, T0).actions == 0
+    reconcile.tick(world, T0 + timedelta(seconds=15))
+    assert world.fleets.calls == []
+    assert (status(world.store, "thumbnail")["desiredReplicas"], status(world.store, "thumbnail")["reason"]) == (0, "ScalingDisabled")
+
+
 def test_an_empty_queue_never_scales_up_and_reaches_zero_only_after_the_cooldown(world):
     world.store.create(workload("thumbnail"))
     world.queues.depths["ballast-dev-thumbnail"] = Backlog(50, 0, 0)
