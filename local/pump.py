@@ -300,10 +300,14 @@ class Pump:
             room = self._take_room()
             if not room:
                 continue
-            messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=room, WaitTimeSeconds=POLL_WAIT_S,
-                                                 AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
-            for _ in range(room - len(messages)):
-                self._async_room.release()
+            messages: list[dict] = []
+            try:
+                messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=room, WaitTimeSeconds=POLL_WAIT_S,
+                                                     AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+            finally:
+                # Room left unfilled goes back, a failed receive's included: kept, it would stall this poller for good.
+                for _ in range(room - len(messages)):
+                    self._async_room.release()
             for message in messages:
                 body = json.loads(message["Body"])
                 if body.get("Event") == "s3:TestEvent":  # S3 sends it to queues, never to Lambda functions

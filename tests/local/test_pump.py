@@ -175,3 +175,34 @@ def test_a_batch_larger_than_ten_is_gathered_and_deleted_ten_at_a_time():
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert seen == [12] and not runner.stats.errors and sorted(deletes) == [2, 10]
     assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
+
+
+def test_failed_receives_of_s3_events_do_not_stall_their_delivery():
+    app = Chalice(app_name="pumptest")
+    keys = []
+
+    @app.on_s3_event(bucket="photos-bucket", events=["s3:ObjectCreated:*"])
+    def on_upload(event):
+        keys.append(event.key)
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        failures = [3]  # each takes up to ten of the pump's room for events (ASYNC_BACKLOG): two would take it all
+
+        def fail_receives(params, **_):
+            if params["QueueUrl"].endswith("/s3-events") and failures[0]:
+                failures[0] -= 1
+                raise ConnectionError("moto unreachable")
+        session.events.register("provide-client-params.sqs.ReceiveMessage", fail_receives)
+        session.client("s3").create_bucket(Bucket="photos-bucket")
+        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
+                           "123456789012", "us-east-1", s3_events_queue="s3-events")
+        runner.wire()
+        runner.start()
+        session.client("s3").put_object(Bucket="photos-bucket", Key="input/thumbnail/a.jpg", Body=b"1")
+        deadline = time.monotonic() + 15  # the poller waits a second after each failure
+        while not keys and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.stop()
+    assert failures == [0]
+    assert keys == ["input/thumbnail/a.jpg"]
