@@ -85,17 +85,21 @@ class Gateway(wsgi.Gateway_10):
 
     def get_environ(self) -> dict:
         environ = super().get_environ()
-        # S3 keeps user metadata names in lower case, so the case header parsing gave them does not matter.
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.req.inheaders.items()}
-        dashed = {environ_key_for_header(name) for name in headers if "_" not in name}
         names = {}
-        for name, value in headers.items():
-            key = environ_key_for_header(name)
-            # As moto's own server does: an underscored name never stands in for a dashed one.
-            if should_preserve_original_header_name(name) and key not in dashed:
-                names[key], environ[key] = name, value
-            elif key in dashed and "_" not in name:
-                environ[key] = value
+        # Most requests have no underscored header: they pay for this one scan only.
+        if any(b"_" in name for name in self.req.inheaders):
+            # S3 keeps user metadata names in lower case, so the case header parsing gave them does not matter.
+            headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.req.inheaders.items()}
+            dashed = {environ_key_for_header(name): value for name, value in headers.items() if "_" not in name}
+            for name, value in headers.items():
+                if "_" not in name:
+                    continue
+                key = environ_key_for_header(name)
+                if key in dashed:
+                    # As moto's own server does: an underscored name never stands in for a dashed one.
+                    environ[key] = dashed[key]
+                elif should_preserve_original_header_name(name):
+                    names[key], environ[key] = name, value
         environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = names
         return environ
 
