@@ -45,7 +45,7 @@ class Batch:
             raise PoisonCompletion(f"completion {record.message_id}: status must be done or failed, got {status!r}")
         if status == "done" and not message.get("outputKey"):
             raise PoisonCompletion(f"completion {record.message_id}: a done job needs outputKey")
-        self._finish(message["jobId"], message["key"], _ended(message))
+        self._finish(message["jobId"], message["key"], _ended(message), supersedes_dead_letter=status == "done")
 
     def dead_letter(self, record: SQSRecord) -> None:
         """A work message SQS gave up on: its job becomes Failed, saying how many deliveries it had.
@@ -59,7 +59,7 @@ class Batch:
         try:
             message = _parse(record.body)
             self._finish(message["jobId"], message["key"], lambda status: {
-                **status, "phase": job.FAILED, "finishedAt": now,
+                **status, "phase": job.FAILED, "finishedAt": now, "deadLettered": True,
                 "reason": f"gave up after {deliveries} deliveries (worker crashed or timed out)"})
         except PoisonCompletion as error:
             logger.warning("dead letter dropped", extra={"messageId": record.message_id, "why": error.message})
@@ -76,12 +76,19 @@ class Batch:
         if metrics.metric_set:
             metrics.flush_metrics()
 
-    def _finish(self, job_id: str, key: str, end) -> None:
+    def _finish(self, job_id: str, key: str, end, supersedes_dead_letter: bool = False) -> None:
         namespace = job.namespace_of(key)
+        superseded: list[bool] = []
 
         def change(status: dict) -> dict | None:
             # Terminal is final: a repeated or late completion (or a dead letter after a success) changes nothing.
-            return None if status["phase"] in job.TERMINAL else end(status)
+            # Except a dead letter, which is Ballast giving up, not a result: a worker's success landing after it (a
+            # slow worker whose message SQS moved meanwhile) has stored the output, and the job says so.
+            gave_up = bool(status.get("deadLettered"))
+            if status["phase"] in job.TERMINAL and not (supersedes_dead_letter and gave_up):
+                return None
+            superseded[:] = [gave_up]  # job.update may call this again, on the job as re-read after a conflict
+            return end({name: value for name, value in status.items() if name != "deadLettered"})
 
         try:
             written = job.update(wiring.store(), namespace, job_id, change)
@@ -90,13 +97,15 @@ class Batch:
         if written is None:
             logger.info("completion for a finished job ignored", extra={"job": job_id})
             return
-        self._count(written)
+        self._count(written, superseded == [True])
 
-    def _count(self, written: dict) -> None:
+    def _count(self, written: dict, superseded_dead_letter: bool) -> None:
         status, op = written["status"], written["spec"]["op"]
         done = status["phase"] == job.DONE
         counts = self._counts[job.stats_name(op, _workloads.get(wiring.store()))]
         counts["done" if done else "failed"] += 1
+        if superseded_dead_letter:
+            counts["failed"] -= 1  # the dead letter counted it: each job counts once, by its final phase
         if status.get("durationMs") is not None:
             counts["busyMs"] += status["durationMs"]
         queue_ms = _between_ms(status.get("enqueuedAt"), status.get("finishedAt"))

@@ -1,5 +1,6 @@
 import copy
 import json
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -84,6 +85,47 @@ def test_dead_letter_fails_the_job_with_the_deliveries(client, store, queued):
     assert response == {"batchItemFailures": []}
     dead = status(store, DEAD_ID)
     assert (dead["phase"], dead["reason"]) == ("Failed", "gave up after 3 deliveries (worker crashed or timed out)")
+
+
+def completion_for(dead_letter_event: dict, status: str, **fields) -> dict:
+    """The worker's completion for the dead-lettered job, as it lands late: a fresh SQS record on the completions queue."""
+    record = copy.deepcopy(dead_letter_event["Records"][0])
+    body = json.loads(record["body"])
+    record.update(messageId="5d0c2f9e-3b7a-4c1e-8f2d-6a9b0c1d2e3f", body=json.dumps({
+        **body, "status": status, "finishedAt": "2026-11-25T06:20:00+00:00", "durationMs": 900, "workerId": "slow-1",
+        "width": 800, "height": 600, "bytesOut": 5000, **fields}),
+        eventSourceARN=record["eventSourceARN"].replace("dead-letters", "completions"))
+    return {"Records": [record]}
+
+
+def test_a_late_success_after_a_dead_letter_marks_the_job_done(client, store, queued):
+    dead_letters = load_event("sqs_dead_letters")
+    client.lambda_.invoke("on_dead_letter", dead_letters)
+    assert status(store, DEAD_ID)["deadLettered"] is True
+
+    # A late failure (the slow worker's second thought) changes nothing: giving up already said the job failed.
+    late_failure = completion_for(dead_letters, "failed", reason="timed out", outputKey=None)
+    assert client.lambda_.invoke("on_completion", late_failure).payload == {"batchItemFailures": []}
+    assert status(store, DEAD_ID)["reason"].startswith("gave up after 3 deliveries")
+
+    late_success = completion_for(dead_letters, "done")
+    assert client.lambda_.invoke("on_completion", late_success).payload == {"batchItemFailures": []}
+    done = status(store, DEAD_ID)
+    assert (done["phase"], done["reason"], done["worker"], done["finishedAt"]) == (
+        "Done", None, "slow-1", "2026-11-25T06:20:00+00:00")
+    assert done["output"] == {"key": "output/watermark/u-local/huge.jpg", "bytes": 5000, "width": 800, "height": 600}
+    assert "deadLettered" not in done
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    totals = Counter()
+    for minute in store.read_stats("op:watermark", since):
+        totals.update({counter: minute.get(counter, 0) for counter in ("done", "failed")})
+    assert totals == {"done": 1, "failed": 0}  # counted once, by its final phase
+
+    # Done is final again: neither the dead letter coming back nor the success repeated moves it.
+    before = store.get("Job", "u-local", DEAD_ID)
+    client.lambda_.invoke("on_dead_letter", dead_letters)
+    client.lambda_.invoke("on_completion", late_success)
+    assert store.get("Job", "u-local", DEAD_ID) == before
 
 
 def test_stats_add_up_per_workload(client, store, queued):
