@@ -293,8 +293,9 @@ class Pump:
 
     def _poll_s3(self, source: S3EventConfig) -> None:
         url = self._s3_events_url
+        idle = True
         while not self._stop.is_set():
-            self._delete_delivered(url)
+            self._delete_delivered(url, all_of_them=idle)
             # Take only as many events as can be delivered soon: one held longer than the queue's visibility timeout
             # would come back and be ingested twice.
             room = self._take_room()
@@ -308,6 +309,7 @@ class Pump:
                 # Room left unfilled goes back, a failed receive's included: kept, it would stall this poller for good.
                 for _ in range(room - len(messages)):
                     self._async_room.release()
+            idle = not messages
             for message in messages:
                 body = json.loads(message["Body"])
                 if body.get("Event") == "s3:TestEvent":  # S3 sends it to queues, never to Lambda functions
@@ -320,11 +322,14 @@ class Pump:
                 self._async.submit(self._deliver_async, source.name, event, url, message)
 
     def _take_room(self) -> int:
-        """Slots for up to ten events: waits for the first, takes whatever more is free at once."""
+        """Slots for up to ten events, the most one receive returns: waits for the first, then up to a poll's wait
+        for the rest. During a burst, slots free one by one as invocations end; receiving each alone cost a
+        ReceiveMessage (and a delete) per event. The backlog still holds ASYNC_BACKLOG - 10 events meanwhile, more
+        than ASYNC_CONCURRENCY, so the invocations never wait for this poller."""
         if not self._async_room.acquire(timeout=POLL_WAIT_S):
             return 0
-        room = 1
-        while room < 10 and self._async_room.acquire(blocking=False):
+        room, deadline = 1, time.monotonic() + POLL_WAIT_S
+        while room < 10 and self._async_room.acquire(timeout=max(0.0, deadline - time.monotonic())):
             room += 1
         return room
 
@@ -339,9 +344,11 @@ class Pump:
         with self._lock:
             self._delivered.append(message["ReceiptHandle"])
 
-    def _delete_delivered(self, url: str) -> None:
+    def _delete_delivered(self, url: str, all_of_them: bool) -> None:
+        """Whole tens (SQS's limit per request) while events keep coming; the rest too once the queue looked empty."""
         with self._lock:
-            handles, self._delivered = self._delivered, []
+            count = len(self._delivered) if all_of_them else len(self._delivered) // 10 * 10
+            handles, self._delivered = self._delivered[:count], self._delivered[count:]
         self._delete(url, handles)
 
     def _delete(self, url: str, handles: list[str]) -> None:

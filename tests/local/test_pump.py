@@ -1,5 +1,6 @@
 """The event pump: Lambda's event shapes and its partial-batch semantics, on moto."""
 import json
+import threading
 import time
 
 import boto3
@@ -206,3 +207,43 @@ def test_failed_receives_of_s3_events_do_not_stall_their_delivery():
         runner.stop()
     assert failures == [0]
     assert keys == ["input/thumbnail/a.jpg"]
+
+
+def test_a_burst_of_s3_events_is_received_and_deleted_ten_at_a_time():
+    """Slots free one by one as invocations end: the poller waits for ten rather than paying a receive and a delete
+    per event; what is left over is deleted once the queue is quiet. Every upload is delivered once."""
+    app = Chalice(app_name="pumptest")
+    keys = []
+    both = threading.Lock()
+
+    @app.on_s3_event(bucket="photos-bucket", events=["s3:ObjectCreated:*"])
+    def on_upload(event):
+        time.sleep(0.02)  # an invocation takes a while: the backlog stays full during the burst
+        with both:
+            keys.append(event.key)
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        receives, deletes = [], []
+        session.events.register("provide-client-params.sqs.ReceiveMessage",
+                                lambda params, **_: receives.append(params["MaxNumberOfMessages"]))
+        session.events.register("provide-client-params.sqs.DeleteMessageBatch",
+                                lambda params, **_: deletes.append(len(params["Entries"])))
+        s3 = session.client("s3")
+        s3.create_bucket(Bucket="photos-bucket")
+        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
+                           "123456789012", "us-east-1", s3_events_queue="s3-events")
+        runner.wire()
+        for n in range(73):
+            s3.put_object(Bucket="photos-bucket", Key=f"input/thumbnail/{n}.jpg", Body=b"1")
+        runner.start()
+        deadline = time.monotonic() + 20
+        while (len(keys) < 73 or sum(deletes) < 73) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.stop()
+        url = session.client("sqs").get_queue_url(QueueName="s3-events")["QueueUrl"]
+        attributes = session.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert sorted(keys) == sorted(f"input/thumbnail/{n}.jpg" for n in range(73))
+    assert sum(deletes) == 73 and deletes.count(10) == 7, deletes
+    assert receives.count(10) >= 7, receives  # the whole burst in tens; a per-slot poller asked for ones and twos
+    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
