@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import infra
 
@@ -15,13 +16,18 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "loca
 
 STOP_TIMEOUT_S = 5
 PROCESS_MODULE = "local.moto_process"
+# moto keeps every S3 object below 5 MB in memory: `make demo N=10000` grew its process to 13 GB of originals and
+# outputs. With an object directory, anything above this goes to an unlinked file there (the page cache still serves
+# the hot ones), and the files vanish with the process.
+OBJECT_MEMORY_BYTES = 64 * 1024
 
 
 class MotoServer:
     """moto in a process of its own (local/moto_process.py), which ends with this one."""
 
-    def __init__(self, stage: str = "dev"):
+    def __init__(self, stage: str = "dev", object_dir: Path | None = None):
         self.stage = stage
+        self._object_dir = object_dir
         self._process: subprocess.Popen | None = None
         self._errors = None
         self._saved: dict[str, str | None] = {}
@@ -30,7 +36,11 @@ class MotoServer:
     def start(self) -> "MotoServer":
         # A file, not the terminal: moto's warnings and request errors would break into the progress view.
         self._errors = tempfile.TemporaryFile("w+")
-        self._process = subprocess.Popen([sys.executable, "-m", PROCESS_MODULE], cwd=infra.ROOT,
+        env = None
+        if self._object_dir is not None:
+            self._object_dir.mkdir(parents=True, exist_ok=True)
+            env = {**os.environ, "TMPDIR": str(self._object_dir), "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(OBJECT_MEMORY_BYTES)}
+        self._process = subprocess.Popen([sys.executable, "-m", PROCESS_MODULE], cwd=infra.ROOT, env=env,
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, text=True)
         port = self._process.stdout.readline().strip()
         if not port.isdigit():

@@ -92,7 +92,7 @@ class Runtime:
     def __init__(self, out_dir: Path, shape: Shape = Shape(), stage: str = "dev", register: bool = True):
         self.out_dir, self.shape, self.stage = Path(out_dir), shape, stage
         self._register = register
-        self.moto = MotoServer(stage)
+        self.moto = MotoServer(stage, object_dir=self.out_dir / "moto-objects")
         self.pump: Pump | None = None
         self.agent: Agent | None = None
         self.api: Api | None = None

@@ -1,5 +1,6 @@
 """The local runtime's moto process: its dispatcher's memory of hosts, its server, and a start failure that says why."""
 import http.client
+import os
 
 import boto3
 import pytest
@@ -63,3 +64,24 @@ def test_connections_are_kept_alive(moto):
     connection.getresponse().read()
     assert connection.sock is first_socket
     connection.close()
+
+
+def test_objects_beyond_the_memory_limit_go_to_files_in_the_object_directory(tmp_path):
+    """`make demo N=10000` held 13 GB of photos in moto's memory; with an object directory, large ones live in files."""
+    objects = tmp_path / "objects"
+    server = moto_server.MotoServer(object_dir=objects).start()
+    try:
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="spilled")
+        photo, note = bytes(range(256)) * 1024, b"small"  # 256 KiB, beyond OBJECT_MEMORY_BYTES; 5 bytes
+        s3.put_object(Bucket="spilled", Key="photo.jpg", Body=photo)
+        s3.put_object(Bucket="spilled", Key="note.txt", Body=note)
+
+        fd_dir = f"/proc/{server._process.pid}/fd"
+        files = [os.readlink(f"{fd_dir}/{fd}") for fd in os.listdir(fd_dir)]
+        assert len([f for f in files if f.startswith(str(objects))]) == 1, files  # the photo's; the note stays in memory
+        assert list(objects.iterdir()) == []  # unlinked at once: gone with the process, whatever way it ends
+        assert s3.get_object(Bucket="spilled", Key="photo.jpg")["Body"].read() == photo
+        assert s3.get_object(Bucket="spilled", Key="note.txt")["Body"].read() == note
+    finally:
+        server.stop()
