@@ -78,16 +78,17 @@ class Batch:
 
     def _finish(self, job_id: str, key: str, end, supersedes_dead_letter: bool = False) -> None:
         namespace = job.namespace_of(key)
-        superseded: list[bool] = []
+        superseded = False
 
         def change(status: dict) -> dict | None:
+            nonlocal superseded
             # Terminal is final: a repeated or late completion (or a dead letter after a success) changes nothing.
             # Except a dead letter, which is Ballast giving up, not a result: a worker's success landing after it (a
             # slow worker whose message SQS moved meanwhile) has stored the output, and the job says so.
             gave_up = bool(status.get("deadLettered"))
             if status["phase"] in job.TERMINAL and not (supersedes_dead_letter and gave_up):
                 return None
-            superseded[:] = [gave_up]  # job.update may call this again, on the job as re-read after a conflict
+            superseded = gave_up  # job.update may call this again, on the job as re-read after a conflict
             return end({name: value for name, value in status.items() if name != "deadLettered"})
 
         try:
@@ -97,7 +98,7 @@ class Batch:
         if written is None:
             logger.info("completion for a finished job ignored", extra={"job": job_id})
             return
-        self._count(written, superseded == [True])
+        self._count(written, superseded)
 
     def _count(self, written: dict, superseded_dead_letter: bool) -> None:
         status, op = written["status"], written["spec"]["op"]

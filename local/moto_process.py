@@ -7,7 +7,7 @@ workers and the controller, and on the runtime's interpreter it took turns with 
 Served by cheroot, not moto's werkzeug server: werkzeug closes every connection after one response and starts a thread
 per connection, so each request paid a TCP handshake, a thread start and a 10 ms drain, on both sides; cheroot keeps
 connections open (as AWS's endpoints do) and serves them from a pool of threads: a fifth less CPU per request, for
-moto and for its clients alike (bench/e2e.py's ratio is bounded by this process's one interpreter lock).
+moto and for its clients alike.
 ECS's running and pending counts come from the ECS agents of the instances, which moto does not have: the local node
 agent plays them and posts the counts to REPORT_PATH, which writes them into moto's records as ECS would.
 """
