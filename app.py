@@ -198,7 +198,8 @@ dead_letter_batches = BatchProcessor(event_type=EventType.SQS)
 
 @app.on_s3_event(bucket=config.BUCKET, events=["s3:ObjectCreated:*"], prefix="input/")
 def on_upload(event):
-    ingest.ingest(event.to_dict())  # every record: Chalice's S3Event shows only the first
+    # Every record (Chalice's S3Event shows only the first), and the request id Lambda keeps when it retries the event.
+    ingest.ingest(event.to_dict(), event.context.aws_request_id)
 
 
 on_upload.event_class = ingest.S3Notification  # Chalice's S3Event fails on an s3:TestEvent, which has no Records

@@ -1,16 +1,20 @@
 """Ingest of DESIGN.md "How data flows": each uploaded image becomes a Job and a work message, and a fleet at zero is woken.
 
-Order, so that a crash anywhere loses nothing: create the Job (Queued, no enqueuedAt) → send the work message →
-set enqueuedAt. A crash before the send leaves a Queued job without enqueuedAt; Lambda retries the S3 event (as S3
-may deliver it again anyway), the create conflicts, and that job is sent again. A job that has enqueuedAt, or has
-finished, is a true duplicate: nothing is sent. The window between send and enqueuedAt can yield a second message
-for one image; the worker's output write and the completion are idempotent, so it costs one extra run, never a loss.
+One write and one send per image, in an order that loses nothing on a crash: create the Job already marked as enqueued
+by this invocation (enqueuedAt, and enqueuedBy: the Lambda request id) → send the work message. Lambda retries a
+failed asynchronous invocation under the same request id, so a retry's create conflicts with a Queued job this very
+invocation made and may never have sent: it is sent. Any other existing job, another invocation's (S3 delivered the
+event twice) or a finished one, is a true duplicate: nothing is sent. Only a retry of an invocation that failed after
+its send yields a second message for one image; the worker finds the output stored (or the completion finds the job
+finished), so it costs one extra delivery, never a loss. After the send nothing fails the invocation, so that retry
+follows a failed send alone. (A mark written after the send instead cost a second conditional write per image.)
 """
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
@@ -18,7 +22,7 @@ from chalice.app import S3Event
 
 from chalicelib import config, job, wiring
 from chalicelib.core import backlog
-from chalicelib.errors import Conflict
+from chalicelib.errors import BallastError, Conflict
 from chalicelib.model import workload_from
 
 logger = Logger(child=True)
@@ -31,19 +35,63 @@ MAX_INPUT_BYTES = 200 * 2**20
 _workloads = job.WorkloadCache(ttl_s=1)
 
 
+class ArrivalTally:
+    """The arrivals this execution environment counted, written to the stats at most once a second per workload.
+
+    Every upload used to add to its workload's stats item of the minute: in a burst, thousands of writes a second to
+    one item (DynamoDB takes about a thousand per item) and half of ingest's work. Now the first arrival after a quiet
+    second is written at once, with its lastArrivalAt (a trickle is seen as soon as today); later ones are held and
+    written by the first invocation a second or more after the last write. The price: the last second of a burst waits
+    for this environment's next invocation, or is lost with the environment. The minute's count is then short by at
+    most a second's arrivals per environment, and lastArrivalAt up to a second early; the controller reads neither
+    finer than that (the arrival rate is a minute's average, the cooldown minutes long).
+    """
+
+    def __init__(self, every_s: float = 1.0):
+        self._every = timedelta(seconds=every_s)
+        self._lock = threading.Lock()  # the local runtime runs a few invocations in one interpreter
+        self._store = None
+        self._held: dict[tuple[str, datetime], tuple[int, datetime]] = {}  # (name, minute) -> (count, last at)
+        self._written: dict[str, datetime] = {}
+
+    def add(self, store, name: str, count: int, at: datetime) -> None:
+        with self._lock:
+            if store is not self._store:
+                self._store, self._held, self._written = store, {}, {}
+            self._hold(name, count, at)
+            last = self._written.get(name)
+            if last is not None and at - last < self._every:
+                return
+            self._written[name] = at
+            due = {key: self._held.pop(key) for key in [key for key in self._held if key[0] == name]}
+        for (name, _), (count, last_at) in sorted(due.items()):
+            try:
+                store.add_stats(name, last_at, {"arrived": count}, stamp=job.LAST_ARRIVAL)
+            except BallastError as error:
+                logger.warning("arrivals not written; the next write carries them", extra={"workload": name, "error": str(error)})
+                with self._lock:
+                    self._hold(name, count, last_at)
+
+    def _hold(self, name: str, count: int, at: datetime) -> None:
+        key = (name, at.replace(second=0, microsecond=0))  # a minute's arrivals are written to that minute's item
+        held, last_at = self._held.get(key, (0, at))
+        self._held[key] = (held + count, max(last_at, at))
+
+    def held(self, name: str) -> int:
+        """Arrivals of `name` counted but not written yet."""
+        with self._lock:
+            return sum(count for (held_name, _), (count, _) in self._held.items() if held_name == name)
+
+
+arrivals = ArrivalTally()
+
+
 class S3Notification(S3Event):
     """Chalice's S3Event, surviving the s3:TestEvent S3 sends (with no Records) when a notification is configured."""
 
     def _extract_attributes(self, event_dict: dict) -> None:
         if event_dict.get("Records"):
             super()._extract_attributes(event_dict)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A job ingest may send: its work message, and the Job as this invocation saw it."""
-    body: dict
-    job: dict
 
 
 @dataclass(frozen=True)
@@ -57,8 +105,10 @@ class Upload:
     version: str
 
 
-def ingest(event: dict) -> None:
-    """Handles every record of an S3 notification; raises (so Lambda retries the event) only when a send failed."""
+def ingest(event: dict, invocation: str) -> None:
+    """Handles every record of an S3 notification; `invocation` is the Lambda request id, which a retry keeps.
+
+    Raises (so Lambda retries the event) only when a job could not be made or sent."""
     if event.get("Event") == "s3:TestEvent":
         logger.info("ignored S3 test event", extra={"bucket": event.get("Bucket")})
         return
@@ -66,19 +116,22 @@ def ingest(event: dict) -> None:
     if not uploads:
         return
     store, now = wiring.store(), datetime.now(timezone.utc)
-    to_send: dict[str, list[Claim]] = defaultdict(list)
+    to_send: dict[str, list[dict]] = defaultdict(list)
     claimed: set[str] = set()
     for upload in uploads:
-        claim = _claim(store, upload, now)
-        # One event may name one object twice; the second record would otherwise look like a crashed first send.
-        if claim and claim.body["jobId"] not in claimed:
-            claimed.add(claim.body["jobId"])
-            to_send[upload.op].append(claim)
+        body = _claim(store, upload, invocation, now)
+        # One event may name one object twice; the second record would otherwise look like this invocation retried.
+        if body and body["jobId"] not in claimed:
+            claimed.add(body["jobId"])
+            to_send[upload.op].append(body)
     if not to_send:
         return
     workloads = _workloads.get(store)
-    for op, claims in to_send.items():
-        _enqueue(store, op, claims, workloads.get(op), job.stats_name(op, workloads), now)
+    for op, bodies in to_send.items():
+        wiring.queues().send_batch(config.work_queue(op), bodies)
+        logger.info("enqueued", extra={"op": op, "count": len(bodies), "workload": job.stats_name(op, workloads)})
+    for op, bodies in to_send.items():
+        _after_send(store, op, len(bodies), workloads, now)
 
 
 def _upload(record: dict) -> Upload | None:
@@ -94,12 +147,14 @@ def _upload(record: dict) -> Upload | None:
     return Upload(bucket, key, op, output_key, int(obj.get("size", 0)), etag, job.version_of(obj.get("versionId"), etag))
 
 
-def _claim(store, upload: Upload, now: datetime) -> Claim | None:
+def _claim(store, upload: Upload, invocation: str, now: datetime) -> dict | None:
     """Creates the upload's Job; returns what to send, or None when there is nothing to send."""
     status = job.queued()
     refusal = _refusal(upload)
     if refusal:
         status.update(phase=job.FAILED, reason=refusal, finishedAt=now.isoformat())
+    else:
+        status.update(enqueuedAt=now.isoformat(), enqueuedBy=invocation)
     manifest = job.manifest(upload.bucket, upload.key, upload.op, upload.output_key, upload.size, upload.etag,
                             upload.version, status)
     meta = manifest["metadata"]
@@ -107,16 +162,15 @@ def _claim(store, upload: Upload, now: datetime) -> Claim | None:
         written = store.create(manifest)
     except Conflict:
         written = store.get(job.KIND, meta["namespace"], meta["name"])
-        if written["status"]["phase"] != job.QUEUED or written["status"].get("enqueuedAt"):
+        if written["status"]["phase"] != job.QUEUED or written["status"].get("enqueuedBy") != invocation:
             logger.info("duplicate upload event", extra={"job": meta["name"], "key": upload.key})
             return None
-        logger.info("re-sending a job that was never marked enqueued", extra={"job": meta["name"], "key": upload.key})
+        logger.info("retried invocation sends its job again", extra={"job": meta["name"], "key": upload.key})
     if refusal:
         logger.info("upload refused", extra={"job": meta["name"], "key": upload.key, "why": refusal})
         return None
-    body = {"jobId": meta["name"], "bucket": upload.bucket, "key": upload.key, "op": upload.op,
-            "outputKey": upload.output_key, "enqueuedAt": now.isoformat()}
-    return Claim(body, written)
+    return {"jobId": meta["name"], "bucket": upload.bucket, "key": upload.key, "op": upload.op,
+            "outputKey": upload.output_key, "enqueuedAt": written["status"]["enqueuedAt"]}
 
 
 def _refusal(upload: Upload) -> str | None:
@@ -130,37 +184,21 @@ def _refusal(upload: Upload) -> str | None:
     return None
 
 
-def _enqueue(store, op: str, claims: list[Claim], workload: dict | None, stats_name: str, now: datetime) -> None:
-    queues = wiring.queues()
-    bodies = [claim.body for claim in claims]
-    queues.send_batch(config.work_queue(op), bodies)
-    for claim in claims:
-        _mark_enqueued(store, claim)
-    store.add_stats(stats_name, now, {"arrived": len(bodies)}, stamp=job.LAST_ARRIVAL)
-    logger.info("enqueued", extra={"op": op, "count": len(bodies), "workload": stats_name})
-    if workload and should_wake(workload, arrived=len(bodies)):
-        queues.send(config.NUDGE_QUEUE, {"workload": workload["metadata"]["name"], "namespace": "default",
-                                         "reason": f"{len(bodies)} new {op} jobs for a workload at zero",
-                                         "at": now.isoformat()})
-        logger.info("nudged controller", extra={"workload": workload["metadata"]["name"]})
-
-
-def _mark_enqueued(store, claim: Claim) -> None:
-    namespace, name, at = job.namespace_of(claim.body["key"]), claim.body["jobId"], claim.body["enqueuedAt"]
+def _after_send(store, op: str, count: int, workloads: dict[str, dict], now: datetime) -> None:
+    """Counts the arrivals and wakes a workload at zero. Neither fails the invocation: its retry would send again."""
+    arrivals.add(store, job.stats_name(op, workloads), count, now)
+    workload = workloads.get(op)
+    if not (workload and should_wake(workload, arrived=count)):
+        return
+    name = workload["metadata"]["name"]
     try:
-        # One conditional write on the version the claim saw; only when the job moved since is it read again.
-        store.update_status(job.KIND, namespace, name, {**claim.job["status"], "enqueuedAt": at}, current=claim.job)
-    except Conflict:
-        job.update(store, namespace, name, _marked_enqueued(at))
-
-
-def _marked_enqueued(at: str):
-    def change(status: dict) -> dict | None:
-        # A fast worker may have finished the job already: a terminal phase is never touched again.
-        if status["phase"] != job.QUEUED or status.get("enqueuedAt"):
-            return None
-        return {**status, "enqueuedAt": at}
-    return change
+        wiring.queues().send(config.NUDGE_QUEUE, {"workload": name, "namespace": "default", "at": now.isoformat(),
+                                                  "reason": f"{count} new {op} jobs for a workload at zero"})
+    except BallastError as error:
+        # The controller's scheduled tick wakes the workload within a minute.
+        logger.warning("nudge not sent", extra={"workload": name, "error": str(error)})
+        return
+    logger.info("nudged controller", extra={"workload": name})
 
 
 def should_wake(workload: dict, arrived: int) -> bool:

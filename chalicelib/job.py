@@ -7,7 +7,8 @@ or in "default" for keys uploaded around the API; so a user's list is one partit
     metadata.labels  {"op": op, "image": sha256(key)[:32]} (every job ever made for one key, for DELETE)
     spec             {bucket, key, op, outputKey, size, eTag}
     status           {phase: Queued|Done|Failed, reason, output: {key, bytes, width, height}|None,
-                      enqueuedAt, finishedAt, durationMs, worker, deadLettered (only on a dead letter's Failed)}
+                      enqueuedAt, enqueuedBy (the ingest invocation that sent it), finishedAt, durationMs, worker,
+                      deadLettered (only on a dead letter's Failed)}
 
 Queued → Done | Failed, never back: a terminal phase is final, whatever completion arrives later, with one exception:
 a Failed a dead letter wrote (Ballast giving up on the job) becomes Done when the worker's success arrives after it.

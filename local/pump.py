@@ -212,15 +212,19 @@ class Pump:
 
     # ---- invoking a function ---------------------------------------------------------------------
 
-    def invoke(self, function: str, event: dict) -> object:
-        """One Lambda invocation of an event-source function; raises what the handler raised, as Lambda reports an error."""
-        with self._environments[function]:
-            return self.invoke_alone(function, event)
+    def invoke(self, function: str, event: dict, request_id: str | None = None) -> object:
+        """One Lambda invocation of an event-source function; raises what the handler raised, as Lambda reports an error.
 
-    def invoke_alone(self, function: str, event: dict) -> object:
+        `request_id` is the invocation's aws_request_id, which Lambda keeps when it retries an asynchronous event."""
+        with self._environments[function]:
+            return self.invoke_alone(function, event, request_id)
+
+    def invoke_alone(self, function: str, event: dict, request_id: str | None = None) -> object:
         scoped = self._config.scope(self._config.chalice_stage, function)
         arn = f"arn:aws:lambda:{self._region}:{self._account}:function:{self._app.app_name}-{self._stage}-{function}"
         context = Context(function, scoped.lambda_memory_size or 128, scoped.lambda_timeout or 60, arn)
+        if request_id:
+            context.aws_request_id = request_id
         with self._lock:
             self._contexts.add(context)
         started = time.monotonic()
@@ -335,7 +339,8 @@ class Pump:
 
     def _deliver_async(self, function: str, event: dict, url: str, message: dict) -> None:
         try:
-            self.invoke(function, event)
+            # The event's queue message is received again for each retry: its id is the request id Lambda keeps.
+            self.invoke(function, event, request_id=message["MessageId"])
         except Exception:
             if int(message["Attributes"].get("ApproximateReceiveCount", "1")) < ASYNC_ATTEMPTS:
                 return  # delivered again after the queue's visibility timeout: Lambda's asynchronous retry

@@ -2,7 +2,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import job
+from chalicelib import ingest, job
+from chalicelib.errors import Unavailable
 from tests.conftest import load_event
 from tests.pipeline import BUCKET, drain, s3_event, workload
 
@@ -89,29 +90,75 @@ def test_new_content_under_the_same_key_is_a_new_job(client, store):
     assert len(store.list_all("Job", "default")) == 2
 
 
-def test_a_job_created_but_never_sent_is_sent_when_the_event_comes_again(client, store):
-    event = s3_event(("input/grayscale/a.jpg", 10))
-    obj = event["Records"][0]["s3"]["object"]
-    # What a crash between create and send leaves behind.
-    store.create(job.manifest(BUCKET, "input/grayscale/a.jpg", "grayscale", "output/grayscale/a.jpg", 10, obj["eTag"],
-                              obj["eTag"], job.queued()))
-    client.lambda_.invoke("on_upload", event)
-    [message] = drain("ballast-dev-grayscale")
-    assert store.get("Job", "default", message["jobId"])["status"]["enqueuedAt"] == message["enqueuedAt"]
+def invoke_as(request_id: str, event: dict) -> None:
+    """One invocation of on_upload under this request id, as Lambda's retries of one asynchronous event keep it."""
+    from chalice.local import LambdaContext
+
+    from app import app
+
+    context = LambdaContext("on_upload", memory_size=128)
+    context.aws_request_id = request_id
+    app.handler_map["on_upload"](event, context)
 
 
-def test_a_job_a_fast_worker_finished_before_the_mark_stays_finished(client, store, monkeypatch):
+def failing_sends(monkeypatch, queue: str, times: int) -> None:
     from chalicelib.adapters.queues import Queues
-    send_batch = Queues.send_batch
+    send_batch, failures = Queues.send_batch, [times]
 
-    def worker_finishes_at_once(queues, queue, bodies):
-        send_batch(queues, queue, bodies)
-        for body in bodies:
-            job.update(store, "default", body["jobId"], lambda status: {**status, "phase": "Done"})
-    monkeypatch.setattr(Queues, "send_batch", worker_finishes_at_once)
-    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/a.jpg", 10)))
+    def send_or_fail(queues, name, bodies):
+        if name == queue and failures[0]:
+            failures[0] -= 1
+            raise Unavailable("SQS SendMessageBatch refused", "ServiceUnavailable")
+        send_batch(queues, name, bodies)
+    monkeypatch.setattr(Queues, "send_batch", send_or_fail)
+
+
+def test_a_retry_of_an_invocation_whose_send_failed_sends_the_job_it_created(client, store, monkeypatch):
+    failing_sends(monkeypatch, "ballast-dev-grayscale", times=1)
+    event = s3_event(("input/grayscale/a.jpg", 10))
+    with pytest.raises(Unavailable):
+        invoke_as("request-1", event)
     [made] = store.list_all("Job", "default")
-    assert made["status"]["phase"] == "Done" and made["status"]["enqueuedAt"] is None
+    assert made["status"]["enqueuedBy"] == "request-1" and drain("ballast-dev-grayscale") == []
+    invoke_as("request-1", event)
+    [message] = drain("ballast-dev-grayscale")
+    assert message["jobId"] == made["metadata"]["name"] and message["enqueuedAt"] == made["status"]["enqueuedAt"]
+    assert store.list_all("Job", "default") == [made]  # the retry wrote nothing
+
+
+def test_another_invocation_of_an_unsent_job_sends_nothing(client, store, monkeypatch):
+    # S3 delivered the event twice while the first invocation's send was failing: that invocation's retry sends it.
+    failing_sends(monkeypatch, "ballast-dev-grayscale", times=1)
+    event = s3_event(("input/grayscale/a.jpg", 10))
+    with pytest.raises(Unavailable):
+        invoke_as("request-1", event)
+    invoke_as("request-2", event)
+    assert drain("ballast-dev-grayscale") == []
+
+
+def test_a_retry_sends_only_what_is_still_queued(client, store, monkeypatch):
+    failing_sends(monkeypatch, "ballast-dev-thumbnail", times=1)
+    event = s3_event(("input/grayscale/a.jpg", 10), ("input/thumbnail/b.jpg", 10))
+    with pytest.raises(Unavailable):
+        invoke_as("request-1", event)
+    [gray] = drain("ballast-dev-grayscale")
+    store.update_status("Job", "default", gray["jobId"], {**job.queued(), "phase": "Done"})  # a fast worker
+    invoke_as("request-1", event)
+    assert drain("ballast-dev-grayscale") == [] and [m["key"] for m in drain("ballast-dev-thumbnail")] == ["input/thumbnail/b.jpg"]
+
+
+def test_nothing_after_the_send_fails_the_invocation(client, store, monkeypatch):
+    # A failed invocation would be retried, and its retry would send its jobs again.
+    from chalicelib.adapters.queues import Queues
+    from chalicelib.adapters.store import Store
+    workload(store, "grayscale", name="gray-fleet")
+
+    def unavailable(*args, **kwargs):
+        raise Unavailable("throttled", "ProvisionedThroughputExceededException")
+    monkeypatch.setattr(Store, "add_stats", unavailable)
+    monkeypatch.setattr(Queues, "send", unavailable)
+    invoke_as("request-1", s3_event(("input/grayscale/a.jpg", 10)))
+    assert len(drain("ballast-dev-grayscale")) == 1 and ingest.arrivals.held("gray-fleet") == 1
 
 
 def test_a_finished_job_is_never_sent_again(client, store):
@@ -182,3 +229,49 @@ def test_arrivals_are_counted_under_the_workload_or_the_op(client, store):
     since = datetime.now(timezone.utc) - timedelta(minutes=1)
     assert sum(s["arrived"] for s in store.read_stats("gray-fleet", since)) == 2
     assert sum(s["arrived"] for s in store.read_stats("op:thumbnail", since)) == 1
+
+
+T0 = datetime(2026, 11, 30, 6, 0, 58, tzinfo=timezone.utc)
+
+
+def arrived(store, name: str) -> tuple[int, str | None]:
+    buckets = store.read_stats(name, T0 - timedelta(minutes=1))
+    return sum(b.get("arrived", 0) for b in buckets), max((b[job.LAST_ARRIVAL] for b in buckets), default=None)
+
+
+def test_a_burst_of_arrivals_is_written_once_a_second_and_a_trickle_at_once(stack, store):
+    tally = ingest.ArrivalTally(every_s=1)
+    tally.add(store, "w", 1, T0)
+    assert arrived(store, "w") == (1, T0.isoformat())  # the first after a quiet second: at once
+    for tenths in range(1, 10):
+        tally.add(store, "w", 2, T0 + timedelta(seconds=tenths / 10))
+    assert arrived(store, "w") == (1, T0.isoformat()) and tally.held("w") == 18
+    tally.add(store, "w", 1, T0 + timedelta(seconds=1))
+    assert arrived(store, "w") == (20, (T0 + timedelta(seconds=1)).isoformat()) and tally.held("w") == 0
+    tally.add(store, "w", 1, T0 + timedelta(seconds=5))  # a trickle: every arrival a second or more apart
+    assert arrived(store, "w") == (21, (T0 + timedelta(seconds=5)).isoformat())
+
+
+def test_held_arrivals_go_to_their_own_minute_and_other_workloads_are_not_held_back(stack, store):
+    tally = ingest.ArrivalTally(every_s=1)
+    tally.add(store, "w", 1, T0 + timedelta(seconds=1))  # 06:00:59
+    tally.add(store, "w", 3, T0 + timedelta(seconds=1.5))  # 06:00:59.5, held
+    tally.add(store, "other", 1, T0 + timedelta(seconds=1.6))
+    tally.add(store, "w", 2, T0 + timedelta(seconds=2.2))  # 06:01:00.2: writes both minutes
+    minutes = {b["minute"]: b["arrived"] for b in store.read_stats("w", T0)}
+    assert minutes == {"2026-11-30T06:00:00+00:00": 4, "2026-11-30T06:01:00+00:00": 2}
+    assert arrived(store, "other")[0] == 1
+
+
+def test_arrivals_a_failed_write_held_are_carried_by_the_next(stack, store, monkeypatch):
+    from chalicelib.adapters.store import Store
+    tally, add_stats = ingest.ArrivalTally(every_s=1), Store.add_stats
+
+    def throttled(*args, **kwargs):
+        raise Unavailable("throttled", "ProvisionedThroughputExceededException")
+    monkeypatch.setattr(Store, "add_stats", throttled)
+    tally.add(store, "w", 3, T0)
+    assert tally.held("w") == 3
+    monkeypatch.setattr(Store, "add_stats", add_stats)
+    tally.add(store, "w", 1, T0 + timedelta(seconds=1))
+    assert arrived(store, "w") == (4, (T0 + timedelta(seconds=1)).isoformat()) and tally.held("w") == 0
