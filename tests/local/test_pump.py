@@ -247,3 +247,35 @@ def test_a_burst_of_s3_events_is_received_and_deleted_ten_at_a_time():
     assert sum(deletes) == 73 and deletes.count(10) == 7, deletes
     assert receives.count(10) >= 7, receives  # the whole burst in tens; a per-slot poller asked for ones and twos
     assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
+
+
+def test_a_failed_s3_invocation_is_retried_under_its_request_id_and_other_events_get_their_own():
+    app = Chalice(app_name="pumptest")
+    calls = []
+
+    @app.on_s3_event(bucket="photos-bucket", events=["s3:ObjectCreated:*"])
+    def on_upload(event):
+        calls.append((event.key, event.context.aws_request_id))
+        if event.key.endswith("flaky.jpg") and len(calls) < 3:
+            raise RuntimeError("the first attempt fails")
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        s3, sqs = session.client("s3"), session.client("sqs")
+        s3.create_bucket(Bucket="photos-bucket")
+        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
+                           "123456789012", "us-east-1", s3_events_queue="s3-events")
+        runner.wire()
+        # Lambda waits a minute before retrying; the test does not.
+        sqs.set_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="s3-events")["QueueUrl"],
+                                 Attributes={"VisibilityTimeout": "1"})
+        s3.put_object(Bucket="photos-bucket", Key="input/thumbnail/flaky.jpg", Body=b"1")
+        s3.put_object(Bucket="photos-bucket", Key="input/thumbnail/fine.jpg", Body=b"1")
+        runner.start()
+        deadline = time.monotonic() + 15
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.stop()
+    flaky = [request for key, request in calls if key.endswith("flaky.jpg")]
+    fine = [request for key, request in calls if key.endswith("fine.jpg")]
+    assert len(flaky) == 2 and flaky[0] == flaky[1] and len(fine) == 1 and fine[0] != flaky[0], calls
