@@ -97,6 +97,55 @@ def test_receive_delay_visibility_retention_and_counts_are_the_same(stock_then_f
     assert 3 not in received and "delayed" not in received and received[:3] == [0, 1, 2]
 
 
+def test_deletes_by_current_old_repeated_and_invalid_handles_are_the_same(stock_then_fast):
+    def scenario():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": json.dumps({"n": i})} for i in range(6)])
+        first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3, VisibilityTimeout=0)["Messages"]
+        again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=30)["Messages"]
+        answers = []
+        for handle in (again[1]["ReceiptHandle"], first[0]["ReceiptHandle"], first[0]["ReceiptHandle"], "not-a-handle"):
+            try:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+                answers.append("deleted")
+            except sqs.exceptions.ReceiptHandleIsInvalid:
+                answers.append("invalid")
+        batch = sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "a", "ReceiptHandle": first[2]["ReceiptHandle"]},
+                                                                {"Id": "b", "ReceiptHandle": "nope"}])
+        left = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
+        return answers, [e["Id"] for e in batch.get("Successful", [])], [e["Id"] for e in batch.get("Failed", [])], \
+            sorted(json.loads(m["Body"])["n"] for m in left)
+
+    stock, fast = stock_then_fast(scenario)
+    assert fast == stock
+    answers, _, failed, left = stock
+    # first[0] was received again (its old handle still deletes it); again[1] is first[1]; first[2] went in the batch.
+    assert answers == ["deleted", "deleted", "deleted", "invalid"] and failed == ["b"] and left == [3, 4, 5]
+
+
+def test_sends_to_standard_and_content_deduplicated_fifo_queues_and_the_counts_after_are_the_same(stock_then_fast):
+    def scenario():
+        sqs = boto3.client("sqs", region_name=REGION)
+        standard = sqs.create_queue(QueueName="q")["QueueUrl"]
+        fifo = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+        sqs.send_message_batch(QueueUrl=standard, Entries=[{"Id": str(i), "MessageBody": json.dumps({"n": i})} for i in range(5)])
+        sqs.send_message(QueueUrl=standard, MessageBody="later", DelaySeconds=60)
+        sqs.receive_message(QueueUrl=standard, MaxNumberOfMessages=2, VisibilityTimeout=30)
+        for body in ("same", "same", "other"):  # the second is a duplicate by content
+            sqs.send_message(QueueUrl=fifo, MessageBody=body, MessageGroupId="g")
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+        counts = [sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"] for url in (standard, fifo)]
+        fifo_bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]]
+        return counts, fifo_bodies
+
+    stock, fast = stock_then_fast(scenario)
+    assert fast == stock
+    counts, fifo_bodies = stock
+    assert counts[0] == {"ApproximateNumberOfMessages": "3", "ApproximateNumberOfMessagesNotVisible": "2",
+                         "ApproximateNumberOfMessagesDelayed": "1"} and fifo_bodies == ["same", "other"]
+
+
 def test_response_classes_methods_are_the_same_and_listed_once(monkeypatch):
     from moto.core import responses
     from moto.dynamodb.responses import DynamoHandler
