@@ -38,10 +38,10 @@ _workloads = job.WorkloadCache(ttl_s=1)
 class ArrivalTally:
     """The arrivals this execution environment counted, written to the stats at most once a second per workload.
 
-    Every upload used to add to its workload's stats item of the minute: in a burst, thousands of writes a second to
-    one item (DynamoDB takes about a thousand per item) and half of ingest's work. Now the first arrival after a quiet
-    second is written at once, with its lastArrivalAt (a trickle is seen as soon as today); later ones are held and
-    written by the first invocation a second or more after the last write. The price: the last second of a burst waits
+    A write per upload to its workload's stats item of the minute would be, in a burst, thousands of writes a second
+    to one item (DynamoDB takes about a thousand per item), and was half of ingest's work. The first arrival after a
+    quiet second is written at once, with its lastArrivalAt (a trickle is seen as soon as it lands); later ones are
+    held and written by the first invocation a second or more after the last write. The price: the last second of a burst waits
     for this environment's next invocation, or is lost with the environment. The minute's count is then short by at
     most a second's arrivals per environment, and lastArrivalAt up to a second early; the controller reads neither
     finer than that (the arrival rate is a minute's average, the cooldown minutes long).
