@@ -41,10 +41,10 @@ class ArrivalTally:
     A write per upload to its workload's stats item of the minute would be, in a burst, thousands of writes a second
     to one item (DynamoDB takes about a thousand per item), and was half of ingest's work. The first arrival after a
     quiet second is written at once, with its lastArrivalAt (a trickle is seen as soon as it lands); later ones are
-    held and written by the first invocation a second or more after the last write. The price: the last second of a burst waits
-    for this environment's next invocation, or is lost with the environment. The minute's count is then short by at
-    most a second's arrivals per environment, and lastArrivalAt up to a second early; the controller reads neither
-    finer than that (the arrival rate is a minute's average, the cooldown minutes long).
+    held and written by the first invocation a second or more after the last write. The price: the last second of a
+    burst waits for this environment's next invocation, or is lost with the environment. The minute's count is then
+    short by at most a second's arrivals per environment, and lastArrivalAt up to a second early; the controller reads
+    neither finer than that (the arrival rate is a minute's average, the cooldown minutes long).
     """
 
     def __init__(self, every_s: float = 1.0):
@@ -63,12 +63,14 @@ class ArrivalTally:
             if last is not None and at - last < self._every:
                 return
             self._written[name] = at
-            due = {key: self._held.pop(key) for key in [key for key in self._held if key[0] == name]}
-        for (name, _), (count, last_at) in sorted(due.items()):
+            due = [(minute, self._held.pop((held_name, minute))) for held_name, minute in list(self._held)
+                   if held_name == name]
+        for _, (count, last_at) in sorted(due):
             try:
                 store.add_stats(name, last_at, {"arrived": count}, stamp=job.LAST_ARRIVAL)
             except BallastError as error:
-                logger.warning("arrivals not written; the next write carries them", extra={"workload": name, "error": str(error)})
+                logger.warning("arrivals not written; the next write carries them",
+                               extra={"workload": name, "error": str(error)})
                 with self._lock:
                     self._hold(name, count, last_at)
 
@@ -130,7 +132,6 @@ def ingest(event: dict, invocation: str) -> None:
     for op, bodies in to_send.items():
         wiring.queues().send_batch(config.work_queue(op), bodies)
         logger.info("enqueued", extra={"op": op, "count": len(bodies), "workload": job.stats_name(op, workloads)})
-    for op, bodies in to_send.items():
         _after_send(store, op, len(bodies), workloads, now)
 
 
