@@ -14,6 +14,12 @@ from local import pump
 ARN = "arn:aws:sqs:us-east-1:123456789012:q"
 
 
+def a_pump(app, session, s3_events_queue: str = "unused") -> pump.Pump:
+    """The pump of a dev stage in moto's default account, as the local runtime builds it."""
+    return pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev", "123456789012",
+                     "us-east-1", s3_events_queue=s3_events_queue)
+
+
 @pytest.mark.parametrize("response, want", [
     pytest.param(None, set(), id="none-means-all-succeeded"),
     pytest.param({"batchItemFailures": []}, set(), id="empty-list"),
@@ -80,8 +86,7 @@ def test_only_messages_not_reported_as_failures_are_deleted():
         url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
         for body in ("good-1", "bad", "good-2"):
             sqs.send_message(QueueUrl=url, MessageBody=body)
-        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
-                           "123456789012", "us-east-1", s3_events_queue="unused")
+        runner = a_pump(app, session)
         runner.start()
         deadline = time.monotonic() + 10
         while sum(len(batch) for batch in seen) < 3 and time.monotonic() < deadline:
@@ -110,8 +115,7 @@ def test_a_raising_handler_keeps_the_whole_batch():
         sqs = session.client("sqs")
         url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 1}))
-        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
-                           "123456789012", "us-east-1", s3_events_queue="unused")
+        runner = a_pump(app, session)
         runner.start()
         deadline = time.monotonic() + 10
         while not calls and time.monotonic() < deadline:
@@ -135,8 +139,7 @@ def test_messages_arriving_within_the_batching_window_make_one_batch(window_s, b
         session = boto3.Session(region_name="us-east-1")
         sqs = session.client("sqs")
         url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
-        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
-                           "123456789012", "us-east-1", s3_events_queue="unused")
+        runner = a_pump(app, session)
         runner.start()
         for n in range(3):
             sqs.send_message(QueueUrl=url, MessageBody=str(n))
@@ -165,8 +168,7 @@ def test_a_batch_larger_than_ten_is_gathered_and_deleted_ten_at_a_time():
         url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
         sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": str(n)} for n in range(10)])
         sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": str(n)} for n in range(2)])
-        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
-                           "123456789012", "us-east-1", s3_events_queue="unused")
+        runner = a_pump(app, session)
         runner.start()
         deadline = time.monotonic() + 10
         while sum(seen) < 12 and time.monotonic() < deadline:
@@ -196,8 +198,7 @@ def test_failed_receives_of_s3_events_do_not_stall_their_delivery():
                 raise ConnectionError("moto unreachable")
         session.events.register("provide-client-params.sqs.ReceiveMessage", fail_receives)
         session.client("s3").create_bucket(Bucket="photos-bucket")
-        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
-                           "123456789012", "us-east-1", s3_events_queue="s3-events")
+        runner = a_pump(app, session, s3_events_queue="s3-events")
         runner.wire()
         runner.start()
         session.client("s3").put_object(Bucket="photos-bucket", Key="input/thumbnail/a.jpg", Body=b"1")
@@ -231,8 +232,7 @@ def test_a_burst_of_s3_events_is_received_and_deleted_ten_at_a_time():
                                 lambda params, **_: deletes.append(len(params["Entries"])))
         s3 = session.client("s3")
         s3.create_bucket(Bucket="photos-bucket")
-        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
-                           "123456789012", "us-east-1", s3_events_queue="s3-events")
+        runner = a_pump(app, session, s3_events_queue="s3-events")
         runner.wire()
         for n in range(73):
             s3.put_object(Bucket="photos-bucket", Key=f"input/thumbnail/{n}.jpg", Body=b"1")
@@ -263,8 +263,7 @@ def test_a_failed_s3_invocation_is_retried_under_its_request_id_and_other_events
         session = boto3.Session(region_name="us-east-1")
         s3, sqs = session.client("s3"), session.client("sqs")
         s3.create_bucket(Bucket="photos-bucket")
-        runner = pump.Pump(app, Config.create(chalice_stage="dev", lambda_timeout=60), session, "dev",
-                           "123456789012", "us-east-1", s3_events_queue="s3-events")
+        runner = a_pump(app, session, s3_events_queue="s3-events")
         runner.wire()
         # Lambda waits a minute before retrying; the test does not.
         sqs.set_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="s3-events")["QueueUrl"],
