@@ -132,7 +132,7 @@ def batch(runtime: Runtime, store, files: list[Path], op: str, tag: str, bucket:
     ingested = max(datetime.fromisoformat(j["metadata"]["creationTimestamp"]).timestamp() for j in jobs)
     result.update(ingested_after_s=round(ingested - first, 2), after_ingest_images_per_s=_rate_from(ends, ingested))
     if scaled_at and ingested > scaled_at:
-        result["full_while_ingesting_s"] = round(ingested - scaled_at, 2)
+        result["up_while_ingesting_s"] = round(ingested - scaled_at, 2)
         if ingested - scaled_at >= MIN_SPLIT_S:
             result["while_ingesting_images_per_s"] = _rate_between(ends, scaled_at, ingested)
     return result
@@ -218,11 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"ratio once scaled up {steady:.2f} (goal ≥ {GOAL}) · ratio over the makespan {result['ratio_makespan']:.2f} · "
                   f"{args.out / 'e2e.json'}")
     if e2e.get("while_ingesting_images_per_s"):
-        console.print(f"with the fleet full while uploads were still being ingested: {e2e['while_ingesting_images_per_s']:.2f} "
+        console.print(f"with the fleet up while uploads were still being ingested: {e2e['while_ingesting_images_per_s']:.2f} "
                       f"images/s (ratio {e2e['while_ingesting_images_per_s'] / raw_rate:.2f}; ingest, S3 and the workers share "
                       f"{shape.nodes} cores and one moto)")
-    elif e2e.get("full_while_ingesting_s"):
-        console.print(f"the fleet was full for {e2e['full_while_ingesting_s']} s before the last upload became a job: "
+    elif e2e.get("up_while_ingesting_s"):
+        console.print(f"the fleet was up for {e2e['up_while_ingesting_s']} s before the last upload became a job: "
                       f"too short for a rate of its own")
     if e2e.get("after_ingest_images_per_s"):
         console.print(f"the last upload became a job {e2e['ingested_after_s']} s in; from then on "
