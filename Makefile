@@ -11,7 +11,7 @@ PACKAGE := out/package/$(STAGE)
 
 .PHONY: demo test bench chaos package infra policies clean
 
-$(STAMP): requirements.txt requirements-dev.txt workers/requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt workers/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt

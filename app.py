@@ -4,7 +4,9 @@ import functools
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from chalice import Chalice, ConvertToMiddleware, IAMAuthorizer, Rate, Response
 
-from chalicelib import api, completions, config, images, ingest, openapi, reconcile, wiring
+from chalicelib import config, wiring
+from chalicelib.control import api, openapi, reconcile
+from chalicelib.photos import completions, images, ingest
 from chalicelib.errors import BallastError, Conflict, NotFound, SpecError, Unavailable
 from chalicelib.telemetry import logger
 
@@ -13,7 +15,7 @@ app = Chalice(app_name="ballast")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 
 
-# ---- the API server (REST, IAM auth): each route hands off to chalicelib.api -------------------------------------------
+# ---- the API server (REST, IAM auth): each route hands off to chalicelib.control.api ---------------------------------
 IAM = IAMAuthorizer()
 JSON = ["application/json"]
 MERGE_PATCH = ["application/merge-patch+json"]

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from PIL import Image, ImageOps  # noqa: E402
 
-from bench import photos  # noqa: E402
+from local import photos  # noqa: E402
 from workers import ops  # noqa: E402
 
 OPERATIONS = ("thumbnail", "grayscale", "watermark")

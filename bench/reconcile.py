@@ -112,7 +112,8 @@ def naive(n: int) -> int:
 def measure(n: int) -> dict:
     with mock_aws():
         infra.create_stack(boto3.client("cloudformation"), infra.stage_environment("dev"))
-        from chalicelib import reconcile, wiring
+        from chalicelib import wiring
+        from chalicelib.control import reconcile
 
         wiring.reset()
         build(n)

@@ -132,7 +132,7 @@ def main() -> int:
 
         from app import app
         from chalicelib import config, wiring
-        from chalicelib.openapi import EXAMPLES
+        from chalicelib.control.openapi import EXAMPLES
 
         store = wiring.store()
         raw = baseline(boto3.resource("dynamodb").Table(config.TABLE), args.n)

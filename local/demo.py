@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--photos", type=Path, help="a directory of your photos; subdirectories named after an operation choose it")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bad-fraction", type=float, default=BAD_FRACTION, help="share of bad files among generated photos")
-    parser.add_argument("--sizes", default="", help="comma-separated sizes of bench/photos.py (12mp,3mp,1080p,small); default: its mix")
+    parser.add_argument("--sizes", default="", help="comma-separated sizes of local/photos.py (12mp,3mp,1080p,small); default: its mix")
     parser.add_argument("--out", type=Path, default=Path("out"))
     parser.add_argument("--timeout", type=float, help="seconds before giving up; default grows with the batch")
     parser.add_argument("--nodes", type=int, default=Shape.nodes, help="local nodes (1 CPU each); default: one per core, at least 2")
@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _generate_chunk(directory: str, seed: int, index: int, count: int, sizes: tuple[str, ...], bad_fraction: float) -> None:
-    from bench import photos
+    from local import photos
 
     chunk_seed = int(hashlib.sha256(f"{seed}/{index}".encode()).hexdigest()[:12], 16)
 
@@ -57,7 +57,7 @@ def _generate_chunk(directory: str, seed: int, index: int, count: int, sizes: tu
 
 
 def generated_photos(out: Path, n: int, seed: int, sizes: tuple[str, ...], bad_fraction: float, console: Console) -> Path:
-    """bench/photos.py's photos, cached by (n, seed, sizes, bad fraction): a second run starts at once."""
+    """local/photos.py's photos, cached by (n, seed, sizes, bad fraction): a second run starts at once."""
     directory = out / "photos" / (f"seed{seed}-n{n}-bad{bad_fraction:g}" + "".join(f"-{size}" for size in sizes))
     marker = directory / ".complete"
     if marker.exists():

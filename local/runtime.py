@@ -15,7 +15,7 @@ import boto3
 
 import infra
 from local.agent import Agent
-from local.api_client import Api, ApiError
+from ballast.api_client import Api, ApiError
 from local.moto_server import ACCOUNT_ID, REGION, MotoServer
 from local.pump import Pump
 

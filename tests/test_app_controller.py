@@ -4,7 +4,7 @@ import json
 import boto3
 import pytest
 
-from chalicelib import reconcile
+from chalicelib.control import reconcile
 from tests.conftest import load_event
 
 WORKLOAD = {

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHELL = {"chalicelib.ingest", "chalicelib.reconcile", "chalicelib.completions", "chalicelib.api", "chalicelib.images",
-         "chalicelib.job", "chalicelib.wiring", "chalicelib.openapi", "chalicelib.telemetry"}
+SHELL = {"chalicelib.photos.ingest", "chalicelib.control.reconcile", "chalicelib.photos.completions",
+         "chalicelib.control.api", "chalicelib.photos.images", "chalicelib.photos.job", "chalicelib.wiring",
+         "chalicelib.control.openapi", "chalicelib.telemetry"}
 # The core gets time, randomness and the environment as arguments, never from these.
 IMPURE = {"os", "time", "random", "secrets", "uuid", "socket", "subprocess", "threading"}
 OUTSIDE = ("app", "local", "workers", "bench", "tests", "infra")

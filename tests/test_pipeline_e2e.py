@@ -7,8 +7,9 @@ import boto3
 import pytest
 from PIL import Image
 
-from bench import photos
-from chalicelib import config, job
+from local import photos
+from chalicelib import config
+from chalicelib.photos import job
 from tests.pipeline import BUCKET, depth, queue_url, s3_event, sqs_event
 from workers import worker
 from workers.worker import Settings

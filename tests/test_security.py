@@ -14,7 +14,7 @@ import pytest
 from cfnlint.decode import decode_str
 
 import infra
-from chalicelib import images
+from chalicelib.photos import images
 from tests.pipeline import BUCKET, drain, upload
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,8 @@ import boto3
 import pytest
 from PIL import Image
 
-from chalicelib import config, ingest, job
+from chalicelib import config
+from chalicelib.photos import ingest, job
 from chalicelib.adapters.store import Store
 from tests.pipeline import BUCKET, depth, queue_url, sqs_event
 

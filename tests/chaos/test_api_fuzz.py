@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 import infra
 from app import app
-from chalicelib import config, model, openapi
+from chalicelib import config, model
+from chalicelib.control import openapi
 from chalicelib.adapters.store import PARTITION, Store
 
 EXAMPLES_PER_OPERATION = 10

@@ -12,7 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import config, reconcile, wiring
+from chalicelib import config, wiring
+from chalicelib.control import reconcile
 from chalicelib.adapters.store import Store
 from chalicelib.errors import BallastError
 from chalicelib.model import parse_spec

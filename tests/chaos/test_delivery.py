@@ -3,7 +3,8 @@ import threading
 
 import boto3
 
-from chalicelib import config, job
+from chalicelib import config
+from chalicelib.photos import job
 from chalicelib.adapters.store import Store
 from chalicelib.errors import Conflict
 from tests.chaos.conftest import body_of, deliver, depth, jpeg, pump, queue_url, receive

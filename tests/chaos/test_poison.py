@@ -5,7 +5,8 @@ import zlib
 
 import boto3
 
-from chalicelib import config, ingest
+from chalicelib import config
+from chalicelib.photos import ingest
 from tests.chaos.conftest import body_of, deliver, depth, jpeg, pump, queue_url, receive
 from tests.chaos.test_delivery import drain_workers
 from tests.pipeline import BUCKET, s3_event, upload

@@ -7,7 +7,7 @@ import zlib
 import pytest
 from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
 
-from bench import photos
+from local import photos
 from tests.workers.conftest import encode, gradient, open_bytes
 from workers import ops
 from workers.ops import BadImage

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from bench import photos
+from local import photos
 from tests.workers.conftest import completions, encode, gradient, open_bytes, output, queue_depth, upload
 from workers import ops, worker
 from workers.protection import Protection

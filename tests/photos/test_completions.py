@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import job
+from chalicelib.photos import job
 from tests.conftest import load_event
 from tests.pipeline import BUCKET, workload
 

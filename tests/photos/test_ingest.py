@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import ingest, job
+from chalicelib.photos import ingest, job
 from chalicelib.errors import Unavailable
 from tests.conftest import load_event
 from tests.pipeline import BUCKET, drain, s3_event, workload
@@ -187,7 +187,7 @@ def test_a_workload_the_controller_has_not_seen_yet_is_nudged(client, store):
 
 
 def test_a_burst_lists_the_workloads_once_a_second_and_sees_a_wake_after_that(client, store, monkeypatch):
-    from chalicelib import job as job_module
+    from chalicelib.photos import job as job_module
     from chalicelib.adapters.store import Store
     now = [1000.0]
     monkeypatch.setattr(job_module.time, "monotonic", lambda: now[0])

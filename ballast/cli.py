@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from local.api_client import Api, ApiError
+from ballast.api_client import Api, ApiError
 
 RESOURCES = {"workload": "workloads", "workloads": "workloads", "wl": "workloads",
              "nodepool": "nodepools", "nodepools": "nodepools", "np": "nodepools",

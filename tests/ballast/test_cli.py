@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from local import cli
-from local.api_client import Api, ApiError
+from ballast import cli
+from ballast.api_client import Api, ApiError
 
 PHOTO_OPS = ("grayscale", "watermark", "thumbnail")
 # chalice local cannot check IAM signatures and warns on every request; API Gateway checks them in AWS.

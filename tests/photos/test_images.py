@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from chalicelib import images, job
+from chalicelib.photos import images, job
 from tests.pipeline import BUCKET, drain, upload
 
 JSON = {"Content-Type": "application/json"}

@@ -4,7 +4,7 @@ Content is a photograph's statistics, not its subject: a sky-to-ground gradient,
 sensor noise, so JPEG and PNG sizes and codec times are those of real photos. The mix covers what reaches the workers
 in practice: 12 MP / 3 MP / 1080p / small, EXIF-rotated and CMYK JPEGs, RGBA, palette and 16-bit PNGs, and bad files.
 
-    python bench/photos.py OUT_DIR --n 30 --seed 1
+    python -m local.photos OUT_DIR --n 30 --seed 1
 """
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import config, job, reconcile, wiring
+from chalicelib import config, wiring
+from chalicelib.control import reconcile
+from chalicelib.photos import job
 from chalicelib.model import parse_spec
 from tests.adapters.kube_stub import Deployment, KubeStub
 

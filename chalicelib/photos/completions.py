@@ -16,7 +16,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import job, wiring
+from chalicelib import wiring
+from chalicelib.photos import job
 from chalicelib.errors import BallastError, NotFound, Unavailable
 from chalicelib.telemetry import metrics
 

@@ -6,7 +6,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from app import app
-from chalicelib import model, openapi
+from chalicelib import model
+from chalicelib.control import openapi
 
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options"}
 

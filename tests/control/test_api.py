@@ -6,9 +6,10 @@ import threading
 import boto3
 import pytest
 
-from chalicelib import api, config, wiring
+from chalicelib import config, wiring
+from chalicelib.control import api
 from chalicelib.errors import Conflict
-from chalicelib.openapi import EXAMPLES
+from chalicelib.control.openapi import EXAMPLES
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"

@@ -9,7 +9,8 @@ from typing import Callable
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from chalicelib import config, job
+from chalicelib import config
+from chalicelib.photos import job
 from chalicelib.core import decide as core
 from chalicelib.core.backlog import backlog_of
 from chalicelib.core.types import (Decision, History, NodeDecision, Observation, PoolHistory, PoolObservation,

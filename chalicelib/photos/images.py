@@ -12,7 +12,8 @@ import unicodedata
 
 from aws_lambda_powertools import Logger
 
-from chalicelib import config, job
+from chalicelib import config
+from chalicelib.photos import job
 from chalicelib.adapters.objects import Objects
 from chalicelib.adapters.store import Store
 from chalicelib.errors import NotFound, SpecError

@@ -20,7 +20,8 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger
 from chalice.app import S3Event
 
-from chalicelib import config, job, wiring
+from chalicelib import config, wiring
+from chalicelib.photos import job
 from chalicelib.core import backlog
 from chalicelib.errors import BallastError, Conflict
 from chalicelib.model import workload_from

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import reconcile
+from chalicelib.control import reconcile
 from chalicelib.wiring import Adapters
 from chalicelib.adapters.fleets import FleetState
 from chalicelib.adapters.queues import Backlog
