@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from chalice import Chalice, ConvertToMiddleware, IAMAuthorizer, Rate, Response
 
 from chalicelib import config, wiring
-from chalicelib.control import api, openapi, reconcile
+from chalicelib.control import api, loop, openapi
 from chalicelib.photos import completions, images, ingest
 from chalicelib.errors import BallastError, Conflict, NotFound, SpecError, Unavailable
 from chalicelib.telemetry import logger
@@ -264,10 +264,10 @@ def get_job(id):
 # ---- the controller: every minute, and at once when ingest nudges it; it ticks every ~15 s while it holds the lease --
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def tick(event):
-    reconcile.run(wiring.adapters(), time_left_ms=event.context.get_remaining_time_in_millis)
+    loop.run(wiring.adapters(), time_left_ms=event.context.get_remaining_time_in_millis)
 
 
 # Two at a time: a nudge arriving while another invocation runs the loop must get through at once to wake it.
 @app.on_sqs_message(queue=config.NUDGE_QUEUE, batch_size=10, maximum_concurrency=2)
 def on_nudge(event):
-    reconcile.run(wiring.adapters(), time_left_ms=event.context.get_remaining_time_in_millis)
+    loop.run(wiring.adapters(), time_left_ms=event.context.get_remaining_time_in_millis)

@@ -4,7 +4,7 @@ import json
 import boto3
 import pytest
 
-from chalicelib.control import reconcile
+from chalicelib.control import loop
 from tests.conftest import load_event
 
 WORKLOAD = {
@@ -53,14 +53,14 @@ def test_the_scheduled_tick_scales_the_ecs_service_to_the_backlog(client, servic
     assert desired(service) == 3
     status = store.get("Workload", "default", "photos-thumbnail")["status"]
     assert (status["desiredReplicas"], status["backlog"]["visible"]) == (3, 12)
-    assert store.lease_holder(reconcile.LEASE) is None
+    assert store.lease_holder(loop.LEASE) is None
 
 
 def test_a_nudge_while_the_controller_runs_asks_it_to_tick_now(client, service, store):
-    store.acquire_lease(reconcile.LEASE, "the-running-loop", ttl_s=45, now=reconcile.utcnow())
+    store.acquire_lease(loop.LEASE, "the-running-loop", ttl_s=45, now=loop.utcnow())
     client.lambda_.invoke("on_nudge", nudge_event())
     assert desired(service) == 0
-    assert store.lease_holder(reconcile.LEASE)["wake"] > 0
+    assert store.lease_holder(loop.LEASE)["wake"] > 0
 
 
 def test_a_nudge_with_the_lease_free_scales_from_zero_at_once(client, service, store):

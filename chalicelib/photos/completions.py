@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import wiring
+from chalicelib.core import tracking
 from chalicelib.photos import job
 from chalicelib.errors import BallastError, NotFound, Unavailable
 from chalicelib.telemetry import metrics
@@ -105,11 +106,11 @@ class Batch:
         status, op = written["status"], written["spec"]["op"]
         done = status["phase"] == job.DONE
         counts = self._counts[job.stats_name(op, _workloads.get(wiring.store()))]
-        counts["done" if done else "failed"] += 1
+        counts[tracking.DONE if done else tracking.FAILED] += 1
         if superseded_dead_letter:
-            counts["failed"] -= 1  # the dead letter counted it: each job counts once, by its final phase
+            counts[tracking.FAILED] -= 1  # the dead letter counted it: each job counts once, by its final phase
         if status.get("durationMs") is not None:
-            counts["busyMs"] += status["durationMs"]
+            counts[tracking.BUSY_MS] += status["durationMs"]
         queue_ms = _between_ms(status.get("enqueuedAt"), status.get("finishedAt"))
         if queue_ms is not None:
             counts["queueMs"] += queue_ms

@@ -22,7 +22,7 @@ from chalice.app import S3Event
 
 from chalicelib import config, wiring
 from chalicelib.photos import job
-from chalicelib.core import backlog
+from chalicelib.core import backlog, tracking
 from chalicelib.errors import BallastError, Conflict
 from chalicelib.model import workload_from
 
@@ -68,7 +68,7 @@ class ArrivalTally:
                    if held_name == name]
         for _, (count, last_at) in sorted(due):
             try:
-                store.add_stats(name, last_at, {"arrived": count}, stamp=job.LAST_ARRIVAL)
+                store.add_stats(name, last_at, {tracking.ARRIVED: count}, stamp=tracking.LAST_ARRIVAL)
             except BallastError as error:
                 logger.warning("arrivals not written; the next write carries them",
                                extra={"workload": name, "error": str(error)})

@@ -33,7 +33,6 @@ USER_SEGMENT = re.compile(r"u-[0-9a-z]{1,40}")
 ID = re.compile(r"[0-9a-f]{32}")
 # A status write that loses a race re-reads and tries again; more than a handful means something is wrong.
 UPDATE_ATTEMPTS = 5
-LAST_ARRIVAL = "lastArrivalAt"  # the stats attribute ingest stamps and the controller reads
 
 
 class BadKey(ValueError):

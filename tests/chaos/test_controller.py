@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import config, wiring
-from chalicelib.control import reconcile
+from chalicelib.control import loop
 from chalicelib.adapters.store import Store
 from chalicelib.errors import BallastError
 from chalicelib.model import parse_spec
@@ -89,7 +89,7 @@ def backlog(op: str, n: int) -> None:
 
 def run(at, time_left_ms=lambda: 0) -> int:
     """One reconcile invocation whose clock reads `at`; with no time left it runs a single tick."""
-    return reconcile.run(wiring.adapters(), time_left_ms=time_left_ms, clock=lambda: at)
+    return loop.run(wiring.adapters(), time_left_ms=time_left_ms, clock=lambda: at)
 
 
 def conditions(store, kind: str, name: str) -> dict:
@@ -110,15 +110,15 @@ def test_an_invocation_overlapping_a_running_tick_exits_at_once_and_acts_on_noth
         if not second:
             # The holder is inside its tick, about to scale: now a second invocation starts.
             before = faults.accepted.copy()
-            second["ticks"] = run(reconcile.utcnow())
+            second["ticks"] = run(loop.utcnow())
             second["calls"] = faults.accepted - before
-            second["woke"] = store.lease_holder(reconcile.LEASE)["wake"] > 0
+            second["woke"] = store.lease_holder(loop.LEASE)["wake"] > 0
     wiring.client("ecs").meta.events.register("before-call.ecs.UpdateService", overlap)
-    assert run(reconcile.utcnow()) == 1
+    assert run(loop.utcnow()) == 1
     # Its only write asked the holder to tick now; it read no fleet, scaled nothing, recorded no status or event.
     assert second == {"ticks": 0, "calls": Counter({"UpdateItem": 1}), "woke": True}
     assert (faults.accepted["UpdateService"], desired("thumbnail")) == (1, 3)
-    assert store.lease_holder(reconcile.LEASE) is None
+    assert store.lease_holder(loop.LEASE) is None
 
 
 @pytest.mark.parametrize("dies_at", ["before-call", "after-call"], ids=["before-its-scale-call", "after-its-scale-call"])
@@ -127,7 +127,7 @@ def test_a_lease_holder_that_dies_mid_tick_is_replaced_once_its_lease_expires_an
     service("thumbnail")
     workload(store, "thumbnail")
     backlog("thumbnail", 12)
-    now = reconcile.utcnow()
+    now = loop.utcnow()
 
     def die(**_):
         raise Died()
@@ -146,7 +146,7 @@ def test_a_lease_holder_that_dies_mid_tick_is_replaced_once_its_lease_expires_an
     assert run(now + timedelta(seconds=config.LEASE_TTL_S + 16)) == 1
     assert (scaled_by_the_dead + faults.accepted["UpdateService"], desired("thumbnail")) == (1, 3)
     assert store.get("Workload", "default", "photos-thumbnail")["status"]["desiredReplicas"] == 3
-    assert store.lease_holder(reconcile.LEASE) is None
+    assert store.lease_holder(loop.LEASE) is None
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def sizes(pools) -> tuple:
 
 def test_scaling_apis_that_throttle_for_a_while_become_conditions_and_the_scale_happens_once_they_recover(
         store, faults, pools):
-    now = reconcile.utcnow()
+    now = loop.utcnow()
     faults.failing = set(ACTS.values())
     run(now)
     assert faults.refused == Counter({"UpdateService": 2, "SetDesiredCapacity": 1, "UpdateNodegroupConfig": 1})
@@ -218,7 +218,7 @@ def test_what_cannot_be_read_for_a_tick_never_scales_a_fleet_to_zero(store, faul
     service("thumbnail", desired=2)
     workload(store, "thumbnail", cooldownSeconds=60)
     backlog("thumbnail", 10)
-    now = reconcile.utcnow()
+    now = loop.utcnow()
     run(now)
     assert desired("thumbnail") == 2
     # The work is done; past the cooldown a tick that can read all it needs takes the fleet to zero (the control).
@@ -228,4 +228,4 @@ def test_what_cannot_be_read_for_a_tick_never_scales_a_fleet_to_zero(store, faul
         run(now + timedelta(minutes=2))
     assert (desired("thumbnail"), faults.accepted["UpdateService"]) == (left, int(left == 0))
     faults.failing = set()
-    assert store.lease_holder(reconcile.LEASE) is None
+    assert store.lease_holder(loop.LEASE) is None

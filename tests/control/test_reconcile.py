@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.control import reconcile
+from chalicelib.control import loop, reconcile
 from chalicelib.wiring import Adapters
 from chalicelib.adapters.fleets import FleetState
 from chalicelib.adapters.queues import Backlog
@@ -198,12 +198,12 @@ def test_nodes_are_added_only_for_tasks_that_cannot_be_placed(world):
 
 
 def test_the_loop_keeps_ticking_until_unneeded_nodes_are_gone(world, monkeypatch):
-    monkeypatch.setattr(reconcile.config, "TICK_INTERVAL_S", 0.01)
+    monkeypatch.setattr(loop.config, "TICK_INTERVAL_S", 0.01)
     world.store.create(nodepool())  # nodes unneeded for 60 s are removed
     world.store.create(workload("thumbnail", pool="workers"))
     world.nodegroups.state = GroupState(2, 0, 4, 2)
     clock = iter(T0 + timedelta(seconds=10 * i) for i in range(100))  # 10 s a call, two calls a tick
-    ticks = reconcile.run(world, time_left_ms=lambda: 60_000, clock=lambda: next(clock), sleep=lambda s: None)
+    ticks = loop.run(world, time_left_ms=lambda: 60_000, clock=lambda: next(clock), sleep=lambda s: None)
     # Every workload was idle from the first tick, and time never ran short: only the nodes kept the loop going.
     assert world.fleets.calls == [] and world.nodegroups.calls == [0]
     assert ticks == 5  # unneeded from 0 s, removed at the tick of 60 s, and the tick of 80 s found all idle
@@ -264,22 +264,22 @@ def test_the_seed_burst_scales_up_at_once_never_after_the_queues_empty_and_ends_
 
 
 def test_an_overlapping_invocation_exits_at_once_and_wakes_the_holder(world):
-    world.store.acquire_lease(reconcile.LEASE, "someone-else", ttl_s=45, now=datetime.now(timezone.utc))
-    assert reconcile.run(world, time_left_ms=lambda: 60_000) == 0
-    assert world.store.lease_holder(reconcile.LEASE)["wake"] > 0
+    world.store.acquire_lease(loop.LEASE, "someone-else", ttl_s=45, now=datetime.now(timezone.utc))
+    assert loop.run(world, time_left_ms=lambda: 60_000) == 0
+    assert world.store.lease_holder(loop.LEASE)["wake"] > 0
 
 
 def test_the_loop_ticks_until_its_time_is_nearly_used_then_frees_the_lease(world, monkeypatch):
-    monkeypatch.setattr(reconcile.config, "TICK_INTERVAL_S", 0.01)
+    monkeypatch.setattr(loop.config, "TICK_INTERVAL_S", 0.01)
     world.store.create(workload("thumbnail"))
     world.queues.depths["ballast-dev-thumbnail"] = Backlog(20, 0, 0)
     remaining = iter(range(20_000, 0, -1_000))
-    ticks = reconcile.run(world, time_left_ms=lambda: next(remaining))
+    ticks = loop.run(world, time_left_ms=lambda: next(remaining))
     assert ticks >= 2
-    assert world.store.lease_holder(reconcile.LEASE) is None
+    assert world.store.lease_holder(loop.LEASE) is None
 
 
 def test_an_idle_system_ticks_once_and_returns(world):
     world.store.create(workload("thumbnail"))
-    assert reconcile.run(world, time_left_ms=lambda: 60_000) == 1
+    assert loop.run(world, time_left_ms=lambda: 60_000) == 1
     assert world.fleets.calls == []

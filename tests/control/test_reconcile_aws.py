@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import config, wiring
-from chalicelib.control import reconcile
-from chalicelib.photos import job
+from chalicelib.control import loop, reconcile
+from chalicelib.core import tracking
 from chalicelib.model import parse_spec
 from tests.adapters.kube_stub import Deployment, KubeStub
 
@@ -311,7 +311,7 @@ def test_two_overlapping_invocations_only_one_acts_and_the_other_exits_at_once(s
 
     def invoke():
         start.wait()
-        ran = reconcile.run(adapters, time_left_ms=lambda: 0)
+        ran = loop.run(adapters, time_left_ms=lambda: 0)
         ticks.append(ran)
         if ran == 0:
             loser_done.set()
@@ -323,7 +323,7 @@ def test_two_overlapping_invocations_only_one_acts_and_the_other_exits_at_once(s
         thread.join(timeout=10)
     assert sorted(ticks) == [0, 1]
     assert (updates["UpdateService"], desired("thumbnail")) == (1, 3)
-    assert store.lease_holder(reconcile.LEASE) is None
+    assert store.lease_holder(loop.LEASE) is None
 
 
 def test_the_seed_burst_scales_at_once_never_after_the_queues_empty_and_ends_at_zero(store):
@@ -364,7 +364,7 @@ def test_a_trickle_drained_between_ticks_keeps_its_replica_until_the_uploads_sto
         now = T0 + timedelta(seconds=15 * step)
         if step < 8:  # what ingest does for one upload, 5 s before the tick; the replica then finishes it
             send(queue, 1)
-            store.add_stats("thumbnail", now - timedelta(seconds=5), {"arrived": 1}, stamp=job.LAST_ARRIVAL)
+            store.add_stats("thumbnail", now - timedelta(seconds=5), {"arrived": 1}, stamp=tracking.LAST_ARRIVAL)
             work(queue, 1, held)
             work(queue, 0, held)
         reconcile.tick(adapters, now)

@@ -2,6 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from chalicelib.core import tracking
 from chalicelib.photos import ingest, job
 from chalicelib.errors import Unavailable
 from tests.conftest import load_event
@@ -236,7 +237,7 @@ T0 = datetime(2026, 11, 30, 6, 0, 58, tzinfo=timezone.utc)
 
 def arrived(store, name: str) -> tuple[int, str | None]:
     buckets = store.read_stats(name, T0 - timedelta(minutes=1))
-    return sum(b.get("arrived", 0) for b in buckets), max((b[job.LAST_ARRIVAL] for b in buckets), default=None)
+    return sum(b.get("arrived", 0) for b in buckets), max((b[tracking.LAST_ARRIVAL] for b in buckets), default=None)
 
 
 def test_a_burst_of_arrivals_is_written_once_a_second_and_a_trickle_at_once(stack, store):

@@ -1,0 +1,169 @@
+"""The controller's record step: status with conditions, events with their reasons, and the per-workload metrics."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from chalicelib import config
+from chalicelib.core import tracking
+from chalicelib.core.backlog import backlog_of
+from chalicelib.core.tracking import Completions
+from chalicelib.core.types import Decision, NodeDecision, Observation
+from chalicelib.errors import BallastError
+from chalicelib.model import BacklogMetric, Condition, Event, ExternalMetric, NodePool, ResourceMetric, Workload
+from chalicelib.telemetry import logger
+
+if TYPE_CHECKING:
+    from chalicelib.control.act import Outcome
+
+FAILED_GET_SCALE = "FailedGetScale"  # HPA's reason, verbatim
+
+
+def workload_status(store, workload: Workload, status: dict, observation: Observation, completions: Completions,
+             decision: Decision, outcome: Outcome, now: datetime, outbox: list[dict]) -> None:
+    history = outcome.history
+    depth = observation.queue
+    new_status = {
+        "observedGeneration": workload.generation,
+        "currentReplicas": observation.replicas,
+        "desiredReplicas": decision.replicas,
+        "readyReplicas": observation.ready_replicas,
+        "pendingReplicas": observation.pending,
+        "lastScaleTime": history.last_scale_at.isoformat() if history.last_scale_at else None,
+        "backlog": None if depth is None else {"visible": depth.visible, "inFlight": depth.in_flight, "delayed": depth.delayed},
+        "reason": decision.reason,
+        "message": decision.message,
+        "metric": decision.metric,
+        "currentMetrics": _current_metrics(workload, observation),
+        "dryRun": workload.dry_run or config.DRY_RUN,
+        "conditions": _conditions(outcome.conditions, status.get("conditions", []), now),
+        "history": history.to_dict(),
+        "statsThrough": completions.through,
+        "arrivalPerSecond": completions.arrival_per_s,
+        "startup": tracking.startup_after(status, observation, decision, outcome.acted, now),
+        "startupSeconds": observation.startup_s if observation.startup_s is not None else status.get("startupSeconds"),
+    }
+    _write_status(store, workload, new_status, [e.to_dict() for e in outcome.events], outbox)
+    if not tracking.is_idle(observation, decision):
+        # CloudWatch bills a custom metric for every hour it receives data: a workload asleep at zero publishes
+        # nothing, so a quiet night pays for the controller's two tick metrics only (a gap on the graph means zero).
+        _publish(workload, observation, decision)
+
+
+def pool_status(store, pool: NodePool, status: dict, state, decision: NodeDecision, outcome: Outcome, now: datetime,
+                outbox: list[dict]) -> None:
+    new_status = {
+        "currentNodes": state.desired,
+        "readyNodes": state.ready,
+        "desiredNodes": decision.nodes,
+        "requestedNodes": outcome.requested,
+        "tasks": decision.tasks,
+        "reason": decision.reason,
+        "message": decision.message,
+        "conditions": _conditions(outcome.conditions, status.get("conditions", []), now),
+        "history": decision.history.to_dict(),
+    }
+    _write_status(store, pool, new_status, outcome.events, outbox)
+
+
+def failure(store, obj: Workload | NodePool, status: dict, error: Exception, what: str, now: datetime,
+            outbox: list[dict]) -> None:
+    """The fleet or node group could not be read: touch nothing (HPA's FailedGetScale), say so, keep the rest of the status."""
+    condition = Condition("AbleToScale", False, FAILED_GET_SCALE, why(error))
+    others = [c for c in status.get("conditions", []) if c["type"] != "AbleToScale"]
+    new_status = {**status, "conditions": others + _conditions([condition], status.get("conditions", []), now)}
+    warning = event(obj, "Warning", FAILED_GET_SCALE, f"could not read {what}: {why(error)}", now)
+    logger.warning("scale unreadable", extra={"kind": _kind(obj), "object": obj.name, "error": why(error)})
+    _write_status(store, obj, new_status, [warning.to_dict()], outbox)
+
+
+def events(store, namespace: str, outbox: list[dict]) -> None:
+    """The whole tick's events together: batch writes of 25, not one call per workload."""
+    if not outbox:
+        return
+    try:
+        store.record_events(namespace, outbox, config.EVENT_TTL_S)
+    except BallastError as error:
+        logger.warning("events not recorded", extra={"events": len(outbox), "error": str(error)})
+
+
+def why(error: Exception) -> str:
+    """The error with its AWS code when it has one, so a condition tells throttling from denial at a glance."""
+    code = getattr(error, "code", "")
+    return f"{error} ({code})" if code and code not in str(error) else str(error)
+
+
+def event(obj: Workload | NodePool, kind: str, reason: str, message: str, now: datetime) -> Event:
+    return Event(kind, reason, message, _kind(obj), obj.name, now)
+
+
+def _kind(obj: Workload | NodePool) -> str:
+    return "Workload" if isinstance(obj, Workload) else "NodePool"
+
+
+def _write_status(store, obj: Workload | NodePool, status: dict, events: list[dict], outbox: list[dict]) -> None:
+    try:
+        store.update_status(_kind(obj), obj.namespace, obj.name, status)
+    except BallastError as error:
+        # Deleted between read and write, or the store hiccuped: the next tick writes a fresh status.
+        logger.warning("status not recorded", extra={"kind": _kind(obj), "object": obj.name, "error": str(error)})
+        return
+    outbox.extend(events)
+
+
+def _conditions(conditions, previous: list[dict], now: datetime) -> list[dict]:
+    """Conditions with lastTransitionTime kept from the previous status while their status is unchanged."""
+    before = {c["type"]: c for c in previous}
+    result = []
+    for condition in conditions:
+        old = before.get(condition.type)
+        since = now
+        if old and old["status"] == ("True" if condition.status else "False") and old.get("lastTransitionTime"):
+            since = datetime.fromisoformat(old["lastTransitionTime"])
+        result.append(condition.to_dict(since))
+    return result
+
+
+def _current_metrics(workload: Workload, observation: Observation) -> list[dict]:
+    """What each of the spec's metrics read this tick, in the spec's order, as the HPA's status.currentMetrics shows it."""
+    depth = observation.queue
+    backlog = None if depth is None else backlog_of(workload, depth)
+    shown = []
+    for metric in workload.metrics:
+        if isinstance(metric, BacklogMetric):
+            current = {} if backlog is None else {"value": backlog,
+                                                  "averageValue": round(backlog / max(observation.replicas, 1), 3)}
+            shown.append({"type": metric.type, "backlog": {"queue": workload.queue_name, "current": current}})
+        elif isinstance(metric, ResourceMetric):
+            usage = observation.resources.get(metric.resource)
+            request = workload.resources.cpu_millicores if metric.resource == "cpu" else workload.resources.memory_mib
+            current = {} if usage is None or usage.average_utilization is None else {
+                "averageUtilization": round(usage.average_utilization),
+                "averageValue": round(usage.average_utilization / 100 * request)}
+            shown.append({"type": metric.type, "resource": {"name": metric.resource, "current": current}})
+        elif isinstance(metric, ExternalMetric):
+            value = observation.external.get(metric.key)
+            current = {} if value is None else {"value": value,
+                                                "averageValue": round(value / max(observation.replicas, 1), 3)}
+            shown.append({"type": metric.type, "external": {"metric": {"name": metric.name}, "current": current}})
+        else:
+            shown.append({"type": metric.type, "deadline": {"current": {} if backlog is None else {"value": backlog}}})
+    return shown
+
+
+def _publish(workload: Workload, observation: Observation, decision: Decision) -> None:
+    """One EMF document per workload and tick: desired, actual and backlog side by side under its own dimension.
+
+    Ephemeral, because the shared Metrics' dimensions would apply to the tick's totals too; and not single_metric,
+    which keeps only its first metric.
+    """
+    emf = EphemeralMetrics()
+    emf.add_dimension(name="workload", value=workload.name)
+    emf.add_metric(name="DesiredReplicas", unit=MetricUnit.Count, value=decision.replicas)
+    emf.add_metric(name="CurrentReplicas", unit=MetricUnit.Count, value=observation.replicas)
+    emf.add_metric(name="ReadyReplicas", unit=MetricUnit.Count, value=observation.ready_replicas)
+    if observation.queue is not None:
+        emf.add_metric(name="Backlog", unit=MetricUnit.Count, value=observation.queue.backlog(workload.include_delayed))
+    emf.flush_metrics()
