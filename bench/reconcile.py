@@ -48,7 +48,7 @@ BATCHED = [("DescribeServices", "services", 10), ("GetMetricData", "queries", 50
 
 def build(n: int) -> None:
     from chalicelib import config, wiring
-    from chalicelib.model import parse_spec
+    from chalicelib.spec import parse_spec
 
     ecs, sqs, autoscaling, store = (wiring.client("ecs"), wiring.client("sqs"), wiring.client("autoscaling"),
                                     wiring.store())

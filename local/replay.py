@@ -5,7 +5,7 @@ Usage: `python -m local.replay < observations.jsonl`, or `python -m local.replay
 Input, one JSON object per line (blank lines and lines starting with `#` are skipped):
 
 - A line with `"workloads"` and/or `"nodePools"` sets the specs: lists of manifests exactly as the API accepts them
-  (`{"metadata": {"name": ...}, "spec": {...}}`), validated and defaulted by `model.parse_spec`.
+  (`{"metadata": {"name": ...}, "spec": {...}}`), validated and defaulted by `spec.parse_spec`.
 - Every other line is one tick: `{"now": "2024-05-01T12:00:00+00:00", "observations": {<workload>: {...}},
   "nodes": {<pool>: {"nodes": 2}}}`. An observation has the fields of `core.types.Observation`: `replicas`, `ready`,
   `queue` (`{"visible", "in_flight", "delayed"}`, or null when it could not be read), `resources`
@@ -29,7 +29,7 @@ import sys
 from datetime import datetime
 from typing import Iterable, Iterator, TextIO
 
-from chalicelib import model
+from chalicelib import model, spec
 from chalicelib.core.decide import decide_tick
 from chalicelib.core.types import Observation, PoolObservation
 
@@ -43,9 +43,9 @@ def replay(lines: Iterable[str], with_history: bool = False) -> Iterator[dict]:
             continue
         record = json.loads(line)
         if "workloads" in record or "nodePools" in record:
-            workloads.update({w.name: w for w in (model.workload_from(model.parse_spec("Workload", m))
+            workloads.update({w.name: w for w in (model.workload_from(spec.parse_spec("Workload", m))
                                                   for m in record.get("workloads", ()))})
-            pools.update({p.name: p for p in (model.nodepool_from(model.parse_spec("NodePool", m))
+            pools.update({p.name: p for p in (model.nodepool_from(spec.parse_spec("NodePool", m))
                                               for m in record.get("nodePools", ()))})
             continue
         now = datetime.fromisoformat(record["now"])

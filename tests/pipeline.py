@@ -6,7 +6,7 @@ from urllib.parse import quote_plus
 
 import boto3
 
-from chalicelib.model import parse_spec
+from chalicelib.spec import parse_spec
 from local.pump import sqs_record
 from tests.conftest import load_event
 

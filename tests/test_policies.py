@@ -151,7 +151,7 @@ def world(stack, recorder):
              "eks-nodes": {"kind": "EKSNodegroup", "cluster": "ballast-dev-eks", "nodegroup": "workers"}}
     targets = {"grayscale": {"kind": "ECSService", "cluster": "ballast-dev", "service": "ballast-dev-grayscale"},
                "thumbnail": {"kind": "Deployment", "cluster": "ballast-dev-eks", "namespace": "images", "name": "thumbnail"}}
-    from chalicelib.model import parse_spec
+    from chalicelib.spec import parse_spec
 
     for name, provider in pools.items():
         store.create(parse_spec("NodePool", {"metadata": {"name": name}, "spec": {

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import fastjsonschema
 
-from chalicelib import model, schema
+from chalicelib import schema, spec
 from chalicelib.adapters.store import Store
 from chalicelib.errors import Conflict, NotFound, SpecError
 
@@ -124,7 +124,7 @@ def patch(store: Store, kind: str, namespace: str, name: str, body: object) -> d
     for field, want in (("name", name), ("namespace", namespace)):
         if meta.get(field) != want:
             raise SpecError(f"metadata.{field}", f"cannot be changed by a patch (is {want!r})")
-    manifest = model.parse_spec(kind, merged)
+    manifest = spec.parse_spec(kind, merged)
     # parse_spec checked the patch's metadata.resourceVersion (if any): a client may pin the patch to what it read.
     version = manifest["metadata"].get("resourceVersion", current["metadata"]["resourceVersion"])
     return store.replace(manifest, version, current=current)
@@ -154,7 +154,7 @@ def _manifest(kind: str, namespace: str, body: object) -> dict:
             if meta.get("namespace", namespace) != namespace:
                 raise SpecError("metadata.namespace", f"must match the request's namespace ({namespace!r}), got {meta['namespace']!r}")
             body["metadata"] = {**{k: v for k, v in meta.items() if k not in SERVER_METADATA}, "namespace": namespace}
-    return model.parse_spec(kind, body)
+    return spec.parse_spec(kind, body)
 
 
 def _writable(stored: dict) -> dict:
@@ -184,7 +184,7 @@ def replace_scale(store: Store, namespace: str, name: str, body: object) -> dict
         path = error.name.removeprefix("data").lstrip(".") or "body"
         raise SpecError(path, error.message.removeprefix(error.name).strip()) from None
     current = store.get("Workload", namespace, name)
-    manifest = model.parse_spec("Workload", merge_patch(_writable(current), {"spec": {"replicas": body["spec"]["replicas"]}}))
+    manifest = spec.parse_spec("Workload", merge_patch(_writable(current), {"spec": {"replicas": body["spec"]["replicas"]}}))
     version = body.get("metadata", {}).get("resourceVersion")
     if version is not None and not str(version).isdigit():
         raise SpecError("metadata.resourceVersion", f"must be a string of digits, got {version!r}")
@@ -197,8 +197,8 @@ def _scale_validator():
 
 
 def _scale(workload: dict) -> dict:
-    meta, spec, status = workload["metadata"], workload["spec"], workload["status"]
-    paused = spec.get("replicas")
+    meta, status = workload["metadata"], workload["status"]
+    paused = workload["spec"].get("replicas")
     # Until the controller's first decision there is no desired count: 0 says "nothing asked for yet".
     desired = paused if paused is not None else status.get("desiredReplicas", 0)
     return {
@@ -215,8 +215,8 @@ def list_events(store: Store, namespace: str, query: dict) -> dict:
     involved = query.get("involvedObject")
     field = "involvedObject" if involved is not None else "kind"
     kind, _, name = involved.partition("/") if involved is not None else (query.get("kind"), "", query.get("name"))
-    if kind is not None and kind not in model.KINDS:
-        raise SpecError(field, f"kind must be one of {', '.join(model.KINDS)}, got {kind!r}")
+    if kind is not None and kind not in spec.KINDS:
+        raise SpecError(field, f"kind must be one of {', '.join(spec.KINDS)}, got {kind!r}")
     if name:
         check_name("involvedObject" if involved is not None else "name", name)
         if kind is None:

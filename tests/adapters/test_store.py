@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.errors import Conflict, LeaseHeld, NotFound
-from chalicelib.model import Event, parse_spec
+from chalicelib.model import Event
+from chalicelib.spec import parse_spec
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc)
 

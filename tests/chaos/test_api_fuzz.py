@@ -1,7 +1,7 @@
 """The API server fuzzed from its own OpenAPI document (schemathesis), served by `chalice local` on 127.0.0.1 over moto.
 
 Two properties: no request gets a 5xx, and no write gets past validation: afterwards every Workload and NodePool
-in the table, in any namespace the fuzzer reached, still parses with chalicelib.model.parse_spec.
+in the table, in any namespace the fuzzer reached, still parses with chalicelib.spec.parse_spec.
 """
 import functools
 from collections import Counter
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import infra
 from app import app
-from chalicelib import config, model
+from chalicelib import config, spec
 from chalicelib.control import openapi
 from chalicelib.adapters.store import PARTITION, Store
 
@@ -68,7 +68,7 @@ def stored_objects() -> list[tuple[str, dict]]:
             break
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     kinds = [(item[PARTITION].split("#", 1)[0], item) for item in items]
-    return [(kind, Store._object(kind, item)) for kind, item in kinds if kind in model.KINDS]
+    return [(kind, Store._object(kind, item)) for kind, item in kinds if kind in spec.KINDS]
 
 
 def test_fuzzed_requests_never_get_a_5xx_and_never_store_an_invalid_object(api):
@@ -95,8 +95,8 @@ def test_fuzzed_requests_never_get_a_5xx_and_never_store_an_invalid_object(api):
     assert len(operations) >= 20 and server_errors == []
     assert set(writes) == {"POST", "PUT", "PATCH", "DELETE"}, writes  # writes were accepted, not only refused
     objects = stored_objects()
-    assert {kind for kind, _ in objects} == set(model.KINDS)
+    assert {kind for kind, _ in objects} == set(spec.KINDS)
     for kind, stored in objects:
         meta = stored["metadata"]
-        model.parse_spec(kind, {"apiVersion": stored["apiVersion"], "kind": kind, "spec": stored["spec"],
+        spec.parse_spec(kind, {"apiVersion": stored["apiVersion"], "kind": kind, "spec": stored["spec"],
                                 "metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": meta["labels"]}})

@@ -16,7 +16,7 @@ from chalicelib import config, wiring
 from chalicelib.control import loop
 from chalicelib.adapters.store import Store
 from chalicelib.errors import BallastError
-from chalicelib.model import parse_spec
+from chalicelib.spec import parse_spec
 from tests.chaos.conftest import queue_url
 
 CLUSTER = config.CLUSTER

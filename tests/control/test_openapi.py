@@ -6,7 +6,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from app import app
-from chalicelib import model
+from chalicelib import spec
 from chalicelib.control import openapi
 
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options"}
@@ -48,10 +48,10 @@ def test_request_bodies_name_the_content_types_the_routes_accept(document):
     assert set(document["paths"]["/workloads/{name}"]["patch"]["requestBody"]["content"]) == {"application/merge-patch+json"}
 
 
-@pytest.mark.parametrize("kind", model.KINDS)
+@pytest.mark.parametrize("kind", spec.KINDS)
 def test_the_examples_validate_against_the_served_schemas_and_parse(document, kind):
     check(document, openapi.EXAMPLES[kind], kind)
-    model.parse_spec(kind, openapi.EXAMPLES[kind])
+    spec.parse_spec(kind, openapi.EXAMPLES[kind])
     assert document["paths"][f"/{kind.lower()}s"]["post"]["requestBody"]["content"]["application/json"]["example"] == openapi.EXAMPLES[kind]
 
 
@@ -59,7 +59,7 @@ def test_the_scale_example_validates(document):
     check(document, openapi.EXAMPLES["Scale"], "Scale")
 
 
-@pytest.mark.parametrize("kind", model.KINDS)
+@pytest.mark.parametrize("kind", spec.KINDS)
 def test_what_the_api_returns_matches_the_documented_responses(client, document, kind):
     path = f"/{kind.lower()}s"
     created = client.http.post(path, headers={"Content-Type": "application/json"}, body=json.dumps(openapi.EXAMPLES[kind]))

@@ -9,7 +9,7 @@ from chalicelib.wiring import Adapters
 from chalicelib.adapters.fleets import FleetState
 from chalicelib.adapters.queues import Backlog
 from chalicelib.errors import NotFound, Unavailable
-from chalicelib.model import parse_spec
+from chalicelib.spec import parse_spec
 
 T0 = datetime(2026, 11, 25, 2, 0, 5, tzinfo=timezone.utc)
 OPS = ("grayscale", "watermark", "thumbnail")

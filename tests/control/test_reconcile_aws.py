@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from chalicelib import config, wiring
 from chalicelib.control import loop, reconcile
 from chalicelib.core import tracking
-from chalicelib.model import parse_spec
+from chalicelib.spec import parse_spec
 from tests.adapters.kube_stub import Deployment, KubeStub
 
 T0 = datetime(2026, 11, 25, 2, 0, 5, tzinfo=timezone.utc)
