@@ -36,6 +36,16 @@ class Api:
     def get(self, path: str, **query) -> dict:
         return self.request("GET", path, query=query)
 
+    def all_items(self, path: str) -> list[dict]:
+        """Every item of a paged list, following `continue` tokens 500 at a time."""
+        items, token = [], None
+        while True:
+            page = self.get(path, limit="500", **{"continue": token})
+            items += page.get("items", [])
+            token = page.get("continue")
+            if not token:
+                return items
+
     def post(self, path: str, body: object) -> dict:
         return self.request("POST", path, body)
 

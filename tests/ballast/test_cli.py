@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ballast import cli
+from ballast import cli, tables
 from ballast.api_client import Api, ApiError
 
 PHOTO_OPS = ("grayscale", "watermark", "thumbnail")
@@ -81,10 +81,10 @@ def test_targets_show_what_each_metric_read_against_its_target():
         {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 64, "averageValue": 640}}},
         {"type": "External", "external": {"metric": {"name": "Lag"}, "current": {}}},
         {"type": "Deadline", "deadline": {"current": {"value": 30}}}]}
-    assert cli._metric_summaries(spec, status) == ["7.5/5 (backlog/replica)", "cpu: 64%/70%", "Lag: <unknown>/100 (avg)",
+    assert tables.metric_summaries(spec, status) == ["7.5/5 (backlog/replica)", "cpu: 64%/70%", "Lag: <unknown>/100 (avg)",
                                                    "30 queued/drain within 600s"]
     # Metrics written for an older spec do not line up with the current one: nothing is shown rather than a wrong value.
-    assert cli._metric_summaries(spec, {"currentMetrics": status["currentMetrics"][:1]})[0] == "<unknown>/5 (backlog/replica)"
+    assert tables.metric_summaries(spec, {"currentMetrics": status["currentMetrics"][:1]})[0] == "<unknown>/5 (backlog/replica)"
 
 
 def test_describe_of_a_missing_workload_is_a_404_with_the_servers_message(ballast):

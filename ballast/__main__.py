@@ -1,0 +1,5 @@
+import sys
+
+from ballast.cli import main
+
+sys.exit(main())

@@ -1,0 +1,22 @@
+"""`ballast up`: hands the terminal to the emulated AWS (`python -m local.up`), a process of its own.
+
+The user's tools never import the emulated AWS: `local` plays AWS and uses the tools' API client, so the boundary
+between the two is a process, as it is between `ballast` and a deployed stage.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def run_up(args) -> None:
+    command = [sys.executable, "-m", "local.up", "--out", args.out]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
+
+
+def add_commands(commands) -> None:
+    up = commands.add_parser("up", help="run the local runtime (moto, API server, pump, node agent) until Ctrl-C")
+    up.add_argument("--out", default="out")
+    up.set_defaults(run=None, start=run_up)
