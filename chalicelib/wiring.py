@@ -6,7 +6,8 @@ import boto3
 from botocore.config import Config
 
 from chalicelib import config
-from chalicelib.adapters.fleets import RETRY_CONFIG, Fleets
+from chalicelib.adapters.aws import RETRY_CONFIG
+from chalicelib.adapters.fleets import Fleets
 from chalicelib.adapters.kubernetes import Kubernetes
 from chalicelib.adapters.metrics import Metrics
 from chalicelib.adapters.nodegroups import NodeGroups

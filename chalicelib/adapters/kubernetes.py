@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from chalicelib.adapters.fleets import translated
+from chalicelib.adapters.aws import translated
 from chalicelib.errors import NotFound, Unavailable
 
 TOKEN_PREFIX = "k8s-aws-v1."

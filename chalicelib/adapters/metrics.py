@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib.adapters.fleets import translated
+from chalicelib.adapters.aws import translated
 from chalicelib.model import ExternalMetric, Target
 
 QUERY_LIMIT = 500  # GetMetricData takes at most 500 MetricDataQueries per call

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.fleets import translated
+from chalicelib.adapters.aws import translated
 from chalicelib.errors import BallastError, NotFound
 from chalicelib.model import NodePool
 

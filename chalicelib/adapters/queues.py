@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from chalicelib.adapters.fleets import translated
+from chalicelib.adapters.aws import translated
 from chalicelib.errors import BallastError, Unavailable
 
 BATCH_LIMIT = 10  # SQS SendMessageBatch takes at most ten entries

@@ -1,7 +1,8 @@
 import boto3
 import pytest
 
-from chalicelib.adapters.fleets import RETRY_CONFIG, FleetState, Fleets
+from chalicelib.adapters.aws import RETRY_CONFIG
+from chalicelib.adapters.fleets import FleetState, Fleets
 from chalicelib.adapters.kubernetes import Kubernetes
 from chalicelib.errors import NotFound, Unavailable
 from chalicelib.model import Target
