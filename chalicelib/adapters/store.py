@@ -6,20 +6,18 @@ import functools
 import json
 import operator
 import uuid
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from typing import Iterable
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import Conflict, LeaseHeld, NotFound, Unavailable
+from chalicelib.adapters.leases import Leases
+from chalicelib.adapters.stats import Stats
+from chalicelib.adapters.table import PARTITION, SORT, TTL_ATTRIBUTE, translate
+from chalicelib.errors import Conflict, NotFound
 
 API_VERSION = "ballast.io/v1"
-# The table's key schema lives in infra/ballast.yaml; these are the names this module relies on.
-PARTITION, SORT, TTL_ATTRIBUTE = "pk", "sk", "expiresAt"
-_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-              "InternalServerError", "ServiceUnavailable", "AccessDeniedException"}
 
 
 def _now() -> datetime:
@@ -46,30 +44,6 @@ def _decode_token(token: str | None, partition: str) -> dict | None:
     return key
 
 
-def _translate(error: ClientError, what: str) -> Exception:
-    code = error.response.get("Error", {}).get("Code", "")
-    if code == "ConditionalCheckFailedException":
-        return Conflict(what)
-    if code == "ResourceNotFoundException":
-        return Unavailable(f"the store's table is missing: {error}", code)
-    if code in _THROTTLED:
-        return Unavailable(f"the store is unavailable: {code}", code)
-    return error
-
-
-STATS_TTL_S = 86400
-BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
-UNPROCESSED_RETRIES = 3
-
-
-def _minute(at: datetime) -> datetime:
-    return at.astimezone(timezone.utc).replace(second=0, microsecond=0)
-
-
-def _stats_key(name: str, minute: datetime) -> dict:
-    return {PARTITION: f"Stats#{name}", SORT: minute.isoformat()}
-
-
 def _written(current: dict, spec: dict | None = None, labels: dict | None = None, generation: int | None = None,
              status: dict | None = None) -> dict:
     """`current` as a write conditional on its resourceVersion leaves it, with the parts that write set."""
@@ -82,12 +56,11 @@ def _written(current: dict, spec: dict | None = None, labels: dict | None = None
             "status": current["status"] if status is None else status}
 
 
-def _number(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
+class Store(Leases, Stats):
+    """The etcd-like API over one table; the lease and the stats live beside it in the same table (their own modules).
 
-
-class Store:
-    """Objects are `{apiVersion, kind, metadata, spec, status}` dicts as the API shows them."""
+    Objects are `{apiVersion, kind, metadata, spec, status}` dicts as the API shows them.
+    """
 
     def __init__(self, table):
         self._table = table
@@ -111,14 +84,14 @@ class Store:
         try:
             self._table.put_item(Item=item, ConditionExpression=Attr(PARTITION).not_exists())
         except ClientError as error:
-            raise _translate(error, f"{kind} {namespace}/{name} already exists") from None
+            raise translate(error, f"{kind} {namespace}/{name} already exists") from None
         return self._object(kind, item)
 
     def get(self, kind: str, namespace: str, name: str) -> dict:
         try:
             item = self._table.get_item(Key={PARTITION: _partition(kind, namespace), SORT: name}, ConsistentRead=True).get("Item")
         except ClientError as error:
-            raise _translate(error, "get") from None
+            raise translate(error, "get") from None
         if item is None:
             raise NotFound(f"{kind} {namespace}/{name} not found")
         return self._object(kind, item)
@@ -207,7 +180,7 @@ class Store:
         return self._object(kind, answer["Attributes"]) if written is None else written
 
     def _missing_or_conflict(self, error: ClientError, kind, namespace, name) -> Exception:
-        translated = _translate(error, "")
+        translated = translate(error, "")
         if isinstance(translated, Conflict):
             # The condition failed: either the object is gone or its resourceVersion moved; say which.
             item = self._table.get_item(Key={PARTITION: _partition(kind, namespace), SORT: name}, ConsistentRead=True).get("Item")
@@ -222,7 +195,7 @@ class Store:
             try:
                 page = self._table.query(**query)
             except ClientError as error:
-                raise _translate(error, "list") from None
+                raise translate(error, "list") from None
             items.extend(page.get("Items", []))
             last = page.get("LastEvaluatedKey")
             if not last or (until is not None):
@@ -274,128 +247,3 @@ class Store:
         items, _ = self._query({"KeyConditionExpression": condition}, until=None)
         events = sorted((json.loads(i["body"]) for i in items), key=lambda e: e["time"], reverse=True)
         return events[:limit]
-
-    # ---- lease ---------------------------------------------------------------------------------
-
-    def acquire_lease(self, name: str, holder: str, ttl_s: float, now: datetime) -> datetime:
-        """Takes or renews the lease; LeaseHeld if another holder's lease has not expired yet."""
-        expires = now.timestamp() + ttl_s
-        try:
-            # An update, not a put: a wake request written since the holder's last tick must survive the renewal.
-            self._table.update_item(
-                Key={PARTITION: "Lease#ballast", SORT: name},
-                UpdateExpression="SET holder = :holder, renewed = :renewed, leaseExpires = :expires",
-                ExpressionAttributeValues={":holder": holder, ":renewed": now.isoformat(), ":expires": int(expires * 1000),
-                                           ":now": int(now.timestamp() * 1000)},
-                ConditionExpression="attribute_not_exists(pk) OR holder = :holder OR leaseExpires < :now",
-            )
-        except ClientError as error:
-            translated = _translate(error, "")
-            if isinstance(translated, Conflict):
-                raise LeaseHeld(f"lease {name} is held by another controller") from None
-            raise translated from None
-        return datetime.fromtimestamp(expires, timezone.utc)
-
-    def release_lease(self, name: str, holder: str) -> None:
-        try:
-            self._table.delete_item(Key={PARTITION: "Lease#ballast", SORT: name}, ConditionExpression=Attr("holder").eq(holder))
-        except ClientError as error:
-            translated = _translate(error, "")
-            if not isinstance(translated, Conflict):  # someone else took over after expiry: theirs to release
-                raise translated from None
-
-    def lease_holder(self, name: str) -> dict | None:
-        """{holder, expires (epoch s), wake (epoch s of the newest wake request, or 0)}, or None when free."""
-        item = self._table.get_item(Key={PARTITION: "Lease#ballast", SORT: name}, ConsistentRead=True).get("Item")
-        if item is None:
-            return None
-        return {"holder": item["holder"], "expires": int(item["leaseExpires"]) / 1000, "wake": int(item.get("wake", 0)) / 1000}
-
-    def request_wake(self, name: str, now: datetime) -> bool:
-        """Asks the lease holder to act now instead of at its next tick; False when no one holds the lease."""
-        try:
-            self._table.update_item(
-                Key={PARTITION: "Lease#ballast", SORT: name},
-                UpdateExpression="SET wake = :now",
-                ConditionExpression=Attr(PARTITION).exists(),
-                ExpressionAttributeValues={":now": int(now.timestamp() * 1000)},
-            )
-        except ClientError as error:
-            translated = _translate(error, "")
-            if isinstance(translated, Conflict):
-                return False
-            raise translated from None
-        return True
-
-
-    # ---- throughput statistics -----------------------------------------------------------------
-    # One item per name and minute, counters added atomically by concurrent Lambdas, expiring a day later.
-    # Counters, per workload (named by the Workload, or "op:<op>" when none drains the op's queue):
-    #   arrived  work messages ingest sent in that minute (the arrival rate)
-    #   done     jobs that finished with an output;  failed  jobs that ended Failed (worker reason or dead letter)
-    #   busyMs   summed worker processing time of those jobs (throughput per replica = (done + failed) / busyMs)
-    #   queueMs  summed time from enqueue to finish of those jobs (wait + processing, the latency a user sees)
-
-    #   lastArrivalAt  when ingest last sent work in that minute (ISO 8601), the controller's sign of a trickle
-
-    def add_stats(self, name: str, at: datetime, counters: dict[str, int | float], stamp: str | None = None) -> None:
-        """Adds the counters to the minute holding `at`; `stamp` names an attribute set to `at` itself."""
-        minute = _minute(at)
-        names = {f"#c{i}": counter for i, counter in enumerate(counters)}
-        values = {f":c{i}": Decimal(str(value)) for i, value in enumerate(counters.values())}
-        adds = ", ".join(f"#c{i} :c{i}" for i in range(len(counters)))
-        sets = "#ttl = :ttl" + (", #stamp = :at" if stamp else "")
-        if stamp:
-            names["#stamp"], values[":at"] = stamp, at.astimezone(timezone.utc).isoformat()
-        try:
-            self._table.update_item(
-                Key=_stats_key(name, minute),
-                UpdateExpression=f"ADD {adds} SET {sets}",
-                ExpressionAttributeNames={**names, "#ttl": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={**values, ":ttl": int(minute.timestamp()) + STATS_TTL_S},
-            )
-        except ClientError as error:
-            raise _translate(error, "add stats") from None
-
-    def latest_stamps(self, names: Iterable[str], stamp: str, at: datetime) -> dict[str, datetime]:
-        """The newest `stamp` of each name in the minute holding `at` or the one before (older ones the caller
-        remembers): one BatchGetItem per 50 names, not a query per name. Names with no stamp are left out."""
-        minute = _minute(at)
-        keys = [_stats_key(name, m) for name in dict.fromkeys(names) for m in (minute - timedelta(minutes=1), minute)]
-        found: dict[str, datetime] = {}
-        for start in range(0, len(keys), BATCH_GET_KEYS):
-            for item in self._batch_get(keys[start:start + BATCH_GET_KEYS], stamp):
-                name, when = item[PARTITION].removeprefix("Stats#"), datetime.fromisoformat(item[stamp])
-                found[name] = max(found.get(name, when), when)
-        return found
-
-    def _batch_get(self, keys: list[dict], attribute: str) -> list[dict]:
-        client, table = self._table.meta.client, self._table.name
-        request = {table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "#pk, #a",
-                           "ExpressionAttributeNames": {"#pk": PARTITION, "#a": attribute}}}
-        items: list[dict] = []
-        # DynamoDB may return part of a batch unprocessed under load; the rest is asked again, a few times at most.
-        for _ in range(UNPROCESSED_RETRIES):
-            try:
-                answer = client.batch_get_item(RequestItems=request)
-            except ClientError as error:
-                raise _translate(error, "read stats") from None
-            # The table resource's client converts DynamoDB's typed values to Python ones, as the table does.
-            items += [item for item in answer["Responses"].get(table, []) if attribute in item]
-            request = answer.get("UnprocessedKeys") or {}
-            if not request:
-                return items
-        raise Unavailable("the store left stats keys unprocessed; the next tick reads them", "UnprocessedKeys")
-
-    def read_stats(self, name: str, since: datetime) -> list[dict]:
-        """Oldest minute first: [{"minute": iso, <counter>: number, ...}] from the minute holding `since` on."""
-        start = _minute(since).isoformat()
-        try:
-            items = self._table.query(
-                KeyConditionExpression=Key(PARTITION).eq(f"Stats#{name}") & Key(SORT).gte(start), ConsistentRead=True,
-            ).get("Items", [])
-        except ClientError as error:
-            raise _translate(error, "read stats") from None
-        return [{"minute": item[SORT], **{key: _number(value) if isinstance(value, Decimal) else value
-                                           for key, value in item.items() if key not in (PARTITION, SORT, TTL_ATTRIBUTE)}}
-                for item in items]

@@ -21,7 +21,8 @@ import infra
 from app import app
 from chalicelib import config, spec
 from chalicelib.control import openapi
-from chalicelib.adapters.store import PARTITION, Store
+from chalicelib.adapters.store import Store
+from chalicelib.adapters.table import PARTITION
 
 EXAMPLES_PER_OPERATION = 10
 SEEDED = "fuzzed"  # a Workload and a NodePool of this name exist, so writes to existing objects are fuzzed too

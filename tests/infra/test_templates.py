@@ -13,7 +13,7 @@ from cfnlint.decode import decode_str
 from PIL import Image
 
 import infra
-from chalicelib.adapters.store import TTL_ATTRIBUTE
+from chalicelib.adapters.table import TTL_ATTRIBUTE
 from tests import iam
 from workers import worker
 
