@@ -12,7 +12,7 @@ from chalicelib import config
 from chalicelib.photos import job
 from tests.pipeline import BUCKET, depth, queue_url, s3_event, sqs_event
 from workers import worker
-from workers.worker import Settings
+from workers.settings import Settings
 
 N = 30
 

@@ -11,7 +11,7 @@ from tests.chaos.conftest import body_of, deliver, depth, jpeg, pump, queue_url,
 from tests.pipeline import BUCKET, upload
 from workers import ops, worker
 from workers.protection import Protection
-from workers.worker import Settings
+from workers.settings import Settings
 
 
 def settings(op: str, name: str = "chaos", visibility_s: int = 30) -> Settings:

@@ -10,7 +10,7 @@ from chalicelib.photos import ingest
 from tests.chaos.conftest import body_of, deliver, depth, jpeg, pump, queue_url, receive
 from tests.chaos.test_delivery import drain_workers
 from tests.pipeline import BUCKET, s3_event, upload
-from workers import worker
+from workers import process
 
 FIVE_GB = 5 * 2**30
 COMPLETIONS_DLQ = f"{config.COMPLETIONS_QUEUE}-dlq"
@@ -78,13 +78,13 @@ def test_a_5_gb_declared_object_is_refused_at_ingest_whether_it_is_small_or_abse
 
 
 def test_ingest_refuses_exactly_what_the_workers_would():
-    assert ingest.MAX_INPUT_BYTES == worker.MAX_INPUT_BYTES
+    assert ingest.MAX_INPUT_BYTES == process.MAX_INPUT_BYTES
 
 
 def test_an_object_larger_than_its_event_said_is_refused_by_the_worker_unread(client, store, versioned, ledger,
                                                                              monkeypatch):
     """The event may be stale (the object replaced since): the worker checks the real length before reading."""
-    monkeypatch.setattr(worker, "MAX_INPUT_BYTES", 1000)
+    monkeypatch.setattr(process, "MAX_INPUT_BYTES", 1000)
     data = jpeg((400, 400), (10, 20, 30)) + b"\0" * 2000
     upload(client, "input/grayscale/grown.jpg", data)
     drain_workers("grayscale")

@@ -6,7 +6,7 @@ import threading
 import boto3
 import pytest
 
-from chalicelib import config, wiring
+from chalicelib import config
 from chalicelib.control import api
 from chalicelib.errors import Conflict
 from chalicelib.control.openapi import EXAMPLES

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
-from workers.worker import Settings
+from workers.settings import Settings
 
 BUCKET = "ballast-photos"
 VISIBILITY_TIMEOUT_S = 30

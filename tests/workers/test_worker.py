@@ -19,7 +19,7 @@ from local import photos
 from tests.workers.conftest import completions, encode, gradient, open_bytes, output, queue_depth, upload
 from workers import ops, worker
 from workers.protection import Protection
-from workers.worker import Settings
+from workers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = {"jobId": str, "op": str, "status": str, "reason": (str, type(None)), "bucket": str, "key": str,
