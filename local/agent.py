@@ -3,95 +3,27 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import requests
 
+from local import task_protection
 from local.moto_process import REPORT_PATH
+from local.task_protection import ProtectionEndpoint
+from local.tasks import PENDING, RUNNING, STOPPING, Node, ServiceView, Snapshot, Task, TaskDefinition, scale_in
 
 log = logging.getLogger("local.agent")
 
 LOOP_S = 0.5
-PENDING, RUNNING, STOPPING = "PENDING", "RUNNING", "STOPPING"
 HOST_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
-# The ECS agent serves /api/<endpoint id>/task-protection/v1/state; ECS_AGENT_URI carries everything before the suffix.
-PROTECTION_PATH = re.compile(r"^/api/(?P<task>[^/]+)/task-protection/v1/state$")
-DEFAULT_PROTECTION_MINUTES = 120  # ECS's, when a request leaves ExpiresInMinutes out
-MAX_PROTECTION_MINUTES = 2880
-
-
-@dataclass
-class Node:
-    id: str
-    cpu_millicores: int
-    memory_mib: int
-    ready_at: float  # monotonic: the simulated boot ends here
-
-    def is_ready(self, now: float) -> bool:
-        return now >= self.ready_at
-
-
-@dataclass
-class TaskDefinition:
-    family: str
-    cpu_millicores: int
-    memory_mib: int
-    command: list[str]
-    environment: dict[str, str]
-    stop_timeout_s: float
-
-
-@dataclass
-class Task:
-    id: str
-    service: str
-    definition: TaskDefinition
-    state: str = PENDING
-    node: Node | None = None
-    process: subprocess.Popen | None = None
-    created: float = field(default_factory=time.monotonic)
-    stop_deadline: float = 0.0
-    record: dict | None = None
-    protected_until: float = 0.0  # monotonic; set through the task-protection endpoint
-
-    def is_protected(self, now: float) -> bool:
-        return now < self.protected_until
-
-
-def scale_in(live: list[Task], desired: int, now: float) -> list[Task]:
-    """The tasks ECS stops when a service has more than desired: pending first, then the newest running ones, and
-    never a protected one; protected tasks beyond desired keep running until released or expired, as ECS keeps them."""
-    candidates = sorted((t for t in live if not t.is_protected(now)), key=lambda t: (t.state == RUNNING, -t.created))
-    return candidates[: max(0, len(live) - desired)]
-
-
-@dataclass(frozen=True)
-class ServiceView:
-    desired: int
-    running: int
-    pending: int
-    stopping: int
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the progress view shows: per service counts, and nodes ready / booting."""
-    services: dict[str, ServiceView]
-    nodes_ready: int
-    nodes_booting: int
-    nodes_desired: int
 
 
 class Agent:
@@ -129,7 +61,7 @@ class Agent:
     def start(self) -> None:
         self._log_dir.mkdir(parents=True, exist_ok=True)
         # moto has no UpdateTaskProtection and no ECS agent: this server is the agent's endpoint for every task.
-        self._endpoint = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(ProtectionEndpoint, self))
+        self._endpoint = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(ProtectionEndpoint, self.protection))
         self.endpoint = f"http://127.0.0.1:{self._endpoint.server_address[1]}"
         threading.Thread(target=self._endpoint.serve_forever, name="agent-endpoint", daemon=True).start()
         self._thread.start()
@@ -310,26 +242,11 @@ class Agent:
     # ---- the task-protection endpoint ------------------------------------------------------------
 
     def protection(self, task_id: str, request: dict | None) -> tuple[int, dict]:
-        """The agent's answer to a GET (request None) or a PUT of the task-protection endpoint: (status, body).
-
-        Shaped as the ECS agent answers: 200 {"protection": ...}, or an error status with {"error": {"Code", ...}}.
-        """
+        """The task-protection endpoint's answer for one of this agent's tasks (task_protection.answer)."""
         with self._lock:
             task = next((t for t in self._tasks if t.id == task_id and t.process is not None), None)
-            if task is None:
-                return 404, _error("", "ResourceNotFoundException", "Failed to find a task for the request")
-            arn = f"arn:aws:ecs:{self._region}:{self._account}:task/{self._cluster}/{task.id}"
-            if request is not None:
-                invalid = _invalid(request)
-                if invalid:
-                    return 400, _error(arn, "InvalidParameterException", invalid)
-                minutes = request.get("ExpiresInMinutes", DEFAULT_PROTECTION_MINUTES)
-                task.protected_until = time.monotonic() + minutes * 60 if request["ProtectionEnabled"] else 0.0
-                log.info("task protection set", extra={"task": task.id, "protected": request["ProtectionEnabled"]})
-            left_s = task.protected_until - time.monotonic()
-            expires = datetime.fromtimestamp(time.time() + left_s, timezone.utc) if left_s > 0 else None
-            return 200, {"protection": {"ExpirationDate": expires and expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                        "ProtectionEnabled": left_s > 0, "TaskArn": arn}}
+            arn = f"arn:aws:ecs:{self._region}:{self._account}:task/{self._cluster}/{task_id}"
+            return task_protection.answer(task, arn, request)
 
     def _counts(self) -> dict:
         """What ECS's agents would tell it: each service's running and pending tasks (moto_process.REPORT_PATH)."""
@@ -339,59 +256,3 @@ class Agent:
             services[service] = {"running": sum(t.state == RUNNING for t in mine),
                                  "pending": sum(t.state == PENDING for t in mine), "desired": desired}
         return {"account": self._account, "region": self._region, "cluster": self._cluster, "services": services}
-
-
-def _invalid(request: dict) -> str | None:
-    """What the agent (unknown fields, ProtectionEnabled) or ECS (ExpiresInMinutes) would refuse in a PUT."""
-    unknown = set(request) - {"ProtectionEnabled", "ExpiresInMinutes"}
-    if unknown:
-        return f"unknown fields: {', '.join(sorted(unknown))}"
-    if not isinstance(request.get("ProtectionEnabled"), bool):
-        return "Invalid request: does not contain 'ProtectionEnabled' field"
-    minutes = request.get("ExpiresInMinutes", DEFAULT_PROTECTION_MINUTES)
-    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_PROTECTION_MINUTES:
-        return f"ExpiresInMinutes must be a whole number from 1 to {MAX_PROTECTION_MINUTES}, got {minutes!r}"
-    return None
-
-
-def _error(arn: str, code: str, message: str) -> dict:
-    return {"error": {"Arn": arn, "Code": code, "Message": message}}
-
-
-class ProtectionEndpoint(BaseHTTPRequestHandler):
-    """`$ECS_AGENT_URI/task-protection/v1/state` for the agent's tasks, where ECS_AGENT_URI is http://127.0.0.1:PORT/api/<task>."""
-
-    def __init__(self, agent: Agent, *args, **kwargs):
-        self.agent = agent
-        super().__init__(*args, **kwargs)
-
-    def do_GET(self) -> None:
-        self._answer(None)
-
-    def do_PUT(self) -> None:
-        try:
-            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-        except ValueError:
-            request = None
-        if not isinstance(request, dict):
-            self._send(400, _error("", "InvalidParameterException", "UpdateTaskProtection: failed to decode request"))
-            return
-        self._answer(request)
-
-    def _answer(self, request: dict | None) -> None:
-        match = PROTECTION_PATH.match(self.path)
-        if match is None:
-            self._send(404, _error("", "ResourceNotFoundException", f"no such path: {self.path}"))
-            return
-        self._send(*self.agent.protection(match["task"], request))
-
-    def _send(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args) -> None:
-        log.debug("agent endpoint request " + format, *args)

@@ -7,7 +7,7 @@ from urllib.parse import quote_plus
 import boto3
 
 from chalicelib.spec import parse_spec
-from local.pump import sqs_record
+from local.events import sqs_record
 from tests.conftest import load_event
 
 BUCKET = "ballast-dev-photos"

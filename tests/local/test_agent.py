@@ -12,7 +12,8 @@ import boto3
 import pytest
 import requests
 
-from local.agent import PENDING, RUNNING, Agent, Task, TaskDefinition, scale_in
+from local.agent import Agent
+from local.tasks import PENDING, RUNNING, Task, TaskDefinition, scale_in
 from local.moto_server import ACCOUNT_ID, REGION, MotoServer
 from tests.workers.conftest import encode, gradient
 

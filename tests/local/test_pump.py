@@ -9,7 +9,7 @@ from chalice import Chalice
 from chalice.config import Config
 from moto import mock_aws
 
-from local import pump
+from local import events, pump
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:q"
 
@@ -30,7 +30,7 @@ def a_pump(app, session, s3_events_queue: str = "unused") -> pump.Pump:
     pytest.param("ok", None, id="not-an-object-fails-the-batch"),
 ])
 def test_failed_ids_follow_lambda_report_batch_item_failures(response, want):
-    assert pump.failed_ids(response, {"a", "b"}) == want
+    assert events.failed_ids(response, {"a", "b"}) == want
 
 
 def test_sqs_record_has_every_field_lambda_sends():
@@ -38,7 +38,7 @@ def test_sqs_record_has_every_field_lambda_sends():
                "Attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1"},
                "MessageAttributes": {"a": {"StringValue": "x", "DataType": "String"}, "b": {"BinaryValue": b"\x01", "DataType": "Binary"}},
                "MD5OfMessageAttributes": "abc"}
-    record = pump.sqs_record(message, ARN, "us-east-1")
+    record = events.sqs_record(message, ARN, "us-east-1")
     assert record == {
         "messageId": "m1", "receiptHandle": "r1", "body": "{}",
         "attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1"},
@@ -50,7 +50,7 @@ def test_sqs_record_has_every_field_lambda_sends():
 
 
 def test_schedule_event_is_an_eventbridge_scheduled_event():
-    event = pump.schedule_event("arn:aws:events:us-east-1:123456789012:rule/ballast-dev-tick", "123456789012", "us-east-1")
+    event = events.schedule_event("arn:aws:events:us-east-1:123456789012:rule/ballast-dev-tick", "123456789012", "us-east-1")
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events" and event["detail"] == {}
     assert event["resources"] == ["arn:aws:events:us-east-1:123456789012:rule/ballast-dev-tick"]
     assert event["time"].endswith("Z") and len(event["time"]) == 20
@@ -59,7 +59,7 @@ def test_schedule_event_is_an_eventbridge_scheduled_event():
 def test_s3_event_gets_the_fields_moto_leaves_out_and_keeps_its_own():
     moto_event = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": "ObjectCreated:Put",
                                "s3": {"bucket": {"name": "b", "arn": "arn:aws:s3:::b"}, "object": {"key": "input/x/a.jpg", "size": 3, "eTag": "e"}}}]}
-    record = pump.complete_s3_event(moto_event, "123456789012", 7)["Records"][0]
+    record = events.complete_s3_event(moto_event, "123456789012", 7)["Records"][0]
     assert {"userIdentity", "requestParameters", "responseElements"} <= set(record)
     assert record["s3"]["object"] == {"key": "input/x/a.jpg", "size": 3, "eTag": "e", "sequencer": "0000000000000007"}
     assert record["s3"]["bucket"]["ownerIdentity"] == {"principalId": "123456789012"}
@@ -67,7 +67,7 @@ def test_s3_event_gets_the_fields_moto_leaves_out_and_keeps_its_own():
 
 @pytest.mark.parametrize("expression, seconds", [("rate(1 minute)", 60), ("rate(5 minutes)", 300), ("rate(2 hours)", 7200)])
 def test_rate_expressions(expression, seconds):
-    assert pump.rate_seconds(expression) == seconds
+    assert events.rate_seconds(expression) == seconds
 
 
 def test_only_messages_not_reported_as_failures_are_deleted():
