@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,15 @@ def test_the_stage_environment_names_the_resources(package):
     template, _, _ = package
     variables = template["resource"]["aws_lambda_function"]["api_handler"]["environment"]["variables"]
     assert variables["BALLAST_TABLE"] == "ballast-dev" and variables["POWERTOOLS_SERVICE_NAME"] == "ballast"
+
+
+def test_the_lambda_bundle_holds_the_control_plane_and_none_of_the_tools_the_workers_or_the_emulated_aws(package):
+    _, _, out = package
+    bundle = zipfile.ZipFile(out / "deployment.zip")
+    names = bundle.namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert {"app.py", "chalicelib"} <= tops
+    assert not tops & {"ballast", "local", "workers", "bench", "tests", "infra"}
+    ours = {name for name in names if name.startswith("chalicelib/") and name.endswith(".py")}
+    assert ours == {path.relative_to(ROOT).as_posix() for path in (ROOT / "chalicelib").rglob("*.py")}
+    assert (out / "deployment.zip").stat().st_size <= 5 * 2**20

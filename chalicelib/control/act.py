@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib import config
-from chalicelib.control.record import event, why
+from chalicelib.control.explain import event, why
 from chalicelib.core.types import Decision, History, NodeDecision, Observation
 from chalicelib.errors import BallastError
 from chalicelib.model import Condition, NodePool, Workload

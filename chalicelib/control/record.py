@@ -2,21 +2,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
-
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib import config
+from chalicelib.control.act import Outcome
+from chalicelib.control.explain import event, kind_of, why
 from chalicelib.core import tracking
 from chalicelib.core.backlog import backlog_of
 from chalicelib.core.tracking import Completions
 from chalicelib.core.types import Decision, NodeDecision, Observation
 from chalicelib.errors import BallastError
-from chalicelib.model import BacklogMetric, Condition, Event, ExternalMetric, NodePool, ResourceMetric, Workload
+from chalicelib.model import BacklogMetric, Condition, ExternalMetric, NodePool, ResourceMetric, Workload
 from chalicelib.telemetry import logger
-
-if TYPE_CHECKING:
-    from chalicelib.control.act import Outcome
 
 FAILED_GET_SCALE = "FailedGetScale"  # HPA's reason, verbatim
 
@@ -75,7 +72,7 @@ def failure(store, obj: Workload | NodePool, status: dict, error: Exception, wha
     others = [c for c in status.get("conditions", []) if c["type"] != "AbleToScale"]
     new_status = {**status, "conditions": others + _conditions([condition], status.get("conditions", []), now)}
     warning = event(obj, "Warning", FAILED_GET_SCALE, f"could not read {what}: {why(error)}", now)
-    logger.warning("scale unreadable", extra={"kind": _kind(obj), "object": obj.name, "error": why(error)})
+    logger.warning("scale unreadable", extra={"kind": kind_of(obj), "object": obj.name, "error": why(error)})
     _write_status(store, obj, new_status, [warning.to_dict()], outbox)
 
 
@@ -89,26 +86,12 @@ def events(store, namespace: str, outbox: list[dict]) -> None:
         logger.warning("events not recorded", extra={"events": len(outbox), "error": str(error)})
 
 
-def why(error: Exception) -> str:
-    """The error with its AWS code when it has one, so a condition tells throttling from denial at a glance."""
-    code = getattr(error, "code", "")
-    return f"{error} ({code})" if code and code not in str(error) else str(error)
-
-
-def event(obj: Workload | NodePool, kind: str, reason: str, message: str, now: datetime) -> Event:
-    return Event(kind, reason, message, _kind(obj), obj.name, now)
-
-
-def _kind(obj: Workload | NodePool) -> str:
-    return "Workload" if isinstance(obj, Workload) else "NodePool"
-
-
 def _write_status(store, obj: Workload | NodePool, status: dict, events: list[dict], outbox: list[dict]) -> None:
     try:
-        store.update_status(_kind(obj), obj.namespace, obj.name, status)
+        store.update_status(kind_of(obj), obj.namespace, obj.name, status)
     except BallastError as error:
         # Deleted between read and write, or the store hiccuped: the next tick writes a fresh status.
-        logger.warning("status not recorded", extra={"kind": _kind(obj), "object": obj.name, "error": str(error)})
+        logger.warning("status not recorded", extra={"kind": kind_of(obj), "object": obj.name, "error": str(error)})
         return
     outbox.extend(events)
 
