@@ -1,5 +1,6 @@
 """Ballast's Lambdas: the API server's routes and the event and schedule handlers, each handing off to chalicelib."""
 import functools
+from datetime import datetime, timezone
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from chalice import Chalice, ConvertToMiddleware, IAMAuthorizer, Rate, Response
@@ -122,6 +123,13 @@ def get_workload_scale(name):
 def replace_workload_scale(name):
     store, namespace, _, body = _request()
     return api.replace_scale(store, namespace, name, body)
+
+
+@app.route("/workloads/{name}/stats", methods=["GET"], authorizer=IAM)
+@http_errors
+def get_workload_stats(name):
+    store, namespace, query, _ = _request()
+    return api.get_stats(store, namespace, name, query, datetime.now(timezone.utc))
 
 
 @app.route("/nodepools", methods=["GET"], authorizer=IAM)

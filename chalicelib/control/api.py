@@ -4,17 +4,22 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import fastjsonschema
 
 from chalicelib import schema, spec
+from chalicelib.adapters.stats import STATS_TTL_S
 from chalicelib.adapters.store import Store
 from chalicelib.errors import Conflict, NotFound, SpecError
 
 DNS1123 = re.compile(schema.DNS1123_LABEL["pattern"])
 MAX_LIMIT = 500
 EVENTS_LIMIT = 100
+DURATION = re.compile(r"(?P<amount>\d{1,6})(?P<unit>[smhd])")
+DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+STATS_KEPT = timedelta(seconds=STATS_TTL_S)  # the stats items' TTL: nothing older is left to read
 # Fields the server owns: a client may echo them back from a GET, but they are never taken from a request.
 SERVER_METADATA = ("uid", "generation", "creationTimestamp")
 
@@ -208,6 +213,34 @@ def _scale(workload: dict) -> dict:
         "spec": {"replicas": desired},
         "status": {"replicas": status.get("currentReplicas", 0), "paused": paused is not None},
     }
+
+
+def get_stats(store: Store, namespace: str, name: str, query: dict, now: datetime) -> dict:
+    """A workload's per-minute work stats (arrived, done, failed, busyMs, queueMs), oldest first, from `since` on."""
+    get(store, "Workload", namespace, name)
+    since = parse_since(query.get("since"), now)
+    return {"apiVersion": schema.API_VERSION, "kind": "WorkloadStats",
+            "metadata": {"name": name, "namespace": namespace}, "since": since.isoformat(),
+            "items": store.read_stats(name, since)}
+
+
+def parse_since(value: str | None, now: datetime) -> datetime:
+    """`since` as a duration back from now (90s, 15m, 24h) or an ISO 8601 time with its zone; one hour by default."""
+    if value is None:
+        return now - timedelta(hours=1)
+    match = DURATION.fullmatch(value)
+    if match:
+        since = now - timedelta(seconds=int(match["amount"]) * DURATION_UNITS_S[match["unit"]])
+    else:
+        try:
+            since = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise SpecError("since", f"must be a duration (90s, 15m, 24h) or an ISO 8601 time, got {value!r}") from None
+        if since.tzinfo is None:
+            raise SpecError("since", f"an ISO 8601 time needs its zone (Z or +00:00), got {value!r}")
+    if since < now - STATS_KEPT:
+        raise SpecError("since", f"stats are kept for {STATS_KEPT.total_seconds() / 3600:g} hours, got {value!r}")
+    return since
 
 
 def list_events(store: Store, namespace: str, query: dict) -> dict:

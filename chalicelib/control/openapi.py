@@ -62,6 +62,22 @@ EVENT = {
         "data": {"type": "object"},
     },
 }
+WORKLOAD_STATS = {
+    "type": "object",
+    "required": ["kind", "items"],
+    "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"const": "WorkloadStats"},
+        "metadata": {"type": "object", "properties": {"name": {"type": "string"}, "namespace": {"type": "string"}}},
+        "since": {"type": "string", "format": "date-time"},
+        "items": {"type": "array", "items": {"type": "object", "required": ["minute"], "properties": {
+            "minute": {"type": "string", "format": "date-time"},
+            "arrived": {"type": "number", "description": "work messages sent in the minute"},
+            "done": {"type": "number"}, "failed": {"type": "number"},
+            "busyMs": {"type": "number", "description": "summed processing time of the minute's finished jobs"},
+            "queueMs": {"type": "number", "description": "summed enqueue-to-finish time of those jobs"},
+            "lastArrivalAt": {"type": "string", "format": "date-time"}}}},
+    },
+}
 MERGE_PATCH = {"type": "object", "description": "A JSON merge patch (RFC 7386): null deletes a key, objects merge."}
 DELETE_OPTIONS = {"type": "object", "properties": {"preconditions": {"type": "object", "properties": {"resourceVersion": {"type": "string"}}}}}
 
@@ -80,7 +96,7 @@ def _ref(name: str) -> dict:
 def schemas() -> dict:
     kinds = {kind: schema.object_schema(kind) for kind in RESOURCES.values()}
     return {**kinds, **{f"{kind}List": _list_of(kind) for kind in kinds}, "Scale": schema.SCALE, "Status": STATUS,
-            "Event": EVENT, "EventList": _list_of("Event"), "MergePatch": MERGE_PATCH, "DeleteOptions": DELETE_OPTIONS}
+            "Event": EVENT, "EventList": _list_of("Event"), "WorkloadStats": WORKLOAD_STATS, "MergePatch": MERGE_PATCH, "DeleteOptions": DELETE_OPTIONS}
 
 
 def document(routes: dict, title: str = "Ballast", version: str = schema.API_VERSION) -> dict:
@@ -133,6 +149,8 @@ def _serves(path: str) -> str | None:
     parts = path.strip("/").split("/")
     if parts[-1] == "scale":
         return "Scale"
+    if parts[-1] == "stats":
+        return "WorkloadStats"
     if parts[0] == "events":
         return "EventList"
     return RESOURCES.get(parts[0])
@@ -166,6 +184,8 @@ def _parameters(path: str, method: str, entry) -> list[dict]:
                    _query("limit", "page size, 1 to 500"), _query("continue", "the token from the previous page")]
     if method == "DELETE":
         params.append(_query("resourceVersion", "delete only if the object is still at this version"))
+    if path.endswith("/stats"):
+        params.append(_query("since", "a duration back from now (90s, 15m, 24h) or an ISO 8601 time; default 1h"))
     if path == "/events":
         params += [_query("involvedObject", "Workload/photos-thumbnail"), _query("kind", "Workload or NodePool"),
                    _query("name", "the involved object's name"), _query("limit", "at most this many, newest first")]

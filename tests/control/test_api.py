@@ -2,6 +2,8 @@
 import copy
 import json
 import threading
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -373,6 +375,37 @@ def test_events_are_listed_newest_first_for_the_involved_object(client, store):
 ])
 def test_a_bad_events_query_is_400(client, query, field):
     assert_failure(*send(client, "GET", f"/events?{query}"), 400, field)
+
+
+def test_a_workloads_stats_are_its_minutes_since_the_time_asked(client, store):
+    send(client, "POST", "/workloads", workload())
+    now = datetime.now(timezone.utc)
+    store.add_stats("photos-thumbnail", now - timedelta(minutes=90), {"arrived": 7})
+    store.add_stats("photos-thumbnail", now - timedelta(minutes=20), {"arrived": 5, "done": 4, "busyMs": 4000})
+    store.add_stats("photos-thumbnail", now, {"done": 1}, stamp="lastArrivalAt")
+    store.add_stats("other", now, {"arrived": 99})
+    status, body = send(client, "GET", "/workloads/photos-thumbnail/stats")
+    assert status == 200 and body["kind"] == "WorkloadStats"
+    assert [(b.get("arrived"), b.get("done")) for b in body["items"]] == [(5, 4), (None, 1)]
+    assert body["items"][0]["busyMs"] == 4000 and "lastArrivalAt" in body["items"][1]
+    assert [b.get("arrived") for b in send(client, "GET", "/workloads/photos-thumbnail/stats?since=2h")[1]["items"]] == [7, 5, None]
+    since = (now - timedelta(minutes=30)).isoformat()
+    assert len(send(client, "GET", f"/workloads/photos-thumbnail/stats?since={quote(since)}")[1]["items"]) == 2
+
+
+@pytest.mark.parametrize("query", [
+    pytest.param("since=yesterday", id="not-a-time"),
+    pytest.param("since=10x", id="unknown-unit"),
+    pytest.param("since=25h", id="older-than-the-stats-are-kept"),
+    pytest.param("since=2026-01-01T00:00:00", id="time-without-zone"),
+])
+def test_a_bad_stats_query_is_400_naming_since(client, query):
+    send(client, "POST", "/workloads", workload())
+    assert_failure(*send(client, "GET", f"/workloads/photos-thumbnail/stats?{query}"), 400, "since")
+
+
+def test_stats_of_a_workload_that_does_not_exist_are_404(client):
+    assert_failure(*send(client, "GET", "/workloads/nobody/stats"), 404)
 
 
 # ---- bad input: a clear 4xx, and nothing reaches the table -----------------------------------------------
