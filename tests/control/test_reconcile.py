@@ -283,3 +283,16 @@ def test_an_idle_system_ticks_once_and_returns(world):
     world.store.create(workload("thumbnail"))
     assert loop.run(world, time_left_ms=lambda: 60_000) == 1
     assert world.fleets.calls == []
+
+
+def test_status_samples_what_each_tick_changed_for_the_console_chart(world):
+    world.store.create(nodepool())
+    world.store.create(workload("thumbnail", pool="workers"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(30, 0, 0)
+    reconcile.tick(world, T0)
+    reconcile.tick(world, T0 + timedelta(seconds=15))  # the same backlog, and the fleet now runs the 3 asked for
+    reconcile.tick(world, T0 + timedelta(seconds=30))  # nothing changed
+    epoch = int(T0.timestamp())
+    assert status(world.store, "thumbnail")["samples"] == [[epoch, 30, 3, 0, 0], [epoch + 15, 30, 3, 3, 3]]
+    pool = world.store.get("NodePool", "default", "workers")["status"]
+    assert pool["samples"][0] == [epoch, 2, 0, 0, 3]  # desired 2 nodes, none yet, 3 tasks to place
