@@ -64,7 +64,7 @@ class Api:
         data = json.dumps(body).encode() if body is not None else None
         code, raw = self.exchange(method, path, data, query, content_type)
         if code >= 400:
-            raise _api_error(code, raw)
+            raise api_error(code, raw)
         return json.loads(raw) if raw else {}
 
     def exchange(self, method: str, path: str, data: bytes | None = None, query: dict | None = None,
@@ -98,7 +98,8 @@ class Api:
         return frozen
 
 
-def _api_error(code: int, raw: bytes) -> ApiError:
+def api_error(code: int, raw: bytes) -> ApiError:
+    """An error answer, whichever shape it came in, as one ApiError."""
     try:
         body = json.loads(raw)
     except ValueError:
