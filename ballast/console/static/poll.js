@@ -1,0 +1,51 @@
+// Live without reloading: each visible table asks again two seconds after its last answer (never two requests of one
+// table at once), none while the tab is hidden, and all of a view's stop when the user leaves it.
+
+export const INTERVAL_MS = 2000;
+
+export class Scope {
+  constructor() {
+    this.stopped = false;
+    this.timers = new Set();
+  }
+
+  // Runs `load` now and every `intervalMs` after it settles; returns a function that runs it again at once (after an
+  // action, so its effect shows without waiting for the next turn).
+  poll(load, intervalMs = INTERVAL_MS) {
+    let timer = null;
+    let running = null;
+    const run = async () => {
+      clearTimeout(timer);
+      this.timers.delete(timer);
+      if (this.stopped) return;
+      if (document.hidden) {
+        document.addEventListener("visibilitychange", run, { once: true });
+        return;
+      }
+      if (running) return running;
+      running = (async () => {
+        try {
+          await load();
+        } catch (error) {
+          // The banner says what is wrong with the connection; a view shows its own errors where they belong.
+          if (!error || error.name !== "ApiError") console.debug(error);
+        } finally {
+          running = null;
+        }
+      })();
+      await running;
+      if (!this.stopped) {
+        timer = setTimeout(run, intervalMs);
+        this.timers.add(timer);
+      }
+    };
+    run();
+    return run;
+  }
+
+  stop() {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+}
