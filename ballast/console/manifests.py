@@ -1,14 +1,21 @@
 """The console's spec editor in YAML, as `kubectl edit` has it: the object shown as the manifest a user may write, the
-edit read back into the JSON the API takes, and the line of the field the API names when it refuses the edit."""
+edit read back into the JSON the API takes, and the line of the field the API names when it refuses the edit.
+
+An edit is stale when what it edits (the spec and the labels) changed since it was loaded. The object's resourceVersion
+cannot say so by itself: the controller writes status every tick, which moves it, so an editor open for a minute would
+always be refused. The editor therefore carries a fingerprint of what it loaded (an ETag, sent back as If-Match), and
+the write itself is conditional on the resourceVersion read with that check, so nothing between them is lost.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
 import yaml
 
 # What a user may write; the rest of metadata is the server's, and status is the controller's.
-EDITABLE_METADATA = ("name", "namespace", "labels", "resourceVersion")
+EDITABLE_METADATA = ("name", "namespace", "labels")
 PATH_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 
 
@@ -21,10 +28,16 @@ class YamlError(Exception):
 
 
 def editable(obj: dict) -> dict:
-    """The manifest part of an API object; resourceVersion stays, so a save is refused if the object moved since."""
+    """The manifest part of an API object: what the editor shows."""
     meta = obj.get("metadata") or {}
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
             "metadata": {key: meta[key] for key in EDITABLE_METADATA if key in meta}, "spec": obj.get("spec")}
+
+
+def fingerprint(obj: dict) -> str:
+    """The ETag of what an edit may change: the spec and the labels (not status, not the resourceVersion)."""
+    written = {"spec": obj.get("spec"), "labels": (obj.get("metadata") or {}).get("labels") or {}}
+    return '"' + hashlib.sha256(json.dumps(written, sort_keys=True).encode()).hexdigest()[:20] + '"'
 
 
 def to_yaml(document: object) -> str:

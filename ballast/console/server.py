@@ -135,9 +135,13 @@ class Handler(BaseHTTPRequestHandler):
                 return self._status(400, "InvalidYAML", f"not valid YAML: {error}", field="body", line=error.line,
                                     column=error.column)
             content_type = "application/merge-patch+json" if method == "PATCH" else JSON
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        loaded = self.headers.get("If-Match")
         try:
-            code, raw = self.console.api.exchange(method, path, body, dict(parse_qsl(url.query, keep_blank_values=True)),
-                                                  content_type)
+            if method == "PUT" and loaded and edit is not None:
+                code, raw = self._replace_if_unchanged(path, query, body, loaded)
+            else:
+                code, raw = self.console.api.exchange(method, path, body, query, content_type)
         except ApiError as error:  # no answer at all: no credentials, or nothing at the endpoint
             return self._status(502 if error.reason == "Unreachable" else error.code, error.reason, error.message)
         if code >= 400:
@@ -145,8 +149,30 @@ class Handler(BaseHTTPRequestHandler):
             line = manifests.line_of(edit, error.field) if edit and error.field else None
             return self._status(code, error.reason, error.message, field=error.field, line=line)
         if method == "GET" and YAML in (self.headers.get("Accept") or ""):
-            return self._send(code, manifests.to_yaml(manifests.editable(json.loads(raw))).encode(), YAML)
+            current = json.loads(raw)
+            return self._send(code, manifests.to_yaml(manifests.editable(current)).encode(), YAML,
+                              {"ETag": manifests.fingerprint(current)})
         self._send(code, raw, JSON)
+
+    def _replace_if_unchanged(self, path: str, query: dict, body: bytes, loaded: str) -> tuple[int, bytes]:
+        """The editor's save: a PUT of the edit, only while the spec and labels are those it loaded (`loaded`, their
+        ETag); conditional on the resourceVersion read with that check, and checked again if only status moved since."""
+        manifest = json.loads(body)
+        for _ in range(3):
+            code, raw = self.console.api.exchange("GET", path, None, query)
+            if code >= 400:
+                return code, raw
+            current = json.loads(raw)
+            if manifests.fingerprint(current) != loaded:
+                name = f"{current.get('kind')} {current['metadata']['name']}"
+                return 409, json.dumps({"kind": "Status", "reason": "Conflict", "code": 409, "message":
+                                        f"the spec or labels of {name} changed since you loaded it; nothing was written"}).encode()
+            if isinstance(manifest.get("metadata"), dict):
+                manifest["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            code, raw = self.console.api.exchange("PUT", path, json.dumps(manifest).encode(), query, JSON)
+            if code != 409:
+                return code, raw
+        return code, raw
 
     def _body(self) -> bytes | None | bool:
         """The request's body, None without one; False once a refusal has been answered."""

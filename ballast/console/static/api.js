@@ -44,13 +44,14 @@ export function setNamespace(value) {
 // Object routes take the console's namespace; the images API is per user and takes none.
 const NAMESPACED = /^\/(workloads|nodepools|events)(\/|$)/;
 
-export async function call(method, path, { body, query = {}, contentType = "application/json", accept = "application/json" } = {}) {
+export async function call(method, path, { body, query = {}, contentType = "application/json", accept = "application/json",
+                                           headers: extra = {}, withHeaders = false } = {}) {
   const url = new URL("/api" + path, window.location.origin);
   const params = NAMESPACED.test(path) ? { namespace, ...query } : query;
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
-  const headers = { Accept: accept };
+  const headers = { Accept: accept, ...extra };
   if (body !== undefined) headers["Content-Type"] = contentType;
   let response;
   try {
@@ -77,8 +78,8 @@ export async function call(method, path, { body, query = {}, contentType = "appl
     throw error;
   }
   report("ok");
-  if (accept !== "application/json") return text;
-  return text ? JSON.parse(text) : {};
+  const parsed = accept !== "application/json" ? text : text ? JSON.parse(text) : {};
+  return withHeaders ? { body: parsed, headers: response.headers } : parsed;
 }
 
 export const api = {
@@ -87,8 +88,11 @@ export const api = {
   put: (path, body) => call("PUT", path, { body }),
   patch: (path, body) => call("PATCH", path, { body, contentType: "application/merge-patch+json" }),
   delete: (path, query) => call("DELETE", path, { query }),
-  getYaml: (path) => call("GET", path, { accept: "application/yaml" }),
-  putYaml: (path, text) => call("PUT", path, { body: text, contentType: "application/yaml" }),
+  // The editor's manifest and its ETag (a fingerprint of the spec and labels it shows): a save sent with it as If-Match
+  // is refused if either changed since, however often the controller wrote status in between.
+  getYaml: (path) => call("GET", path, { accept: "application/yaml", withHeaders: true })
+    .then(({ body, headers }) => ({ text: body, etag: headers.get("ETag") })),
+  putYaml: (path, text, etag) => call("PUT", path, { body: text, contentType: "application/yaml", headers: { "If-Match": etag } }),
 };
 
 export async function consoleInfo() {

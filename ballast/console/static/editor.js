@@ -1,5 +1,5 @@
-// The spec editor: the object's manifest as YAML (the proxy converts, as kubectl edit does), saved conflict-safe with
-// its resourceVersion; a refused edit is marked at the line of the field the API names, and nothing is written.
+// The spec editor: the object's manifest as YAML (the proxy converts, as kubectl edit does), saved only if its spec and
+// labels are still those loaded; a refused edit is marked at the line of the field the API names, and nothing is written.
 
 import { api } from "./api.js";
 import { h } from "./dom.js";
@@ -12,7 +12,7 @@ export function specEditor({ path, label, onSaved }) {
   const save = h("button", { type: "submit", class: "primary", text: "Save" });
   const reload = h("button", { type: "button", text: "Reload" });
   const form = h("form", { class: "editor", "aria-label": label },
-    h("label", { for: "spec-yaml", class: "editor-label", text: `${label} (YAML). Status and server fields are left out; resourceVersion makes the save refuse a stale edit.` }),
+    h("label", { for: "spec-yaml", class: "editor-label", text: `${label} (YAML). Status and the server's fields are left out; a save is refused if the spec or labels changed since you loaded them.` }),
     h("div", { class: "editor-body" }, gutter, text),
     message,
     h("div", { class: "actions" }, save, reload));
@@ -27,9 +27,12 @@ export function specEditor({ path, label, onSaved }) {
     message.className = `field-message ${tone}`;
     message.replaceChildren(...content);
   };
+  let loaded = null; // the ETag of what the editor shows
   const load = async () => {
     say("", "Loading…");
-    text.value = await api.getYaml(path);
+    const manifest = await api.getYaml(path);
+    text.value = manifest.text;
+    loaded = manifest.etag;
     numberLines();
     say("", "");
   };
@@ -51,23 +54,24 @@ export function specEditor({ path, label, onSaved }) {
     save.disabled = true;
     say("", "Saving…");
     try {
-      const saved = await api.putYaml(path, text.value);
+      const saved = await api.putYaml(path, text.value, loaded);
       say("ok", `Saved: resourceVersion ${saved.metadata.resourceVersion}, generation ${saved.metadata.generation}.`);
       await load().catch(() => {});
       say("ok", `Saved: resourceVersion ${saved.metadata.resourceVersion}, generation ${saved.metadata.generation}.`);
       onSaved?.(saved);
     } catch (error) {
       if (error.code === 409) {
-        say("error", h("strong", { text: "Not saved: the object changed since you loaded it. " }),
+        say("error", h("strong", { text: "Not saved: its spec or labels changed since you loaded them. " }),
             "Nothing was written. Reload to edit the current version (copy your changes first). ",
             h("button", { type: "button", class: "link", text: "Reload now", onclick: () => reload.click() }));
         numberLines();
       } else if (error.line) {
         const where = error.field && error.field !== "body" ? `${error.field} (line ${error.line})` : `Line ${error.line}${error.column ? `, column ${error.column}` : ""}`;
-        say("error", h("strong", { text: `${where}: ` }), error.message.replace(`${error.field}: `, ""), " Nothing was written.");
+        say("error", h("strong", { text: `${where}: ` }), sentence(error.message.replace(`${error.field}: `, "")), " Nothing was written.");
         pointAt(error.line);
       } else {
-        say("error", h("strong", { text: "Not saved: " }), error.message, error.field ? ` (field ${error.field})` : "", " Nothing was written.");
+        say("error", h("strong", { text: "Not saved: " }), sentence(`${error.message}${error.field && !error.message.includes(error.field) ? ` (field ${error.field})` : ""}`),
+            " Nothing was written.");
         numberLines();
       }
     } finally {
@@ -75,4 +79,8 @@ export function specEditor({ path, label, onSaved }) {
     }
   });
   return { element: form, load, textarea: text };
+}
+
+function sentence(text) {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }

@@ -54,9 +54,17 @@ def test_an_edit_that_is_not_one_yaml_mapping_says_where(text, line, words):
     assert raised.value.line == line and words in str(raised.value)
 
 
-def test_the_editable_manifest_leaves_out_status_and_the_servers_fields_but_keeps_the_version():
+def test_the_editable_manifest_leaves_out_status_and_the_servers_fields():
     stored = {"apiVersion": "ballast.io/v1", "kind": "Workload", "spec": {"maxReplicas": 4}, "status": {"samples": [[1, 2]]},
               "metadata": {"name": "w", "namespace": "default", "labels": {}, "resourceVersion": "3", "uid": "u",
                            "generation": 2, "creationTimestamp": "2026-01-01T00:00:00+00:00"}}
     assert manifests.editable(stored) == {"apiVersion": "ballast.io/v1", "kind": "Workload", "spec": {"maxReplicas": 4},
-                                          "metadata": {"name": "w", "namespace": "default", "labels": {}, "resourceVersion": "3"}}
+                                          "metadata": {"name": "w", "namespace": "default", "labels": {}}}
+
+
+def test_the_fingerprint_moves_with_the_spec_and_labels_and_not_with_status_or_the_version():
+    stored = {"spec": {"maxReplicas": 4}, "status": {"desiredReplicas": 1}, "metadata": {"labels": {"a": "b"}, "resourceVersion": "3"}}
+    same = {**stored, "status": {"desiredReplicas": 2}, "metadata": {"labels": {"a": "b"}, "resourceVersion": "9"}}
+    assert manifests.fingerprint(same) == manifests.fingerprint(stored)
+    assert manifests.fingerprint({**stored, "spec": {"maxReplicas": 5}}) != manifests.fingerprint(stored)
+    assert manifests.fingerprint({**stored, "metadata": {"labels": {}}}) != manifests.fingerprint(stored)

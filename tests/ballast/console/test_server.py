@@ -1,5 +1,6 @@
 """The console's proxy: what it forwards is SigV4-signed as the CLI signs, what it refuses never reaches the API, and
 its page is served whole; against a recording stand-in for the API, so each answer is the one a test chose."""
+import copy
 import http.client
 import http.server
 import json
@@ -14,7 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from ballast.api_client import Api
-from ballast.console import guard
+from ballast.console import guard, manifests
 from ballast.console.server import MAX_BODY_BYTES, STATIC, Console
 
 KEY, SECRET, TOKEN, REGION = "AKIDCONSOLETEST", "console-secret", "console-session-token", "eu-west-1"
@@ -26,7 +27,7 @@ class Recorder(http.server.BaseHTTPRequestHandler):
     def _record(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body})
-        code, answer = self.server.answer
+        code, answer = self.server.answers.pop(0) if self.server.answers else self.server.answer
         raw = json.dumps(answer).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -43,7 +44,7 @@ class Recorder(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def upstream():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    server.seen, server.answer = [], (200, {"kind": "WorkloadList", "items": []})
+    server.seen, server.answer, server.answers = [], (200, {"kind": "WorkloadList", "items": []}), []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
@@ -251,40 +252,69 @@ def test_every_file_the_page_loads_is_in_the_package_and_nothing_comes_from_anot
 STORED = {"apiVersion": "ballast.io/v1", "kind": "Workload", "status": {"desiredReplicas": 3},
           "metadata": {"name": "w", "namespace": "team", "labels": {}, "resourceVersion": "4", "uid": "u-1", "generation": 2},
           "spec": {"minReplicas": 0, "maxReplicas": 4}}
-EDIT = "apiVersion: ballast.io/v1\nkind: Workload\nmetadata:\n  name: w\n  resourceVersion: '4'\nspec:\n  minReplicas: 5\n  maxReplicas: 4\n"
+EDIT = "apiVersion: ballast.io/v1\nkind: Workload\nmetadata:\n  name: w\nspec:\n  minReplicas: 5\n  maxReplicas: 4\n"
+LOADED = manifests.fingerprint(STORED)
 
 
-def test_a_read_as_yaml_is_the_editable_manifest(console, upstream):
+def moved(**changes):
+    """STORED after someone else's write: {"status": ...}, {"spec": ...}, {"resourceVersion": ...}, {"labels": ...}."""
+    current = copy.deepcopy(STORED)
+    for key, value in changes.items():
+        (current["metadata"] if key in ("resourceVersion", "labels") else current)[key] = value
+    return current
+
+
+def edit(console, text=EDIT, loaded=LOADED):
+    return send(console, "PUT", "/api/workloads/w?namespace=team", text.encode(), {"Content-Type": "application/yaml", "If-Match": loaded})
+
+
+def test_a_read_as_yaml_is_the_editable_manifest_with_the_etag_of_its_spec_and_labels(console, upstream):
     upstream.answer = (200, STORED)
     code, headers, raw = send(console, "GET", "/api/workloads/w?namespace=team", headers={"Accept": "application/yaml"})
-    assert (code, headers["Content-Type"]) == (200, "application/yaml")
+    assert (code, headers["Content-Type"], headers["ETag"]) == (200, "application/yaml", LOADED)
     text = raw.decode()
-    assert "resourceVersion: '4'" in text and "maxReplicas: 4" in text
-    assert "status" not in text and "uid" not in text and "generation" not in text
+    assert "maxReplicas: 4" in text and "name: w" in text
+    for server_field in ("status", "uid", "generation", "resourceVersion"):
+        assert server_field not in text
 
 
-def test_a_yaml_edit_reaches_the_api_as_json_and_a_refused_field_comes_back_with_its_line(console, upstream):
-    upstream.answer = (400, {"kind": "Status", "reason": "Invalid", "code": 400, "details": {"field": "spec.maxReplicas"},
-                             "message": "spec.maxReplicas: must be >= spec.minReplicas (5), got 4"})
-    code, _, raw = send(console, "PUT", "/api/workloads/w", EDIT.encode(), {"Content-Type": "application/yaml"})
-    [request] = upstream.seen
-    assert request["headers"]["Content-Type"] == "application/json"
-    assert json.loads(request["body"])["spec"] == {"minReplicas": 5, "maxReplicas": 4}
-    assert signature_is_valid(request)
-    body = status_of(raw)
-    assert (code, body["details"]) == (400, {"field": "spec.maxReplicas", "line": 8})
+def test_an_edit_is_written_as_json_conditional_on_the_version_read_while_only_status_moved(console, upstream):
+    upstream.answers = [(200, moved(status={"desiredReplicas": 1}, resourceVersion="9")), (200, moved(resourceVersion="10"))]
+    code, _, _ = edit(console)
+    assert code == 200
+    get, put = upstream.seen
+    assert (get["method"], put["method"], put["headers"]["Content-Type"]) == ("GET", "PUT", "application/json")
+    assert json.loads(put["body"])["spec"] == {"minReplicas": 5, "maxReplicas": 4}
+    assert json.loads(put["body"])["metadata"]["resourceVersion"] == "9"
+    assert signature_is_valid(get) and signature_is_valid(put)
+
+
+@pytest.mark.parametrize("changes", [pytest.param({"spec": {"minReplicas": 1, "maxReplicas": 4}}, id="its-spec"),
+                                     pytest.param({"labels": {"team": "b"}}, id="its-labels")])
+def test_an_edit_of_what_changed_since_it_was_loaded_is_a_conflict_and_writes_nothing(console, upstream, changes):
+    upstream.answers = [(200, moved(resourceVersion="5", **changes))]
+    code, _, raw = edit(console)
+    assert (code, status_of(raw)["reason"]) == (409, "Conflict") and "changed since you loaded it" in status_of(raw)["message"]
+    assert [r["method"] for r in upstream.seen] == ["GET"]
+
+
+def test_a_write_that_loses_a_race_to_a_status_write_is_checked_again_and_made(console, upstream):
+    conflict = {"kind": "Status", "reason": "Conflict", "code": 409, "message": "modified"}
+    upstream.answers = [(200, STORED), (409, conflict), (200, moved(resourceVersion="5")), (200, moved(resourceVersion="6"))]
+    assert edit(console)[0] == 200
+    assert [r["method"] for r in upstream.seen] == ["GET", "PUT", "GET", "PUT"]
+    assert json.loads(upstream.seen[3]["body"])["metadata"]["resourceVersion"] == "5"
+
+
+def test_a_refused_field_comes_back_with_its_line_in_the_edit(console, upstream):
+    upstream.answers = [(200, STORED), (400, {"kind": "Status", "reason": "Invalid", "code": 400, "details": {"field": "spec.maxReplicas"},
+                                             "message": "spec.maxReplicas: must be >= spec.minReplicas (5), got 4"})]
+    code, _, raw = edit(console)
+    assert (code, status_of(raw)["details"]) == (400, {"field": "spec.maxReplicas", "line": 7})
 
 
 def test_an_edit_that_is_not_yaml_is_refused_at_its_line_and_never_reaches_the_api(console, upstream):
-    code, _, raw = send(console, "PUT", "/api/workloads/w", b"spec:\n  maxReplicas: 4\n minReplicas: [\n",
-                        {"Content-Type": "application/yaml"})
+    code, _, raw = edit(console, "spec:\n  maxReplicas: 4\n minReplicas: [\n")
     body = status_of(raw)
     assert (code, body["reason"], body["details"]["field"], body["details"]["line"]) == (400, "InvalidYAML", "body", 3)
     assert upstream.seen == []
-
-
-def test_a_stale_edit_comes_back_as_the_apis_conflict(console, upstream):
-    upstream.answer = (409, {"kind": "Status", "reason": "Conflict", "code": 409,
-                             "message": "Workload team/w was modified (resourceVersion is now 5); read it again and retry"})
-    code, _, raw = send(console, "PUT", "/api/workloads/w", EDIT.encode(), {"Content-Type": "application/yaml"})
-    assert (code, status_of(raw)["reason"]) == (409, "Conflict")
