@@ -52,13 +52,24 @@ export function table(caption, headers, { wide = [], empty = "Nothing yet." } = 
     h("caption", { class: "visually-hidden", text: caption }),
     h("thead", {}, h("tr", {}, headers.map((label, i) => h("th", { scope: "col", class: wide.includes(i) ? "wide" : null, text: label })))),
     tbody);
-  const wrap = h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption }, element,
-    h("p", { class: "empty", hidden: true, text: empty }));
-  return { element: wrap, tbody, wide, show(rows) {
-    wrap.querySelector(".empty").hidden = rows.length > 0;
-    element.hidden = rows.length === 0;
-    return updateRows(tbody, rows);
-  } };
+  const note = h("p", { class: "empty", text: "Loading…" });
+  const wrap = h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption }, element, note);
+  element.hidden = true;
+  let loaded = false;
+  return {
+    element: wrap, tbody, wide,
+    show(rows) {
+      loaded = true;
+      note.textContent = empty;
+      note.hidden = rows.length > 0;
+      element.hidden = rows.length === 0;
+      return updateRows(tbody, rows);
+    },
+    // Until a first answer, the table says why it is empty; after one, it keeps the rows it has (the banner says more).
+    failed(error) {
+      if (!loaded) note.textContent = `Not loaded yet: ${error.message}`;
+    },
+  };
 }
 
 export function cell(content, { wide = false, numeric = false, title, class: extra = "" } = {}) {

@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 import { h, table } from "./dom.js";
-import { eventKey, eventRow } from "./parts.js";
+import { collapse, eventKey, eventRow } from "./parts.js";
 
 const TYPES = ["", "Normal", "Warning"];
 
@@ -26,10 +26,10 @@ export function render(main, scope, { query }) {
     fillObjects();
     const keys = new Set(list.items.map(eventKey));
     // Rows that arrived since the last answer are marked for a moment; on the first answer nothing is new.
-    stream.show(list.items.map((e) => eventRow(e, { fresh: known !== null && !known.has(eventKey(e)) })));
+    stream.show(collapse(list.items).map((group) => eventRow(group, { fresh: known !== null && !known.has(eventKey(group.event)) })));
     known = keys;
     count.textContent = `${list.items.length} event${list.items.length === 1 ? "" : "s"}${list.items.length === 200 ? " (the newest 200)" : ""}`;
-  });
+  }, undefined, (error) => stream.failed(error));
   const change = () => {
     filters.object = object.value;
     filters.type = type.value;

@@ -19,11 +19,11 @@ export function render(main, scope) {
       h("h1", { tabindex: "-1", text: "Node pools" }),
       h("p", { class: "lede", text: "Nodes are added only for tasks that cannot be placed, and removed once unneeded for the pool's time." })),
     h("section", { class: "panel" }, pools.element),
-    h("section", { class: "panel", "aria-labelledby": "tasks-title" }, h("h2", { id: "tasks-title", text: "Tasks by workload" }), tasks.element));
+    h("section", { class: "panel" }, h("h2", { id: "tasks-title", text: "Tasks by workload" }), tasks.element));
   const refreshPools = scope.poll(async () => {
     const list = await api.get("/nodepools", { limit: "500" });
     pools.show(list.items.map((pool) => row(pool, workloads)));
-  });
+  }, undefined, (error) => pools.failed(error));
   scope.poll(async () => {
     workloads = (await api.get("/workloads", { limit: "500" })).items.filter((w) => (w.spec.nodePools || []).length);
     tasks.show(workloads.map((w) => h("tr", {},
@@ -33,7 +33,7 @@ export function render(main, scope) {
       cell(String(w.status?.currentReplicas ?? 0), { numeric: true }),
       cell(String(w.status?.pendingReplicas ?? 0), { numeric: true }))));
     refreshPools();
-  });
+  }, undefined, (error) => tasks.failed(error));
 }
 
 function row(pool, workloads) {

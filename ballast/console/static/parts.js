@@ -31,14 +31,37 @@ export function eventType(type) {
   return badge(type, type === "Warning" ? "bad" : "neutral");
 }
 
-export function eventRow(event, { showObject = true, fresh = false } = {}) {
+// Events in a row that say the same thing (a target that stays unreadable warns every tick) are shown once with their
+// count, as kubectl shows "4x over 6s": [{event (the newest), count, oldest}], newest first.
+export function collapse(events) {
+  const groups = [];
+  for (const event of events) {
+    const last = groups[groups.length - 1];
+    if (last && sameSaying(last.event, event)) {
+      last.count += 1;
+      last.oldest = event;
+    } else {
+      groups.push({ event, count: 1, oldest: event });
+    }
+  }
+  return groups;
+}
+
+function sameSaying(a, b) {
+  return a.type === b.type && a.reason === b.reason && a.message === b.message
+    && a.involvedObject.kind === b.involvedObject.kind && a.involvedObject.name === b.involvedObject.name;
+}
+
+export function eventRow({ event, count = 1, oldest = event }, { showObject = true, fresh = false } = {}) {
   const object = `${event.involvedObject.kind}/${event.involvedObject.name}`;
   const href = event.involvedObject.kind === "Workload" ? `#/workloads/${encodeURIComponent(event.involvedObject.name)}` : "#/nodepools";
+  const repeated = count > 1 ? badge(`×${count} over ${age(oldest.time, new Date(event.time))}`, "neutral",
+                                     `${count} times since ${new Date(oldest.time).toLocaleString()}`) : null;
   return h("tr", { class: fresh ? "fresh" : null },
     cell(h("time", { datetime: event.time, title: new Date(event.time).toLocaleString(), text: age(event.time) })),
     cell(eventType(event.type)),
-    cell(event.reason),
-    showObject ? cell(h("a", { href, "data-focus-key": `event:${object}:${event.time}`, text: object })) : null,
+    cell([event.reason, repeated ? h("span", { class: "count" }, repeated) : null]),
+    showObject ? cell(h("a", { href, "data-focus-key": `event:${object}:${event.time}`, text: object }), { class: "object" }) : null,
     cell(event.message, { title: event.message }));
 }
 

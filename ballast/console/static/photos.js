@@ -22,19 +22,21 @@ export function render(main, scope) {
     h("p", { class: "muted", text: "JPEG or PNG, up to 50 MiB each; many at once." }),
     h("button", { type: "button", class: "primary", text: "Choose photos…", onclick: () => input.click() }),
     input);
-  const batchBox = h("section", { class: "panel batch", "aria-labelledby": "batch-title", hidden: true });
+  const batchBox = h("div", { class: "batches" });
   const images = table("Your images", ["Name", "Operation", "Phase", "Reason", "Uploaded", "Finished", "Actions"],
                        { wide: [4, 5], empty: "No images yet: drop some above." });
   const phaseFilter = h("select", { id: "phase-filter" }, ["", "Queued", "Done", "Failed"].map((p) => h("option", { value: p, text: p || "All phases" })));
   const listNote = h("p", { class: "muted", role: "status" });
   const dialog = h("dialog", { class: "preview", "aria-labelledby": "preview-title" });
-  let batch = null;
+  const batches = []; // this visit's, newest first
   let listed = [];
 
   const start = (files) => {
     if (!files.length) return;
-    batch = { started: new Date(), op: op.value, ...uploadAll(files, op.value, () => showBatch()) };
-    showBatch();
+    const batch = { number: batches.length + 1, started: new Date(), op: op.value };
+    Object.assign(batch, uploadAll(files, op.value, () => showBatches()));
+    batches.unshift(batch);
+    showBatches();
     batch.done.then(() => refreshList());
   };
   input.addEventListener("change", () => { start([...input.files]); input.value = ""; });
@@ -43,15 +45,25 @@ export function render(main, scope) {
   zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("over"); start([...(e.dataTransfer?.files || [])]); });
   phaseFilter.addEventListener("change", () => showList());
 
-  function showBatch() {
-    if (!batch) return;
-    batchBox.hidden = false;
-    const phases = batch.items.map((item) => phaseOf(item));
+  // Progress events come many times a second per file: the batches are drawn at most once a frame.
+  let drawing = false;
+  function showBatches() {
+    if (drawing) return;
+    drawing = true;
+    requestAnimationFrame(() => {
+      drawing = false;
+      batchBox.replaceChildren(...batches.slice(0, 5).map(batchPanel));
+    });
+  }
+
+  function batchPanel(batch) {
+    const phases = batch.items.map((item) => phaseOf(item, batch));
     const count = (phase) => phases.filter((p) => p === phase).length;
     const finished = count("Done") + count("Failed") + count("Refused") + count("Upload failed");
     const total = batch.items.length;
-    batchBox.replaceChildren(
-      h("h2", { id: "batch-title", text: `Batch of ${total} for ${batch.op}, started ${batch.started.toLocaleTimeString()}` }),
+    const title = `batch-${batch.number}-title`;
+    return h("section", { class: "panel batch", "aria-labelledby": title },
+      h("h2", { id: title, text: `Batch ${batch.number}: ${total} file${total === 1 ? "" : "s"} for ${batch.op}, started ${batch.started.toLocaleTimeString()}` }),
       h("progress", { max: String(total), value: String(finished), "aria-label": `${finished} of ${total} finished` }),
       h("p", { class: "batch-summary", role: "status", "aria-live": "polite", "data-testid": "batch-summary" },
         `${count("Done")} done · ${count("Failed")} failed · ${count("Queued") + count("Uploaded")} queued · `
@@ -59,7 +71,7 @@ export function render(main, scope) {
       h("ul", { class: "files" }, batch.items.map((item, i) => fileRow(item, phases[i]))));
   }
 
-  function phaseOf(item) {
+  function phaseOf(item, batch) {
     if (item.state !== "uploaded") return item.state === "refused" ? "Refused" : item.state === "failed" ? "Upload failed"
       : item.state === "uploading" || item.state === "asking" ? "Uploading" : "Waiting";
     return listed.find((image) => image.key === item.key && new Date(image.uploadedAt) >= batch.started - 60000)?.phase || "Uploaded";
@@ -80,8 +92,8 @@ export function render(main, scope) {
     listed = list.items.sort((a, b) => (b.uploadedAt || "").localeCompare(a.uploadedAt || ""));
     listNote.textContent = list.continue ? `Showing ${listed.length} images, the first ${LIST_LIMIT} the API listed.` : `${listed.length} images.`;
     showList();
-    showBatch();
-  });
+    showBatches();
+  }, undefined, (error) => images.failed(error));
 
   function showList() {
     const wanted = phaseFilter.value;
@@ -156,7 +168,7 @@ export function render(main, scope) {
     h("section", { class: "panel upload", "aria-label": "Upload" },
       h("div", { class: "upload-options" }, h("label", { for: "upload-op", text: "Operation" }), op), zone),
     batchBox,
-    h("section", { class: "panel", "aria-labelledby": "images-title" },
+    h("section", { class: "panel" },
       h("div", { class: "panel-head" }, h("h2", { id: "images-title", text: "Your images" }),
         h("span", { class: "filters" }, h("label", { for: "phase-filter", text: "Phase" }), phaseFilter)),
       listNote, images.element),

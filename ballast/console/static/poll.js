@@ -11,7 +11,7 @@ export class Scope {
 
   // Runs `load` now and every `intervalMs` after it settles; returns a function that runs it again at once (after an
   // action, so its effect shows without waiting for the next turn).
-  poll(load, intervalMs = INTERVAL_MS) {
+  poll(load, intervalMs = INTERVAL_MS, onError = null) {
     let timer = null;
     let running = null;
     const run = async () => {
@@ -27,8 +27,9 @@ export class Scope {
         try {
           await load();
         } catch (error) {
-          // The banner says what is wrong with the connection; a view shows its own errors where they belong.
-          if (!error || error.name !== "ApiError") console.debug(error);
+          // The banner says what is wrong with the connection; the view's own place shows the rest.
+          if (onError) onError(error);
+          else if (!error || error.name !== "ApiError") console.error(error);
         } finally {
           running = null;
         }

@@ -6,17 +6,22 @@ import { stepChart } from "./chart.js";
 import { specEditor } from "./editor.js";
 import { age, backlogOf, clock, metricSummaries, reference } from "./format.js";
 import { badge, cell, h, table } from "./dom.js";
-import { conditionBadges, errorLine, eventRow, stamp } from "./parts.js";
+import { collapse, conditionBadges, errorLine, eventRow, stamp } from "./parts.js";
 
 const DECISION_REASONS = ["SuccessfulRescale", "DryRun", "FailedRescale", "FailedGetScale"];
 const SERIES_EVERY_MS = 5000; // the chart's samples change once a tick (seconds), its stats once a minute
+// The controller keeps an hour of samples; a burst of a few minutes reads better in a narrower window.
+const WINDOWS = [["5m", "last 5 minutes"], ["15m", "last 15 minutes"], ["1h", "last hour"]];
+const DEFAULT_WINDOW = "15m";
 
 export function render(main, scope, { name }) {
   const path = `/workloads/${encodeURIComponent(name)}`;
   const title = h("h1", { tabindex: "-1", text: name });
   const subtitle = h("p", { class: "lede" });
   const cards = h("div", { class: "cards" });
-  const charts = h("div", { class: "charts" }, h("p", { class: "muted", text: "Loading the last hour…" }));
+  const charts = h("div", { class: "charts" }, h("p", { class: "muted", text: "Loading…" }));
+  const windowSelect = h("select", { id: "chart-window" }, WINDOWS.map(([value, label]) =>
+    h("option", { value, text: label, selected: value === DEFAULT_WINDOW })));
   const decisionBox = h("div", { class: "decision-box" });
   const conditions = table(`Conditions of ${name}`, ["Type", "Status", "Reason", "Message", "Since"], { empty: "No conditions yet." });
   const decisions = table(`Scale decisions of ${name}`, ["When", "From → to", "Reason", "Message"], { empty: "No scale decision in the events kept." });
@@ -42,7 +47,10 @@ export function render(main, scope, { name }) {
     missing,
     h("section", { class: "panel levers", "aria-label": "Scaling" }, levers.element),
     cards,
-    h("section", { class: "panel", "aria-labelledby": "chart-title" }, h("h2", { id: "chart-title", text: "The last hour" }), charts),
+    h("section", { class: "panel", "aria-labelledby": "chart-title" },
+      h("div", { class: "panel-head" }, h("h2", { id: "chart-title", text: "Backlog, replicas and nodes" }),
+        h("span", { class: "filters" }, h("label", { for: "chart-window", text: "Window" }), windowSelect)),
+      charts),
     h("div", { class: "columns" },
       h("section", { class: "panel", "aria-labelledby": "decision-title" }, h("h2", { id: "decision-title", text: "Decision" }), decisionBox,
         h("h3", { text: "Conditions" }), conditions.element),
@@ -75,18 +83,20 @@ export function render(main, scope, { name }) {
       cell(c.type), cell(conditionBadges([c], { label: c.status })), cell(c.reason), cell(c.message || ""), cell(stamp(c.lastTransitionTime)))));
     memory.replaceChildren(...memoryFacts(status));
     specFacts.replaceChildren(...specList(item.spec));
-  });
+  }, undefined, (error) => conditions.failed(error));
   scope.poll(async () => {
     const list = await api.get("/events", { involvedObject: `Workload/${name}`, limit: "100" });
-    events.show(list.items.map((e) => eventRow(e, { showObject: false })));
-    decisions.show(list.items.filter((e) => DECISION_REASONS.includes(e.reason)).map((e) => h("tr", {},
+    events.show(collapse(list.items).map((group) => eventRow(group, { showObject: false })));
+    decisions.show(collapse(list.items.filter((e) => DECISION_REASONS.includes(e.reason))).map(({ event: e, count }) => h("tr", {},
       cell(stamp(e.time)), cell(e.data && "from" in e.data ? `${e.data.from} → ${e.data.to}` : "—", { numeric: true }),
-      cell(e.data?.reason || e.reason), cell(e.message, { title: e.message }))));
-  });
-  scope.poll(async () => {
-    const series = await api.get(`${path}/series`, { since: "1h" });
+      cell([e.data?.reason || e.reason, count > 1 ? h("span", { class: "count" }, badge(`×${count}`, "neutral")) : null]),
+      cell(e.message, { title: e.message }))));
+  }, undefined, (error) => { events.failed(error); decisions.failed(error); });
+  const refreshCharts = scope.poll(async () => {
+    const series = await api.get(`${path}/series`, { since: windowSelect.value });
     charts.replaceChildren(...seriesCharts(series, charts.clientWidth || 720));
-  }, SERIES_EVERY_MS);
+  }, SERIES_EVERY_MS, (error) => charts.replaceChildren(h("p", { class: "muted", text: `Not loaded: ${error.message}` })));
+  windowSelect.addEventListener("change", () => refreshCharts());
 }
 
 function scaleLevers(path, refresh) {
@@ -122,7 +132,6 @@ function scaleLevers(path, refresh) {
       state.replaceChildren(paused ? badge(`Paused at ${item.spec.replicas} replicas`, "warn") : badge("Autoscaling", "ok"),
                             " ", paused ? "the controller holds this count until you resume." : `between ${item.spec.minReplicas ?? 1} and ${item.spec.maxReplicas} replicas.`);
       resume.hidden = !paused;
-      input.max = String(item.spec.maxReplicas);
       if (!input.value && document.activeElement !== input) input.value = String(item.status?.desiredReplicas ?? item.spec.minReplicas ?? 0);
     },
   };
@@ -153,7 +162,8 @@ function decisionFacts(status) {
 function memoryFacts(status) {
   const history = status.history || {};
   const fact = (term, value) => [h("dt", { text: term }), h("dd", {}, value)];
-  const recent = (history.recommendations || []).slice(-6).map((r) => `${r.replicas} (${age(r.at)} ago)`).join(", ");
+  const kept = history.recommendations || [];
+  const recent = kept.length ? `${kept.slice(-8).map((r) => r.replicas).join(", ")} (${kept.length} kept, newest ${age(kept[kept.length - 1].at)} ago)` : "";
   return [
     fact("Recommendations (stabilisation window)", recent || "none"),
     fact("Scale-ups remembered", String((history.scale_up_events || []).length)),
@@ -193,7 +203,7 @@ function seriesCharts(series, width) {
   const marks = (series.scaleEvents || []).map((e) => ({
     time: e.time, label: `${clock(e.time)} ${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason}: ${e.message}` }));
   if (!series.replicas.length && !series.stats.length) {
-    return [h("p", { class: "muted", text: "Nothing recorded in the last hour yet: the chart fills in as the controller ticks." })];
+    return [h("p", { class: "muted", text: "Nothing recorded in this window yet: the charts fill in as the controller ticks." })];
   }
   return [
     stepChart({ title: "Backlog (messages) and images finished per minute", since, now, width,

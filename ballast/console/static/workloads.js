@@ -19,7 +19,7 @@ export function render(main, scope) {
   scope.poll(async () => {
     const list = await api.get("/workloads", { limit: "500" });
     grid.show(list.items.map(row));
-  });
+  }, undefined, (error) => grid.failed(error));
 }
 
 export function row(item) {
