@@ -57,7 +57,9 @@ class Console:
         self._httpd.serve_forever()
 
     def start(self) -> "Console":
-        self._thread = threading.Thread(target=self.serve_forever, name="console", daemon=True)
+        """Serves from a thread of its own (the demo's, a test's); it looks for stop() ten times a second."""
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="console",
+                                        daemon=True)
         self._thread.start()
         return self
 

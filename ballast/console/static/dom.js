@@ -60,6 +60,8 @@ export function table(caption, headers, { wide = [], empty = "Nothing yet." } = 
     element: wrap, tbody, wide,
     show(rows) {
       loaded = true;
+      // Each cell carries its column's name, which a phone-width screen shows beside it (rows become cards there).
+      for (const row of rows) [...row.children].forEach((td, i) => { td.dataset.label = headers[i] ?? ""; });
       note.textContent = empty;
       note.hidden = rows.length > 0;
       element.hidden = rows.length === 0;

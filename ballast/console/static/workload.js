@@ -210,9 +210,10 @@ function seriesCharts(series, width) {
                 series: [{ label: "Backlog", tone: "c-backlog", area: true, points: steps(series.replicas, "backlog") }],
                 bars: { label: "Finished per minute", tone: "c-done", points: series.stats.map((m) => ({ time: m.minute, value: (m.done || 0) + (m.failed || 0) })) } }),
     stepChart({ title: "Replicas and nodes", since, now, width, marks,
-                series: [{ label: "Desired replicas", tone: "c-desired", dashed: true, points: steps(series.replicas, "desired") },
+                // Drawn widest first, so lines that run together (desired = running = nodes) all stay visible.
+                series: [{ label: pools.length ? `Nodes (${pools.map(([pool]) => pool).join(", ")})` : "Nodes (none: Fargate)", tone: "c-nodes", points: nodes },
                          { label: "Running replicas", tone: "c-running", points: steps(series.replicas, "current") },
-                         { label: pools.length ? `Nodes (${pools.map(([pool]) => pool).join(", ")})` : "Nodes (none: Fargate)", tone: "c-nodes", points: nodes }] }),
+                         { label: "Desired replicas", tone: "c-desired", dashed: true, points: steps(series.replicas, "desired") }] }),
   ];
 }
 

@@ -47,7 +47,11 @@ def live(runtime):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # What the page shows after an action waits for its next poll (2 s) and an API shared with three other test runs
+    # on two cores: Playwright's 5 s are too short there.
+    expect.set_options(timeout=10_000)
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -31,11 +31,15 @@ def picture(kind: str, colour=(200, 40, 40), size=(96, 64)) -> bytes:
 
 @pytest.fixture(scope="module")
 def widgets(runtime):
-    """Created through the API, as a user would; its FailedGetScale is the Warning the pages show."""
+    """Created through the API, as a user would; its FailedGetScale is the Warning the pages show. Its queue is one no
+    photo operation works from, so the pipeline's stats stay with the photo workloads."""
+    from chalicelib import config
+
     manifest = copy.deepcopy(runtime.api.get("/workloads/photos-thumbnail"))
     manifest = {"apiVersion": manifest["apiVersion"], "kind": "Workload",
                 "metadata": {"name": WIDGETS, "labels": {"app": "widgets"}},
-                "spec": {**manifest["spec"], "target": {**manifest["spec"]["target"], "service": "ballast-dev-widgets"}}}
+                "spec": {**manifest["spec"], "target": {**manifest["spec"]["target"], "service": "ballast-dev-widgets"},
+                         "queue": {"name": config.DEAD_LETTER_QUEUE}}}
     runtime.api.post("/workloads", manifest)
 
     def reconciled():
@@ -100,17 +104,21 @@ def test_the_node_pools_page_shows_the_pools_nodes_and_decision(open_console, ru
 
 def test_the_event_stream_is_newest_first_and_filters_by_type_and_object(open_console, runtime, widgets):
     page = open_console("#/events")
+    rows = page.get_by_role("region", name="Events, newest first").locator("tbody tr")
+
+    def newest_first_as_the_api_has_them():
+        newest = runtime.api.get("/events", limit="1")["items"][0]
+        times = rows.locator("time").evaluate_all("ts => ts.map(t => t.getAttribute('datetime'))")
+        return times and times[0] == newest["time"] and times == sorted(times, reverse=True)
+    eventually(newest_first_as_the_api_has_them)
     page.get_by_label("Type").select_option("Warning")
     warnings = runtime.api.get("/events", type="Warning", limit="200")["items"]
     assert warnings and all(e["type"] == "Warning" for e in warnings)
-    rows = page.get_by_role("region", name="Events, newest first").locator("tbody tr")
     eventually(lambda: rows.count() and set(rows.locator("td:nth-child(2)").all_inner_texts()) == {"Warning"})
     expect(rows.first).to_contain_text(warnings[0]["reason"])
     page.get_by_label("Object").select_option(f"Workload/{WIDGETS}")
     eventually(lambda: rows.count() and set(rows.locator("td:nth-child(4)").all_inner_texts()) == {f"Workload/{WIDGETS}"})
     assert "object=Workload%2Fphotos-widgets" in page.url and "type=Warning" in page.url
-    times = rows.locator("time").evaluate_all("ts => ts.map(t => t.getAttribute('datetime'))")
-    assert times == sorted(times, reverse=True)
     screenshot(page, "events")
 
 
@@ -182,12 +190,17 @@ REFUSED = {"notes.txt": ("text/plain", b"not a picture", "contentType"), "empty.
 BROKEN = {"truncated.jpg": ("image/jpeg", picture("JPEG")[:200])}  # granted, uploaded, failed by the worker
 
 
-def drop(page, files: dict) -> None:
-    """A real drop event on the drop zone, carrying File objects as the browser builds them from a drag."""
+def drop(page, files: dict, zeros: dict | None = None) -> None:
+    """A real drop event on the drop zone, carrying File objects as the browser builds them from a drag; `zeros` are
+    files of that many zero bytes made in the page (a file over the limit need not cross the wire to the browser)."""
     payload = [{"name": name, "type": kind, "data": base64.b64encode(data).decode()} for name, (kind, data) in files.items()]
+    payload += [{"name": name, "type": "image/jpeg", "zeros": size} for name, size in (zeros or {}).items()]
     transfer = page.evaluate_handle("""(files) => {
         const transfer = new DataTransfer();
-        for (const f of files) transfer.items.add(new File([Uint8Array.from(atob(f.data), c => c.charCodeAt(0))], f.name, {type: f.type}));
+        for (const f of files) {
+            const bytes = f.zeros ? new Uint8Array(f.zeros) : Uint8Array.from(atob(f.data), c => c.charCodeAt(0));
+            transfer.items.add(new File([bytes], f.name, {type: f.type}));
+        }
         return transfer;
     }""", payload)
     page.dispatch_event("[data-testid=dropzone]", "drop", {"dataTransfer": transfer})
@@ -199,9 +212,10 @@ def test_uploads_through_the_page_become_jobs_whose_phases_and_replicas_change_l
     page.get_by_label("Operation").select_option("thumbnail")
     chosen = {**{k: v for k, v in GOOD.items() if k == "beach.jpg"}, **REFUSED, **BROKEN}
     page.locator("#upload-files").set_input_files([{"name": n, "mimeType": t, "buffer": d} for n, (t, d, *_) in chosen.items()])
-    drop(page, {"harbour.png": GOOD["harbour.png"]})  # a second batch, dropped while the first runs
+    # A second batch, dropped while the first runs, with a file one byte over the images API's 50 MiB.
+    drop(page, {"harbour.png": GOOD["harbour.png"]}, zeros={"huge.jpg": 50 * 1024 * 1024 + 1})
 
-    for name, (_, _, field) in REFUSED.items():
+    for name, (_, _, field) in {**REFUSED, "huge.jpg": (None, None, "size: must be an integer from 1 to 52428800")}.items():
         expect(page.locator(f".file[data-name='{name}']")).to_contain_text(field)
         expect(page.locator(f".file[data-name='{name}']")).to_contain_text("Refused")
 
@@ -214,7 +228,7 @@ def test_uploads_through_the_page_become_jobs_whose_phases_and_replicas_change_l
     phase = lambda name: rows.filter(has_text=name).locator("td:nth-child(3)").inner_text()  # noqa: E731
     eventually(lambda: phase("harbour.png") == "Done" and phase("truncated.jpg") == "Failed", timeout_s=30)
     summary = lambda name: page.locator(".batch").filter(has_text=name).locator("[data-testid=batch-summary]")  # noqa: E731
-    expect(summary("harbour.png")).to_have_text("1 done · 0 failed · 0 queued · 0 uploading · 0 refused, out of 1")
+    expect(summary("harbour.png")).to_have_text("1 done · 0 failed · 0 queued · 0 uploading · 1 refused, out of 2")
     eventually(lambda: phase("beach.jpg") == "Done", timeout_s=30)
     expect(summary("beach.jpg")).to_have_text("1 done · 1 failed · 0 queued · 0 uploading · 3 refused, out of 5")
     api_images = {i["name"]: i for i in runtime.api.get("/images")["items"]}
@@ -222,7 +236,7 @@ def test_uploads_through_the_page_become_jobs_whose_phases_and_replicas_change_l
         assert phase(name) == api_images[name]["phase"]
     reason = rows.filter(has_text="truncated.jpg").locator("td:nth-child(4)").inner_text()
     assert reason and reason == runtime.api.get("/images/thumbnail/truncated.jpg")["reason"]
-    assert not {"notes.txt", "empty.jpg", "bad..name.jpg"} & {i["name"] for i in runtime.api.get("/images")["items"]}
+    assert not {"notes.txt", "empty.jpg", "bad..name.jpg", "huge.jpg"} & {i["name"] for i in runtime.api.get("/images")["items"]}
     running = watcher.locator(".card").filter(has_text="Running").locator(".card-value")
     eventually(lambda: running.inner_text() == str(runtime.api.get("/workloads/photos-thumbnail")["status"]["currentReplicas"]))
     screenshot(page, "photos")
@@ -258,12 +272,17 @@ def test_the_workload_chart_draws_the_last_hour_the_series_holds(open_console, r
     page = open_console("#/workloads/photos-thumbnail")
     series = runtime.api.get("/workloads/photos-thumbnail/series")
     assert max(p["desired"] for p in series["replicas"]) >= 1
+    page.get_by_label("Window").select_option("5m")
     charts = page.locator("svg.chart")
     expect(charts).to_have_count(2)
     expect(charts.nth(1)).to_have_attribute("aria-label", re.compile(r"Desired replicas peak [1-9]"))
+    finished = [m for m in series["stats"] if m.get("done") or m.get("failed")]
+    assert finished  # the batch's completions, counted per minute
+    expect(charts.nth(0).locator("rect.bar")).to_have_count(len(finished))
     [first, *_] = [e for e in series["scaleEvents"] if e["reason"] == "SuccessfulRescale"]
     decisions = page.get_by_role("region", name="Scale decisions of photos-thumbnail")
     expect(decisions).to_contain_text(f"{first['data']['from']} → {first['data']['to']}{first['data']['reason']}")
+    screenshot(page, "workload-after-the-batch")
 
 
 # ---- connection, credentials, layout, keyboard -----------------------------------------------------------------------
@@ -302,11 +321,16 @@ def test_refused_credentials_say_how_to_renew_them(open_console, runtime, monkey
 
 def test_at_phone_width_nothing_overflows_and_the_keyboard_reaches_every_section(open_console):
     page = open_console("#/workloads", viewport=PHONE)
-    expect(page.locator("tr[data-name='photos-thumbnail']")).to_be_visible()
+    card = page.locator("tr[data-name='photos-thumbnail']")
+    expect(card).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # Rows become cards whose cells name their column; the desired count is on screen, not behind a scroll.
+    desired = card.locator("td[data-label='Desired']")
+    expect(desired).to_be_in_viewport()
     screenshot(page, "phone-workloads")
     page.goto(page.url.split("#")[0] + "#/photos")
     expect(page.get_by_role("button", name="Choose photos…")).to_be_visible()
+    expect(page.get_by_role("region", name="Your images").locator("tbody tr").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "phone-photos")
 

@@ -45,7 +45,7 @@ class Recorder(http.server.BaseHTTPRequestHandler):
 def upstream():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     server.seen, server.answer, server.answers = [], (200, {"kind": "WorkloadList", "items": []}), []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield server
     server.shutdown()
     server.server_close()
