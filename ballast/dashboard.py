@@ -17,9 +17,9 @@ from ballast.errors import UsageError
 def cmd_dashboard(api: Api, args) -> str:
     try:
         console = Console(api, args.namespace, args.port)
-    except OSError as error:
-        raise UsageError(f"cannot listen on 127.0.0.1:{args.port} ({error.strerror or error}): "
-                         "choose another --port, or 0 for a free one") from None
+    except (OSError, OverflowError) as error:  # in use, or not a port at all
+        raise UsageError(f"cannot listen on 127.0.0.1:{args.port} ({getattr(error, 'strerror', None) or error}): "
+                         "choose another --port (1 to 65535), or 0 for a free one") from None
     print(f"Ballast console: {console.url}\n"
           f"  forwarding to {api.endpoint}, signed with your AWS credentials; Ctrl-C stops it", flush=True)
     if not args.no_browser:

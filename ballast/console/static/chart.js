@@ -30,7 +30,8 @@ export function stepChart({ title, since, now, series, bars = null, marks = [], 
     const slot = Math.max(2, ((x1 - x0) * 60000) / (t1 - t0) - 2);
     for (const point of bars.points) {
       if (!point.value || new Date(point.time).getTime() < t0) continue;
-      chart.append(svg("rect", { class: `bar ${bars.tone}`, x: x(point.time), y: y(point.value), width: slot,
+      // A bar spans its minute; the minute under way is cut at now.
+      chart.append(svg("rect", { class: `bar ${bars.tone}`, x: x(point.time), y: y(point.value), width: Math.max(1, Math.min(slot, x1 - x(point.time))),
                                  height: Math.max(0, y0 - y(point.value)) }, svg("title", {}, `${bars.label}: ${point.value}`)));
     }
   }
@@ -51,7 +52,37 @@ export function stepChart({ title, since, now, series, bars = null, marks = [], 
   const legend = h("ul", { class: "legend" },
     series.map((s) => entry(s, latest(s) === null ? s.label : `${s.label}: ${latest(s)}`)),
     bars ? entry(bars, bars.label) : null);
-  return h("figure", { class: "chart-figure" }, h("figcaption", { text: title }), chart, legend);
+  const figure = h("figure", { class: "chart-figure", "data-since": since.toISOString() }, h("figcaption", { text: title }), chart, legend);
+  hover(figure, chart, { x0, x1, y0, y1, t0, t1, series, bars });
+  return figure;
+}
+
+// A pointer over the plot shows what each series held at that moment (its aria-label already says the summary).
+function hover(figure, chart, { x0, x1, y0, y1, t0, t1, series, bars }) {
+  const cursor = svg("line", { class: "cursor", y1, y2: y0, visibility: "hidden" });
+  const tip = h("div", { class: "chart-tip", hidden: true, "aria-hidden": "true" });
+  chart.append(cursor);
+  figure.append(tip);
+  chart.addEventListener("pointermove", (event) => {
+    const box = chart.getBoundingClientRect();
+    const px = event.clientX - box.left;
+    if (px < x0 || px > x1) return hide();
+    const at = t0 + ((px - x0) / (x1 - x0)) * (t1 - t0);
+    const held = (points) => points.filter((p) => new Date(p.time).getTime() <= at).pop();
+    const minute = bars?.points.find((p) => { const t = new Date(p.time).getTime(); return t <= at && at < t + 60000; });
+    const lines = [h("strong", { text: new Date(at).toLocaleTimeString() }),
+                   ...series.map((s) => h("span", { text: `${s.label}: ${held(s.points)?.value ?? "—"}` }))];
+    if (bars) lines.push(h("span", { text: `${bars.label}: ${minute?.value ?? 0}` }));
+    tip.replaceChildren(...lines);
+    cursor.setAttribute("x1", px);
+    cursor.setAttribute("x2", px);
+    cursor.setAttribute("visibility", "visible");
+    tip.hidden = false; // shown before it is measured: a hidden tip has no width
+    const fitsRight = px + 12 + tip.offsetWidth <= box.width;
+    tip.style.left = `${fitsRight ? px + 12 : Math.max(0, px - 12 - tip.offsetWidth)}px`;
+  });
+  const hide = () => { cursor.setAttribute("visibility", "hidden"); tip.hidden = true; };
+  chart.addEventListener("pointerleave", hide);
 }
 
 function stepPath(points, x, y, right) {

@@ -14,6 +14,7 @@ export class Scope {
   poll(load, intervalMs = INTERVAL_MS, onError = null) {
     let timer = null;
     let running = null;
+    let again = false; // asked for while a request was out: its answer may predate what changed, so ask once more
     const run = async () => {
       clearTimeout(timer);
       this.timers.delete(timer);
@@ -22,7 +23,10 @@ export class Scope {
         document.addEventListener("visibilitychange", run, { once: true });
         return;
       }
-      if (running) return running;
+      if (running) {
+        again = true;
+        return running;
+      }
       running = (async () => {
         try {
           await load();
@@ -35,10 +39,14 @@ export class Scope {
         }
       })();
       await running;
-      if (!this.stopped) {
-        timer = setTimeout(run, intervalMs);
-        this.timers.add(timer);
+      if (this.stopped) return;
+      if (again) {
+        again = false;
+        run();
+        return;
       }
+      timer = setTimeout(run, intervalMs);
+      this.timers.add(timer);
     };
     run();
     return run;

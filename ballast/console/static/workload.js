@@ -94,6 +94,7 @@ export function render(main, scope, { name }) {
   }, undefined, (error) => { events.failed(error); decisions.failed(error); });
   const refreshCharts = scope.poll(async () => {
     const series = await api.get(`${path}/series`, { since: windowSelect.value });
+    if (charts.matches(":hover")) return; // the user is reading a moment off the charts: redraw once they leave
     charts.replaceChildren(...seriesCharts(series, charts.clientWidth || 720));
   }, SERIES_EVERY_MS, (error) => charts.replaceChildren(h("p", { class: "muted", text: `Not loaded: ${error.message}` })));
   windowSelect.addEventListener("change", () => refreshCharts());

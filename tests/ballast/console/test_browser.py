@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import re
+from datetime import datetime, timezone
 
 import boto3
 import pytest
@@ -275,6 +276,9 @@ def test_the_workload_chart_draws_the_last_hour_the_series_holds(open_console, r
     page.get_by_label("Window").select_option("5m")
     charts = page.locator("svg.chart")
     expect(charts).to_have_count(2)
+    window_s = lambda: (datetime.now(timezone.utc) - datetime.fromisoformat(  # noqa: E731
+        page.locator(".chart-figure").first.get_attribute("data-since").replace("Z", "+00:00"))).total_seconds()
+    eventually(lambda: 290 <= window_s() <= 330)  # the window asked for, not the 15 minutes the page opened with
     expect(charts.nth(1)).to_have_attribute("aria-label", re.compile(r"Desired replicas peak [1-9]"))
     finished = [m for m in series["stats"] if m.get("done") or m.get("failed")]
     assert finished  # the batch's completions, counted per minute
@@ -282,6 +286,9 @@ def test_the_workload_chart_draws_the_last_hour_the_series_holds(open_console, r
     [first, *_] = [e for e in series["scaleEvents"] if e["reason"] == "SuccessfulRescale"]
     decisions = page.get_by_role("region", name="Scale decisions of photos-thumbnail")
     expect(decisions).to_contain_text(f"{first['data']['from']} → {first['data']['to']}{first['data']['reason']}")
+    width = charts.nth(1).evaluate("chart => chart.getBoundingClientRect().width")
+    charts.nth(1).hover(position={"x": width - 20, "y": 90})  # the pointer over the last seconds
+    expect(page.locator(".chart-tip").nth(1)).to_contain_text("Desired replicas: ")
     screenshot(page, "workload-after-the-batch")
 
 

@@ -7,6 +7,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -33,11 +35,12 @@ def test_dashboard_prints_its_loopback_address_serves_the_page_and_stops_on_ctrl
     assert running.returncode == 0 and "console stopped" in out and "Traceback" not in err
 
 
-def test_a_port_in_use_is_one_line_and_exit_code_2():
+@pytest.mark.parametrize("port", [pytest.param("taken", id="a-port-in-use"), pytest.param("70000", id="not-a-port")])
+def test_a_port_it_cannot_listen_on_is_one_line_and_exit_code_2(port):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        running = dashboard("--port", str(taken.getsockname()[1]))
+        running = dashboard("--port", str(taken.getsockname()[1]) if port == "taken" else port)
         out, err = running.communicate(timeout=20)
     assert running.returncode == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: cannot listen on 127.0.0.1:") and "--port" in err
