@@ -182,7 +182,12 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._status(411, "LengthRequired", "send the body with a Content-Length")
             return False
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isdigit():
+            self.close_connection = True
+            self._status(400, "BadRequest", f"Content-Length must be a number of bytes, got {declared!r}")
+            return False
+        length = int(declared)
         if length > MAX_BODY_BYTES:
             self.close_connection = True  # unread, the body would be taken for the next request
             self._status(413, "RequestEntityTooLarge", f"the body has {length} bytes; the console forwards at most {MAX_BODY_BYTES}")

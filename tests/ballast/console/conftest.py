@@ -70,6 +70,10 @@ def open_console(browser, live):
         page = context.new_page()
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        # The console's own complaints (a script or style refused by the page's policy, a module that did not load);
+        # an API call answered 4xx or 5xx on purpose is logged by the browser too, and is not one of them.
+        page.on("console", lambda message: message.type == "error" and "Failed to load resource" not in message.text
+                and errors.append(message.text))
         page.errors = errors
         served = at or live
         page.goto(served.url)

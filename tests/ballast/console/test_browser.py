@@ -121,6 +121,7 @@ def test_the_event_stream_is_newest_first_and_filters_by_type_and_object(open_co
     eventually(lambda: rows.count() and set(rows.locator("td:nth-child(4)").all_inner_texts()) == {f"Workload/{WIDGETS}"})
     assert "object=Workload%2Fphotos-widgets" in page.url and "type=Warning" in page.url
     screenshot(page, "events")
+    assert page.errors == []
 
 
 # ---- levers and edits ------------------------------------------------------------------------------------------------
@@ -267,6 +268,7 @@ def test_a_done_image_previews_original_and_result_downloads_and_deletes(open_co
     with pytest.raises(ApiError) as gone:
         runtime.api.get("/images/thumbnail/harbour.png")
     assert gone.value.code == 404
+    assert page.errors == []
 
 
 def test_the_workload_chart_draws_the_last_hour_the_series_holds(open_console, runtime):
@@ -350,3 +352,4 @@ def test_at_phone_width_nothing_overflows_and_the_keyboard_reaches_every_section
     unlabelled = page.evaluate("""[...document.querySelectorAll('input, select, textarea, button')]
         .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim()).length""")
     assert unlabelled == 0
+    assert page.errors == []

@@ -205,6 +205,7 @@ def test_the_page_learns_which_api_and_namespace_it_shows(console, upstream):
 @pytest.mark.parametrize("headers, code", [
     pytest.param({"Content-Length": str(MAX_BODY_BYTES + 1)}, 413, id="larger-than-the-limit"),
     pytest.param({"Transfer-Encoding": "chunked"}, 411, id="without-a-length"),
+    pytest.param({"Content-Length": "lots"}, 400, id="a-length-that-is-not-a-number"),
 ])
 def test_a_body_the_console_will_not_read_is_refused_before_the_api(console, upstream, headers, code):
     connection = http.client.HTTPConnection("127.0.0.1", console.port, timeout=10)
