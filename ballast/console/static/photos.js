@@ -9,6 +9,9 @@ import { uploadAll } from "./upload.js";
 
 const DEFAULT_OPERATIONS = ["grayscale", "thumbnail", "watermark"];
 const LIST_LIMIT = "500";
+// Every two seconds while something moves (an upload of this page, or a job still queued); else every ten: a long
+// list read every two seconds costs the store reads for nothing once all is done.
+const BUSY_MS = 2000, QUIET_MS = 10000;
 const UPLOAD_STATES = { waiting: "Waiting", asking: "Asking for an upload URL", uploading: "Uploading", uploaded: "Uploaded",
                         refused: "Refused", failed: "Upload failed" };
 
@@ -93,7 +96,12 @@ export function render(main, scope) {
     listNote.textContent = list.continue ? `Showing ${listed.length} images, the first ${LIST_LIMIT} the API listed.` : `${listed.length} images.`;
     showList();
     showBatches();
-  }, undefined, (error) => images.failed(error));
+  }, () => (busy() ? BUSY_MS : QUIET_MS), (error) => images.failed(error));
+
+  function busy() {
+    return listed.some((image) => image.phase === "Queued")
+      || batches.some((batch) => batch.items.some((item) => item.state !== "refused" && item.state !== "failed" && phaseOf(item, batch) !== "Done" && phaseOf(item, batch) !== "Failed"));
+  }
 
   function showList() {
     const wanted = phaseFilter.value;

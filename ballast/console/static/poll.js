@@ -9,8 +9,8 @@ export class Scope {
     this.timers = new Set();
   }
 
-  // Runs `load` now and every `intervalMs` after it settles; returns a function that runs it again at once (after an
-  // action, so its effect shows without waiting for the next turn).
+  // Runs `load` now and every `intervalMs` (a number, or a function giving one each turn) after it settles; returns a
+  // function that runs it again at once (after an action, so its effect shows without waiting for the next turn).
   poll(load, intervalMs = INTERVAL_MS, onError = null) {
     let timer = null;
     let running = null;
@@ -45,7 +45,7 @@ export class Scope {
         run();
         return;
       }
-      timer = setTimeout(run, intervalMs);
+      timer = setTimeout(run, typeof intervalMs === "function" ? intervalMs() : intervalMs);
       this.timers.add(timer);
     };
     run();
