@@ -8,7 +8,7 @@ from typing import Callable
 
 from chalicelib import config
 from chalicelib.control import reconcile
-from chalicelib.errors import LeaseHeld
+from chalicelib.errors import BallastError, LeaseHeld
 from chalicelib.telemetry import logger
 
 LEASE = "controller"
@@ -26,7 +26,10 @@ def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime]
     """Ticks while this invocation holds the lease and has time left; returns how many ticks it ran.
 
     An invocation that finds the lease held asks the holder to tick now (the nudge path) and returns at once.
-    The loop also ends when nothing is running and nothing is queued, so a quiet night costs one tick a minute.
+    The loop also ends when nothing is running and nothing is queued, so a quiet night costs one tick a minute; a wake
+    asked for during that last tick gets one more. An invocation that runs out of time with work left hands over: a
+    nudge starts the next one at once, where the schedule would leave the work uncontrolled for up to a minute (a
+    scheduled invocation that arrived in the holder's last seconds found the lease held and went away).
     """
     store, holder = adapters.store, f"reconcile-{uuid.uuid4().hex[:12]}"
     try:
@@ -35,16 +38,35 @@ def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime]
         store.request_wake(LEASE, clock())
         logger.info("lease held elsewhere; asked the holder to tick now")
         return 0
-    ticks = 0
+    ticks, out_of_time = 0, False
     try:
         while True:
             started = clock()
             summary = reconcile.tick(adapters, started)
             ticks += 1
-            if summary.idle or not _wait_for_next_tick(adapters, holder, started, time_left_ms, clock, sleep):
+            if summary.idle and not _woken_since(store, started):
+                return ticks
+            if not _wait_for_next_tick(adapters, holder, started, time_left_ms, clock, sleep):
+                out_of_time = time_left_ms() / 1000 <= SAFETY_MARGIN_S  # else the lease was lost: its holder goes on
                 return ticks
     finally:
         store.release_lease(LEASE, holder)
+        if out_of_time:
+            _hand_over(adapters, clock())
+
+
+def _woken_since(store, tick_started: datetime) -> bool:
+    return (store.lease_holder(LEASE) or {}).get("wake", 0) > tick_started.timestamp()
+
+
+def _hand_over(adapters, now: datetime) -> None:
+    try:
+        adapters.queues.send(config.NUDGE_QUEUE, {"reason": "handover: the last invocation ran out of time with work left",
+                                                  "at": now.isoformat()})
+    except BallastError as error:
+        logger.warning("handover not sent; the next scheduled tick takes over", extra={"error": str(error)})
+        return
+    logger.info("handed over to the next invocation")
 
 
 def _wait_for_next_tick(adapters, holder, last_tick, time_left_ms, clock, sleep) -> bool:

@@ -41,7 +41,10 @@ class FakeFleets:
 
 class FakeQueues:
     def __init__(self):
-        self.depths = {}
+        self.depths, self.sent = {}, []
+
+    def send(self, name, body, dedupe_id=None):
+        self.sent.append((name, body))
 
     def backlog(self, names):
         return {name: self.depths.get(name, Backlog(0, 0, 0)) for name in names}
@@ -282,7 +285,31 @@ def test_the_loop_ticks_until_its_time_is_nearly_used_then_frees_the_lease(world
 def test_an_idle_system_ticks_once_and_returns(world):
     world.store.create(workload("thumbnail"))
     assert loop.run(world, time_left_ms=lambda: 60_000) == 1
-    assert world.fleets.calls == []
+    assert world.fleets.calls == [] and world.queues.sent == []
+
+
+def test_an_invocation_out_of_time_with_work_left_hands_over_to_the_next_through_a_nudge(world, monkeypatch):
+    monkeypatch.setattr(loop.config, "TICK_INTERVAL_S", 0.01)
+    world.store.create(workload("thumbnail"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(20, 0, 0)
+    remaining = iter(range(12_000, 0, -1_000))
+    assert loop.run(world, time_left_ms=lambda: next(remaining)) >= 1
+    assert [name for name, _ in world.queues.sent] == ["ballast-dev-nudge"]
+    assert world.store.lease_holder(loop.LEASE) is None  # free for the invocation the nudge starts
+
+
+def test_a_wake_asked_for_during_an_idle_tick_gets_one_more_tick(world, monkeypatch):
+    world.store.create(workload("thumbnail"))
+    tick = reconcile.tick
+    woken = []
+
+    def nudged_while_ticking(adapters, now):
+        summary = tick(adapters, now)
+        if not woken:  # new work lands (ingest nudges) while the first tick is finishing, idle
+            woken.append(world.store.request_wake(loop.LEASE, datetime.now(timezone.utc)))
+        return summary
+    monkeypatch.setattr(reconcile, "tick", nudged_while_ticking)
+    assert loop.run(world, time_left_ms=lambda: 60_000) == 2 and woken == [True]
 
 
 def test_status_samples_what_each_tick_changed_for_the_console_chart(world):
