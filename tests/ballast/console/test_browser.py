@@ -42,13 +42,8 @@ def widgets(runtime):
                 "spec": {**manifest["spec"], "target": {**manifest["spec"]["target"], "service": "ballast-dev-widgets"},
                          "queue": {"name": config.DEAD_LETTER_QUEUE}}}
     runtime.api.post("/workloads", manifest)
-
-    def reconciled():
-        # Creating a workload does not wake the controller, and a nudge that lands while an idle tick ends is only
-        # read by the next scheduled one (a minute on): nudge, as ingest does for new work, until it has ticked.
-        nudge()
-        return runtime.api.get(f"/workloads/{WIDGETS}")["status"].get("conditions")
-    eventually(reconciled, timeout_s=20, every_s=1)
+    nudge()  # creating a workload does not wake the controller: the next minute's schedule would
+    eventually(lambda: runtime.api.get(f"/workloads/{WIDGETS}")["status"].get("conditions"), timeout_s=20)
     return manifest
 
 
