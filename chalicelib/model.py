@@ -76,7 +76,7 @@ class DeadlineMetric:
     seconds: int
     prior_items_per_s: float = 1.0
     prior_startup_s: float = 30.0
-    min_samples: int = 20
+    min_samples: int = 1  # readings with completions before the learned rate replaces the prior
 
 
 Metric = BacklogMetric | ResourceMetric | ExternalMetric | DeadlineMetric
@@ -211,7 +211,7 @@ def metric_from(metric: dict) -> Metric:
                               tuple(sorted(m.get("dimensions", {}).items())), m.get("statistic", "Average"))
     d = metric["deadline"]
     return DeadlineMetric(d["seconds"], d.get("priorItemsPerSecond", 1.0), d.get("priorStartupSeconds", 30),
-                          d.get("minSamples", 20))
+                          d.get("minSamples", 1))
 
 
 def workload_from(manifest: dict) -> Workload:

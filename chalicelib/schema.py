@@ -122,7 +122,7 @@ METRIC = {
                 "seconds": {"type": "integer", "minimum": 10, "maximum": 86400},
                 "priorItemsPerSecond": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
                 "priorStartupSeconds": {"type": "number", "minimum": 0, "default": 30},
-                "minSamples": {"type": "integer", "minimum": 1, "default": 20},
+                "minSamples": {"type": "integer", "minimum": 1, "default": 1},
             },
             "additionalProperties": False,
         },

@@ -37,7 +37,7 @@ def workload_status(store, workload: Workload, status: dict, observation: Observ
         "dryRun": workload.dry_run or config.DRY_RUN,
         "conditions": _conditions(outcome.conditions, status.get("conditions", []), now),
         "history": history.to_dict(),
-        "statsThrough": completions.through,
+        "statsSeen": completions.seen,
         "arrivalPerSecond": completions.arrival_per_s,
         "startup": tracking.startup_after(status, observation, decision, outcome.acted, now),
         "startupSeconds": observation.startup_s if observation.startup_s is not None else status.get("startupSeconds"),

@@ -1,15 +1,14 @@
 """What the controller derives from its readings and carries in a workload's status between ticks, beside the history.
 
-Pure, so the controller and the simulator carry it the same way: the stats minute last read and the arrival rate
-(status.statsThrough, status.arrivalPerSecond) and the scale-up being timed (status.startup).
+Pure, so the controller and the simulator carry it the same way: the stats as last read and the arrival rate
+(status.statsSeen, status.arrivalPerSecond) and the scale-up being timed (status.startup).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib.core.types import Decision, Observation, ThroughputSample
-from chalicelib.model import DeadlineMetric, Workload
 
 # The per-minute stats item of a workload: what its producers write (ingest, completions) and the controller reads.
 ARRIVED = "arrived"
@@ -21,40 +20,42 @@ LAST_ARRIVAL = "lastArrivalAt"  # the stats attribute stamped with the latest ar
 
 @dataclass(frozen=True)
 class Completions:
+    """What the stats of this minute and the last said since the previous tick read them."""
+
     samples: tuple[ThroughputSample, ...] = ()
     arrival_per_s: float | None = None
-    through: str | None = None  # the last whole minute read, kept in status.statsThrough
-
-
-def stats_read_from(workload: Workload, status: dict, now: datetime) -> datetime | None:
-    """From when to read the stats this tick, or None when the stored reading still holds.
-
-    Only the Deadline metric uses them, and the stats change once a minute: so a workload without one costs no
-    read, and one with it a single query in the first tick of each minute (the rest reuse the stored rate).
-    """
-    minute = now.replace(second=0, microsecond=0)
-    if status.get("statsThrough") == (minute - timedelta(minutes=1)).isoformat():
-        return None
-    if not any(isinstance(m, DeadlineMetric) for m in workload.metrics):
-        return None
-    return minute - timedelta(minutes=3)
+    last_arrival_at: datetime | None = None
+    seen: dict = field(default_factory=dict)  # {minute: [items, busyMs]} as read this tick, kept in status.statsSeen
 
 
 def unchanged(status: dict) -> Completions:
-    return Completions((), status.get("arrivalPerSecond"), status.get("statsThrough"))
+    """The stats could not be read this tick: nothing learned, the last reading kept."""
+    return Completions((), status.get("arrivalPerSecond"), None, status.get("statsSeen") or {})
 
 
 def completions_from(buckets: list[dict], status: dict, now: datetime) -> Completions:
-    """Completions of the minutes that ended since the last read, and the latest minute's arrival rate."""
-    seen = status.get("statsThrough")
+    """Completions since the last tick, the last whole minute's arrival rate and the latest arrival.
+
+    The stats grow within the minute as completions land, so each tick learns from what was added since the previous
+    one read them (status.statsSeen): throughput is known from the first completions of a burst, not a minute later.
+    """
     minute = now.replace(second=0, microsecond=0)
-    last = (minute - timedelta(minutes=1)).isoformat()
-    finished = [b for b in buckets if b["minute"] < minute.isoformat()]
-    fresh = [b for b in finished if seen is None or b["minute"] > seen]
-    samples = tuple(ThroughputSample(b.get(DONE, 0) + b.get(FAILED, 0), b.get(BUSY_MS, 0) / 1000)
-                    for b in fresh if b.get(BUSY_MS, 0) > 0)
-    arrival = finished[-1].get(ARRIVED, 0) / 60 if finished and finished[-1]["minute"] == last else 0.0
-    return Completions(samples, arrival, last)
+    minutes = ((minute - timedelta(minutes=1)).isoformat(), minute.isoformat())
+    by_minute = {b["minute"]: b for b in buckets}
+    before = status.get("statsSeen") or {}
+    samples, seen = [], {}
+    for key in minutes:
+        bucket = by_minute.get(key)
+        if bucket is None:
+            continue
+        items, busy_ms = bucket.get(DONE, 0) + bucket.get(FAILED, 0), bucket.get(BUSY_MS, 0)
+        seen_items, seen_busy_ms = before.get(key, (0, 0))
+        if busy_ms > seen_busy_ms:
+            samples.append(ThroughputSample(max(items - seen_items, 0), (busy_ms - seen_busy_ms) / 1000))
+        seen[key] = [items, busy_ms]
+    arrival = by_minute.get(minutes[0], {}).get(ARRIVED, 0) / 60
+    stamps = [datetime.fromisoformat(b[LAST_ARRIVAL]) for b in buckets if b.get(LAST_ARRIVAL)]
+    return Completions(tuple(samples), arrival, max(stamps, default=None), seen)
 
 
 def startup_seconds(status: dict, desired: int, running: int, now: datetime) -> float | None:

@@ -150,7 +150,8 @@ class History:
     scale_down_events: tuple[ScaleEvent, ...] = ()
     queue_last_nonempty_at: datetime | None = None
     throughput_per_s: float | None = None  # smoothed items per second per replica
-    throughput_samples: int = 0
+    throughput_samples: int = 0  # readings that held completions
+    throughput_busy_s: float = 0.0  # replica-seconds of work behind the estimate, up to deadline.THROUGHPUT_MEMORY_S
     startup_s: float | None = None  # smoothed start-up latency
     last_scale_at: datetime | None = None
 
@@ -168,6 +169,7 @@ class History:
             "queue_last_nonempty_at": _iso(self.queue_last_nonempty_at),
             "throughput_per_s": self.throughput_per_s,
             "throughput_samples": self.throughput_samples,
+            "throughput_busy_s": self.throughput_busy_s,
             "startup_s": self.startup_s,
             "last_scale_at": _iso(self.last_scale_at),
         }
@@ -182,6 +184,7 @@ class History:
             queue_last_nonempty_at=_time(data.get("queue_last_nonempty_at")),
             throughput_per_s=data.get("throughput_per_s"),
             throughput_samples=data.get("throughput_samples", 0),
+            throughput_busy_s=data.get("throughput_busy_s", 0.0),
             startup_s=data.get("startup_s"),
             last_scale_at=_time(data.get("last_scale_at")),
         )
