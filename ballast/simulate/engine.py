@@ -52,6 +52,7 @@ class Cluster(Fleet):
         self.queues = {name: Queue() for name in self.by_name}
         self.arrived = 0
         self.completed = 0
+        self.done_by = {name: 0 for name in self.by_name}
         self.record = Record(scenario, self, keep_timeline)
         self._events: list = []
         self._seq = 0
@@ -134,6 +135,7 @@ class Cluster(Fleet):
             self.queues[name].in_flight -= 1
             self.done_t[index] = at
             self.completed += 1
+            self.done_by[name] += 1
             self.record.completion(name, at + COMPLETIONS_LAG_S, self.service_s[index])
             task.busy_total += at - task.busy_since
             task.item, task.busy_since = None, None

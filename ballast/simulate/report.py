@@ -20,13 +20,13 @@ def console() -> Console:
 def table(result: dict) -> Table:
     title = f"{result['scenario']} on {result['platform']}: {result['items']:,} items, seed {result['seed']}"
     grid = Table(title=title, title_justify="left")
-    for header in ("policy", "makespan", "p50", "p95", "node-s", "task-s", "cost $", "ups on empty",
-                   "nodes after work", "pending>boot s", "most pending", "direction changes", "late"):
-        grid.add_column(header, justify="left" if header == "policy" else "right")
+    for header in ("policy", "makespan", "p50", "p95", "node-s", "task-s", "cost $", "empty ups", "done adds",
+                   "pend>boot", "max pend", "flips", "late"):
+        grid.add_column(header, justify="left" if header == "policy" else "right", no_wrap=True)
     for run in result["runs"]:
         ratios = run.get("vs_lower_bound", {})
         bound = run["policy"] == "lower-bound"
-        cells = [run["label"],
+        cells = [run["policy"],
                  _seconds(run["makespan_s"], ratios.get("makespan_s"), run["unfinished"]),
                  _seconds(run["p50_s"], ratios.get("p50_s")), _seconds(run["p95_s"], ratios.get("p95_s")),
                  _amount(run["node_seconds"], ratios.get("node_seconds")),
@@ -35,8 +35,14 @@ def table(result: dict) -> Table:
         cells += ["—" if bound else _plain(run[f]) for f in FAULTS]
         cells.append(_plain(run["late"]))
         grid.add_row(*cells)
-    grid.caption = "×: ratio to the lower bound (its costs are the work over allocatable capacity)"
+    grid.caption = LEGEND
     return grid
+
+
+LEGEND = ("×: ratio to the lower bound (whose costs are the work over allocatable capacity). empty ups: scale-ups with "
+          "queue and in-flight empty; done adds: nodes added with all arrived work done; pend>boot: task-seconds "
+          "pending while no node booted; max pend: most tasks pending at once; flips: scale direction changes; "
+          "late: items past their latency bound")
 
 
 def _ratio(value: float | None) -> str:
@@ -93,6 +99,43 @@ def write_plot(result: dict, path: Path) -> None:
     axes[-1].set_xlabel("minutes")
     axes[0].legend(fontsize=8, loc="upper right")
     figure.suptitle(f"{result['scenario']} on {result['platform']}")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=90)
+    pyplot.close(figure)
+
+
+def sweep_table(result: dict) -> Table:
+    grid = Table(title=f"{result['scenario']}: sweep of {result['sweep']} (Ballast)", title_justify="left")
+    for header in ("value", "makespan", "p95", "node-s", "task-s", "cost $", "pending>boot s", "not beaten"):
+        grid.add_column(header, justify="right")
+    for run in result["runs"]:
+        grid.add_row(_plain(run["value"]) if isinstance(run["value"], (int, float)) else str(run["value"]),
+                     _seconds(run["makespan_s"], None, run["unfinished"]), _seconds(run["p95_s"], None),
+                     _amount(run["node_seconds"], None), _amount(run["task_seconds"], None),
+                     _money(run["cost"], None), _plain(run["pending_beyond_boot_s"]),
+                     "◆" if run["pareto"] else "")
+    grid.caption = "◆: no other value is as cheap and as fast with one of them better (the cost/makespan front)"
+    return grid
+
+
+def write_sweep_plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axis = pyplot.subplots(figsize=(7, 5))
+    for run in result["runs"]:
+        if run["makespan_s"] is None:
+            continue
+        axis.scatter(run["makespan_s"], run["cost"], marker="D" if run["pareto"] else "o",
+                     color="tab:red" if run["pareto"] else "tab:blue")
+        axis.annotate(str(run["value"]), (run["makespan_s"], run["cost"]), textcoords="offset points", xytext=(5, 5))
+    axis.set_xlabel("makespan (s)")
+    axis.set_ylabel("cost ($)")
+    axis.set_title(f"{result['scenario']}: {result['sweep']}")
+    axis.grid(alpha=0.3)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=90)

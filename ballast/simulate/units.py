@@ -124,10 +124,27 @@ def distribution(value: object, path: str) -> Distribution:
         mu = math.log(mean) - sigma * sigma / 2
         return Distribution("lognormal", mean, lambda rng: rng.lognormvariate(mu, sigma), value)
     if kind == "empirical":
+        if isinstance(args, dict):  # {values: [...], weights: [...]}: a trace's per-minute means and their counts
+            return _weighted(args, here)
         if not isinstance(args, list) or not args:
             raise ScenarioError(here, f"must be a non-empty list of seconds, got {args!r}")
         return empirical([seconds(v, f"{here}[{i}]") for i, v in enumerate(args)])
     raise ScenarioError(path, f"unknown distribution {kind!r} (one of {', '.join(DISTRIBUTIONS)})")
+
+
+def _weighted(args: dict, path: str) -> Distribution:
+    unknown = sorted(set(args) - {"values", "weights"})
+    if unknown:
+        raise ScenarioError(f"{path}.{unknown[0]}", "is not a known field (values, weights)")
+    values, weights = args.get("values"), args.get("weights")
+    if not isinstance(values, list) or not values:
+        raise ScenarioError(f"{path}.values", f"must be a non-empty list of seconds, got {values!r}")
+    if not isinstance(weights, list) or len(weights) != len(values):
+        raise ScenarioError(f"{path}.weights", f"must be a list of {len(values)} weights, got {weights!r}")
+    for i, weight in enumerate(weights):
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+            raise ScenarioError(f"{path}.weights[{i}]", f"must be a weight > 0, got {weight!r}")
+    return empirical([seconds(v, f"{path}.values[{i}]") for i, v in enumerate(values)], [float(w) for w in weights])
 
 
 def _mean_sd(args: object, path: str) -> tuple[float, float]:

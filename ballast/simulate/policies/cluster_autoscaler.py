@@ -71,6 +71,9 @@ class ClusterAutoscaler:
     def tick(self, t: int) -> None:
         if not due(t, self.settings.scan_interval_s):
             return
+        if self.cluster.dirty:
+            # kube-scheduler tries a new pod within milliseconds; only a pod it could not place is "unschedulable".
+            self.cluster.schedule(self.cluster.now)
         self._scale_up(t)
         self._scale_down(t)
 

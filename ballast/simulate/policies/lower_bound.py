@@ -1,25 +1,30 @@
 """The lower bound: every slot of the largest fleet asked for at time zero, so it is there after one boot, until the work ends.
 
 The largest fleet is each Workload at maxReplicas, cut to what its pools hold at maxNodes, the room dealt one task
-per workload per round (as Ballast's core shares a full pool). It knows the future (when the last item is done), so
-no policy can finish sooner except by luckier boots. Its node-seconds, task-seconds and cost are not this run's but
-the work itself over what a node can hold (`measure.lower_bound_costs`): a bound no real fleet reaches.
+per workload per round (as Ballast's core shares a full pool). It knows the future: when a workload's last item is
+done its slots go to the workloads still working, and when the last item is done everything goes. So no policy that
+starts cold finishes sooner except by luckier boots (one that keeps nodes warm at rest may, and pays for it). Its
+node-seconds, task-seconds and cost are not this run's but the work itself over what a node can hold
+(`measure.lower_bound_costs`): a bound no real fleet reaches.
 """
 from __future__ import annotations
 
 from ballast.simulate.fleet import Fleet
 
 
-def largest_fleet(cluster: Fleet) -> tuple[dict[str, int], dict[str, int]]:
-    """(replicas per workload, nodes per pool) of the largest fleet the pools hold."""
+def largest_fleet(cluster: Fleet, working: set[str] | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """(replicas per workload, nodes per pool) of the largest fleet the pools hold, for the `working` workloads."""
+    working = set(cluster.by_name) if working is None else working
     replicas = {name: 0 for name in cluster.by_name}
     if not cluster.platform.has_nodes:
-        return {name: w.max_replicas for name, w in cluster.by_name.items()}, {}
+        return {name: (w.max_replicas if name in working else 0) for name, w in cluster.by_name.items()}, {}
     nodes: dict[str, list[list[float]]] = {pool: [] for pool in cluster.pools}
     progress = True
     while progress:
         progress = False
         for name, workload in cluster.by_name.items():
+            if name not in working:
+                continue
             if replicas[name] >= workload.max_replicas:
                 continue
             if _place(cluster, workload, nodes):
@@ -53,14 +58,14 @@ class LowerBound:
 
     def __init__(self, scenario):
         self.scenario = scenario
-        self.total = None
-        self.finished = False
+        self.working: set[str] = set()
 
     def start(self, cluster) -> None:
         self.cluster = cluster
-        self.total = len(cluster.arrival_t)
+        self.totals = {name: cluster.item_workload.count(name) for name in cluster.by_name}
+        self.working = {name for name, total in self.totals.items() if total}
         cluster.preload({pool: spec.min_nodes for pool, spec in cluster.pools.items()}, {})
-        self.replicas, self.pool_sizes = largest_fleet(cluster)
+        self.replicas, self.pool_sizes = largest_fleet(cluster, self.working)
 
     def tick(self, t: int) -> None:
         cluster = self.cluster
@@ -69,10 +74,15 @@ class LowerBound:
                 cluster.set_pool_size(pool, size)
             for name, count in self.replicas.items():
                 cluster.set_desired(name, count)
-        elif not self.finished and cluster.completed == self.total:
-            self.finished = True
-            for name in self.replicas:
-                cluster.set_desired(name, 0)
+            return
+        working = {name for name in self.working if cluster.done_by[name] < self.totals[name]}
+        if working == self.working:
+            return
+        self.working = working
+        replicas, _ = largest_fleet(cluster, working)
+        for name, count in replicas.items():
+            cluster.set_desired(name, count)
+        if not working:
             for pool in self.pool_sizes:
                 cluster.set_pool_size(pool, 0)
 
