@@ -33,7 +33,7 @@ class Settings:
     alarm_period_s: float = 60.0  # the agent's crontab published once a minute
     evaluation_periods: int = 1
     cooldown_s: float = 300.0
-    min_nodes: int | None = None  # nodes kept at rest; None: the NodePool's minNodes
+    min_nodes: int | None = None  # the group's minimum; None: the nodes the HPAs' minimum pods need
     node_base_cpu_percent: float = 5.0  # kubelet, container runtime, daemonsets
     node_base_memory_percent: float = 10.0
 
@@ -72,12 +72,14 @@ class HpaCpu:
         self.metrics = MetricsServer(cluster, s.metric_resolution_s)
         self.autoscalers = {w.name: hpa.Autoscaler(max(1, s.min_replicas), w.max_replicas)
                             for w in self.scenario.workloads}
-        self.alarms = [NodeAlarms(cluster, pool, s) for pool in cluster.pools]
         resting = {name: a.min_replicas for name, a in self.autoscalers.items()}
-        cluster.preload(self._resting_nodes(resting), resting)
+        floors = self._resting_nodes(resting)
+        self.alarms = [NodeAlarms(cluster, pool, s, floors[pool]) for pool in cluster.pools]
+        cluster.preload(floors, resting)
 
     def _resting_nodes(self, replicas: dict[str, int]) -> dict[str, int]:
-        # At rest the minimum pods run on as many nodes as they need, and never fewer than the seed kept.
+        # The group's minimum holds the pods the HPAs keep at rest (the seed kept 3 nodes), or what the scenario says:
+        # alarms on a quiet group's low CPU must not take away the node its minimum pods run on.
         floor = self.settings.min_nodes or 0
         return {pool: min(self.cluster.pools[pool].max_nodes, max(floor, count))
                 for pool, count in self.cluster.nodes_for(replicas).items()}

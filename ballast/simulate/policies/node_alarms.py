@@ -16,8 +16,8 @@ from ballast.simulate.fleet import RUNNING, STOPPING
 
 
 class NodeAlarms:
-    def __init__(self, cluster, pool: str, settings):
-        self.cluster, self.pool, self.settings = cluster, pool, settings
+    def __init__(self, cluster, pool: str, settings, min_nodes: int):
+        self.cluster, self.pool, self.settings, self.min_nodes = cluster, pool, settings, min_nodes
         self._busy_then: dict[int, float] = {}  # task id → busy seconds at the last datapoint
         self._datapoints: list[float] = []
         self._last_scaling = -float("inf")
@@ -42,9 +42,8 @@ class NodeAlarms:
 
     def _scale(self, nodes: int, t: int) -> None:
         spec = self.cluster.pools[self.pool]
-        if self.settings.min_nodes is not None:
-            nodes = max(nodes, self.settings.min_nodes)
-        if spec.min_nodes <= nodes <= spec.max_nodes and nodes != self.cluster.pool_size(self.pool):
+        # The group's own bounds: Auto Scaling never goes below its minimum nor above its maximum.
+        if max(spec.min_nodes, self.min_nodes) <= nodes <= spec.max_nodes and nodes != self.cluster.pool_size(self.pool):
             self.cluster.set_pool_size(self.pool, nodes)
             self._last_scaling = t
 
