@@ -13,7 +13,7 @@ import math
 import random
 from collections import deque
 
-from ballast.simulate.fleet import (GONE, PENDING, RUNNING, STARTING, STOPPING, Fleet, Node, Task)
+from ballast.simulate.fleet import RUNNING, STARTING, STOPPING, Fleet, Node, Task
 from ballast.simulate.record import Record
 from ballast.simulate.scenario import Scenario
 
@@ -168,5 +168,3 @@ class Cluster(Fleet):
         """The task's busy time up to `at`: what the CPU metrics of the baselines integrate."""
         return task.busy_total + (at - task.busy_since if task.busy_since is not None else 0.0)
 
-
-__all__ = ["Cluster", "Queue", "PENDING", "STARTING", "RUNNING", "STOPPING", "GONE"]

@@ -31,11 +31,12 @@ def summarize(cluster: Cluster, policy, elapsed_s: float) -> dict:
         "late": _late(cluster),
         "scale_ups_on_empty": record.scale_ups_on_empty,
         "nodes_added_work_done": record.nodes_added_work_done,
+        "nodes_added_after_last_completion": sum(1 for at in record.launch_times if at > last),
         "pending_beyond_boot_s": record.pending_beyond_boot_s,
         "pending_s": record.pending_s,
         "most_pending": record.most_pending,
         "direction_changes": record.direction_changes,
-        "node_launches": record.node_launches,
+        "node_launches": len(record.launch_times),
         "elapsed_s": elapsed_s,
     }
 

@@ -31,7 +31,7 @@ class Record:
         self.scale_ups_on_empty = 0
         self.direction_changes = 0
         self.nodes_added_work_done = 0
-        self.node_launches = 0
+        self.launch_times: list[float] = []  # of the nodes a policy asked for, not those up before the run
         self._direction: dict[str, int] = {}
         self.step = max(1, int(math.ceil(scenario.duration_s / TIMELINE_POINTS))) if keep_timeline else 0
         self.timeline: dict[str, list] = {k: [] for k in ("t", "backlog", "desired", "running", "pending", "nodes")}
@@ -61,7 +61,7 @@ class Record:
         self.nodes.append(node)
         if preloaded:
             return
-        self.node_launches += 1
+        self.launch_times.append(at)
         if self.cluster.arrived and self.cluster.all_done():
             self.nodes_added_work_done += 1  # the seed's other fault: a node for work that is already done
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ballast.simulate.fleet import STOPPING, Node, Task
-from ballast.simulate.policies.policy import due
+from ballast.simulate.policies.policy import due, phase
 from ballast.simulate.units import count, fraction, seconds
 
 
@@ -64,12 +64,13 @@ class _Room:
 class ClusterAutoscaler:
     def __init__(self, cluster, settings: Settings):
         self.cluster, self.settings = cluster, settings
+        self.phase = phase(cluster.scenario, "cluster-autoscaler", settings.scan_interval_s)
         self.unneeded_since: dict[int, float] = {}  # node id → when it was first found unneeded, continuously
         self.last_scale_up = -float("inf")
         self.last_delete = -float("inf")
 
     def tick(self, t: int) -> None:
-        if not due(t, self.settings.scan_interval_s):
+        if not due(t, self.settings.scan_interval_s, self.phase):
             return
         if self.cluster.dirty:
             # kube-scheduler tries a new pod within milliseconds; only a pod it could not place is "unschedulable".

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ballast.simulate.policies import hpa
 from ballast.simulate.policies.metrics_server import MetricsServer
 from ballast.simulate.policies.node_alarms import NodeAlarms
-from ballast.simulate.policies.policy import due
+from ballast.simulate.policies.policy import due, phase
 from ballast.simulate.units import ScenarioError, count, number, positive, seconds
 
 
@@ -69,12 +69,15 @@ class HpaCpu:
 
     def start(self, cluster) -> None:
         self.cluster, s = cluster, self.settings
-        self.metrics = MetricsServer(cluster, s.metric_resolution_s)
+        self.metrics = MetricsServer(cluster, s.metric_resolution_s,
+                                     phase(self.scenario, "metrics-server", s.metric_resolution_s))
+        self.sync_phase = phase(self.scenario, "hpa-controller", s.sync_period_s)
         self.autoscalers = {w.name: hpa.Autoscaler(max(1, s.min_replicas), w.max_replicas)
                             for w in self.scenario.workloads}
         resting = {name: a.min_replicas for name, a in self.autoscalers.items()}
         floors = self._resting_nodes(resting)
-        self.alarms = [NodeAlarms(cluster, pool, s, floors[pool]) for pool in cluster.pools]
+        self.alarms = [NodeAlarms(cluster, pool, s, floors[pool], phase(self.scenario, f"alarm:{pool}", s.alarm_period_s))
+                       for pool in cluster.pools]
         cluster.preload(floors, resting)
 
     def _resting_nodes(self, replicas: dict[str, int]) -> dict[str, int]:
@@ -87,7 +90,7 @@ class HpaCpu:
     def tick(self, t: int) -> None:
         s = self.settings
         self.metrics.tick(t)
-        if due(t, s.sync_period_s):
+        if due(t, s.sync_period_s, self.sync_phase):
             for name, autoscaler in self.autoscalers.items():
                 current = self.cluster.desired[name]
                 proposal = hpa.resource_replicas(current, self.metrics.pods(name), s.target_utilization, t,

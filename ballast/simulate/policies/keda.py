@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ballast.simulate.fleet import STOPPING
 from ballast.simulate.policies import cluster_autoscaler, hpa
-from ballast.simulate.policies.policy import due
+from ballast.simulate.policies.policy import due, phase
 from ballast.simulate.units import ScenarioError, count, number, positive, seconds
 
 
@@ -68,6 +68,8 @@ class Keda:
 
     def start(self, cluster) -> None:
         self.cluster, s = cluster, self.settings
+        self.poll_phase = phase(self.scenario, "keda-operator", s.polling_interval_s)
+        self.hpa_phase = phase(self.scenario, "hpa-controller", s.hpa_sync_period_s)
         self.objects, self.hpas = {}, {}
         for w in self.scenario.workloads:
             minimum = w.min_replicas if s.min_replica_count is None else s.min_replica_count
@@ -78,10 +80,10 @@ class Keda:
         cluster.preload(cluster.nodes_for(resting), resting)
 
     def tick(self, t: int) -> None:
-        if due(t, self.settings.polling_interval_s):
+        if due(t, self.settings.polling_interval_s, self.poll_phase):
             for name in self.objects:
                 self._request_scale(name, t)
-        if due(t, self.settings.hpa_sync_period_s):
+        if due(t, self.settings.hpa_sync_period_s, self.hpa_phase):
             for name in self.hpas:
                 self._hpa(name, t)
         if self.nodes is not None:

@@ -14,11 +14,11 @@ from ballast.simulate.policies.hpa import PodMetric
 
 
 class MetricsServer:
-    def __init__(self, cluster, resolution_s: float):
+    def __init__(self, cluster, resolution_s: float, phase_s: float = 0.0):
         self.cluster, self.resolution_s = cluster, resolution_s
         self._last: dict[int, tuple[float, float]] = {}  # task id → (scraped at, busy seconds then)
         self._sample: dict[int, tuple[float, float, float]] = {}  # task id → (millicores, at, window)
-        self._next = 0.0
+        self._next = float(phase_s)
 
     def tick(self, t: int) -> None:
         if t < self._next:

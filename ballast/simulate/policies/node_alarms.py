@@ -16,12 +16,12 @@ from ballast.simulate.fleet import RUNNING, STOPPING
 
 
 class NodeAlarms:
-    def __init__(self, cluster, pool: str, settings, min_nodes: int):
+    def __init__(self, cluster, pool: str, settings, min_nodes: int, phase_s: float = 0.0):
         self.cluster, self.pool, self.settings, self.min_nodes = cluster, pool, settings, min_nodes
         self._busy_then: dict[int, float] = {}  # task id → busy seconds at the last datapoint
         self._datapoints: list[float] = []
         self._last_scaling = -float("inf")
-        self._next = settings.alarm_period_s
+        self._next = phase_s + settings.alarm_period_s
 
     def tick(self, t: int) -> None:
         if t < self._next:
