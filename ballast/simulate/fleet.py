@@ -98,11 +98,12 @@ class Fleet:
                 self.stop(task, self.now)
 
     def _stop_rank(self, task: Task) -> tuple:
-        # Unscheduled first, then starting, then running; on EKS the ReplicaSet takes the newest running pod
-        # (controller.ActivePodsWithRanks), busy or not; ECS spares the tasks its workers protect while busy.
+        # Unscheduled first, then starting, then running; on EKS the ReplicaSet takes the pod ready for the shortest
+        # time (controller.ActivePodsWithRanks), busy or not; ECS spares the tasks its workers protect while busy.
         state_rank = {PENDING: 0, STARTING: 1, RUNNING: 2}[task.state]
         protected = task.busy and self.platform.kind != "eks"
-        return (state_rank, protected, -task.created, -task.id)
+        since = task.running_at if task.running_at is not None else task.created
+        return (state_rank, protected, -since, -task.id)
 
     def _create(self, name: str) -> Task:
         workload = self.by_name[name]
@@ -206,8 +207,9 @@ class Fleet:
         spec = self.pools[pool]
         shape = spec.instance
         self._ids += 1
+        ready_in = self.platform.node_boot.sample(self.boot_rng) + self.platform.node_join.sample(self.boot_rng)
         node = Node(self._ids, pool, shape.allocatable_cpu_millicores, shape.allocatable_memory_mib,
-                    self.platform.max_pods(shape.type), at, at + self.platform.node_boot.sample(self.boot_rng))
+                    self.platform.max_pods(shape.type), at, at + ready_in)
         self.nodes[pool].append(node)
         self.record.node_launched(node, at)
         self.booting(node, at)

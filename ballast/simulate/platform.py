@@ -38,10 +38,11 @@ FARGATE_SIZES = (
 
 # Assumed latencies where AWS publishes none, each overridable in the scenario: a Fargate task provisions and pulls its
 # image in about half a minute to a minute; a pod on a running node starts in seconds; an EC2 instance boots and its
-# kubelet (or ECS agent) registers in one to two minutes.
+# kubelet (or ECS agent) registers and reports Ready in about as long again.
 DEFAULT_TASK_START = {"fargate": {"lognormal": {"mean": 40, "sd": 10}}, "ecs-ec2": {"uniform": [5, 15]},
                       "eks": {"uniform": [3, 10]}}
-DEFAULT_NODE_BOOT = {"lognormal": {"mean": 90, "sd": 15}}
+DEFAULT_NODE_BOOT = {"lognormal": {"mean": 50, "sd": 10}}
+DEFAULT_NODE_JOIN = {"lognormal": {"mean": 40, "sd": 10}}
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ class Prices:
 class Platform:
     kind: str
     task_start: Distribution  # placed → running: image pull and container start (on Fargate, also provisioning)
-    node_boot: Distribution | None  # requested → ready for tasks: instance boot plus kubelet / ECS agent registration
+    node_boot: Distribution | None  # launch requested → instance up
+    node_join: Distribution | None  # instance up → ready for tasks: kubelet Ready, or the ECS agent registered
     max_tasks_per_node: int | None  # None: only CPU and memory limit a node
     placement: str  # "spread" (kube-scheduler's LeastAllocated) or "binpack" (ECS's binpack strategy)
     prices: Prices
@@ -108,26 +110,28 @@ def fargate_size(cpu_millicores: int, memory_mib: int) -> tuple[int, int]:
 def platform_from(section: object, path: str = "platform") -> Platform:
     if not isinstance(section, dict):
         raise ScenarioError(path, f"must be a mapping with at least kind ({', '.join(KINDS)}), got {section!r}")
-    known = {"kind", "taskStart", "nodeBoot", "maxTasksPerNode", "placement", "prices"}
+    known = {"kind", "taskStart", "nodeBoot", "nodeJoin", "maxTasksPerNode", "placement", "prices"}
     _no_unknown(section, known, path)
     kind = section.get("kind")
     if kind not in KINDS:
         raise ScenarioError(f"{path}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
     task_start = distribution(section.get("taskStart", DEFAULT_TASK_START[kind]), f"{path}.taskStart")
     if kind == "fargate":
-        if "nodeBoot" in section or "maxTasksPerNode" in section:
-            extra = "nodeBoot" if "nodeBoot" in section else "maxTasksPerNode"
-            raise ScenarioError(f"{path}.{extra}", "must not be set for fargate, which has no nodes")
-        node_boot = None
+        extra = sorted({"nodeBoot", "nodeJoin", "maxTasksPerNode"} & set(section))
+        if extra:
+            raise ScenarioError(f"{path}.{extra[0]}", "must not be set for fargate, which has no nodes")
+        node_boot = node_join = None
     else:
         node_boot = distribution(section.get("nodeBoot", DEFAULT_NODE_BOOT), f"{path}.nodeBoot")
+        node_join = distribution(section.get("nodeJoin", DEFAULT_NODE_JOIN), f"{path}.nodeJoin")
     limit = section.get("maxTasksPerNode")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise ScenarioError(f"{path}.maxTasksPerNode", f"must be a whole number ≥ 1, got {limit!r}")
     placement = section.get("placement", "spread" if kind == "eks" else "binpack")
     if placement not in ("spread", "binpack"):
         raise ScenarioError(f"{path}.placement", f"must be spread or binpack, got {placement!r}")
-    return Platform(kind, task_start, node_boot, limit, placement, _prices(section.get("prices", {}), f"{path}.prices"))
+    return Platform(kind, task_start, node_boot, node_join, limit, placement,
+                    _prices(section.get("prices", {}), f"{path}.prices"))
 
 
 def _prices(section: object, path: str) -> Prices:

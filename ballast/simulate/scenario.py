@@ -40,7 +40,7 @@ class Work:
 
 @dataclass(frozen=True)
 class Arrivals:
-    """One stream of items: `count` spread evenly over [at, at + over), or a rate between two times."""
+    """One stream of items: `count` spread evenly over [at, at + over), a rate between two times, or recorded times."""
 
     mix: tuple[tuple[str, float], ...]  # (workload, weight): where each item goes
     at_s: float
@@ -49,10 +49,13 @@ class Arrivals:
     rate_per_s: float = 0.0  # a rate
     until_s: float = 0.0
     poisson: bool = True
+    recorded: tuple[float, ...] = ()  # a trace's arrival times
 
     def times(self, rng: random.Random) -> list[tuple[float, str]]:
         names = [name for name, _ in self.mix]
         weights = [weight for _, weight in self.mix]
+        if self.recorded:
+            return list(zip(self.recorded, _split(names, weights, len(self.recorded))))
         if self.count:
             step = self.over_s / self.count
             return list(zip((self.at_s + step * i for i in range(self.count)), _split(names, weights, self.count)))
@@ -254,13 +257,16 @@ def _arrivals(section: object, names: list[str], duration: float) -> tuple[Arriv
 def _stream(entry: object, path: str, names: list[str], duration: float) -> Arrivals:
     if not isinstance(entry, dict):
         raise ScenarioError(path, f"must be a mapping with burst or rate, got {entry!r}")
-    known = {"burst", "rate", "from", "until", "process", "workload", "mix"}
+    known = {"burst", "rate", "times", "perMinute", "from", "until", "process", "workload", "mix"}
     unknown = sorted(set(entry) - known)
     if unknown:
         raise ScenarioError(f"{path}.{unknown[0]}", f"is not a known field ({', '.join(sorted(known))})")
     mix = _mix(entry, path, names)
-    if ("burst" in entry) == ("rate" in entry):
-        raise ScenarioError(path, "must have exactly one of burst or rate")
+    forms = [form for form in ("burst", "rate", "times", "perMinute") if form in entry]
+    if len(forms) != 1:
+        raise ScenarioError(path, "must have exactly one of burst, rate, times or perMinute")
+    if forms[0] in ("times", "perMinute"):
+        return _recorded(entry, forms[0], path, mix, duration)
     if "burst" in entry:
         burst = entry["burst"]
         if not isinstance(burst, dict) or set(burst) - {"count", "at", "over"} or "count" not in burst:
@@ -282,6 +288,27 @@ def _stream(entry: object, path: str, names: list[str], duration: float) -> Arri
     if process not in ("poisson", "even"):
         raise ScenarioError(f"{path}.process", f"must be poisson or even, got {process!r}")
     return Arrivals(mix, start, rate_per_s=rate, until_s=until, poisson=process == "poisson")
+
+
+def _recorded(entry: dict, form: str, path: str, mix, duration: float) -> Arrivals:
+    """A recorded trace: arrival times in seconds, or counts per minute from `from` on, spread evenly in each minute."""
+    values = entry[form]
+    if not isinstance(values, list) or not values:
+        raise ScenarioError(f"{path}.{form}", f"must be a non-empty list, got {values!r}")
+    if form == "times":
+        times = [seconds(v, f"{path}.times[{i}]") for i, v in enumerate(values)]
+    else:
+        start, times = seconds(entry.get("from", 0), f"{path}.from"), []
+        for i, count in enumerate(values):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ScenarioError(f"{path}.perMinute[{i}]", f"must be a whole number ≥ 0, got {count!r}")
+            times += [start + 60 * i + 60 * k / count for k in range(count)] if count else []
+    late = [t for t in times if t >= duration]
+    if late:
+        raise ScenarioError(f"{path}.{form}", f"an arrival at {late[0]:g}s is after the duration {duration:g}s")
+    if not times:
+        raise ScenarioError(f"{path}.{form}", "has no arrivals")
+    return Arrivals(mix, 0.0, recorded=tuple(sorted(times)))
 
 
 def _mix(entry: dict, path: str, names: list[str]) -> tuple[tuple[str, float], ...]:

@@ -185,12 +185,13 @@ class Ballast:
 
     def _read_stats(self, name: str, since: datetime) -> list[dict]:
         """The store's read_stats: one item per minute that has any counter, from the minute of `since` on."""
-        first = int(since.timestamp()) // 60
+        first, last = int(since.timestamp()) // 60, (self.epoch_s + int(self.cluster.now)) // 60
         stamp = self.cluster.record.last_arrival.get(name)
-        buckets = []
-        for minute, (arrived, done, failed, busy_ms) in sorted(self.cluster.record.stats[name].items()):
-            if minute < first:
+        stats, buckets = self.cluster.record.stats[name], []
+        for minute in range(first, last + 1):
+            if minute not in stats:
                 continue
+            arrived, done, failed, busy_ms = stats[minute]
             item = {"minute": datetime.fromtimestamp(minute * 60, tz=timezone.utc).isoformat()}
             item.update({key: value for key, value in ((tracking.ARRIVED, arrived), (tracking.DONE, done),
                                                        (tracking.FAILED, failed), (tracking.BUSY_MS, busy_ms)) if value})

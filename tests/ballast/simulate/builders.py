@@ -28,7 +28,8 @@ def data(workloads=None, pools=None, arrivals=None, service=1.0, platform=None, 
     workloads = workloads or [workload()]
     names = [w["metadata"]["name"] for w in workloads]
     return {"name": "tiny", "seed": 7, "duration": duration,
-            "platform": platform or {"kind": "eks", "taskStart": {"fixed": 5}, "nodeBoot": {"fixed": 60}},
+            "platform": platform or {"kind": "eks", "taskStart": {"fixed": 5}, "nodeBoot": {"fixed": 60},
+                                      "nodeJoin": {"fixed": 0}},
             "workloads": workloads, "nodePools": [pool()] if pools is None else pools,
             "work": {name: {"serviceTime": {"fixed": service}} for name in names},
             "arrivals": arrivals or [{"workload": names[0], "burst": {"count": 20, "at": "10s", "over": "10s"}}],

@@ -67,7 +67,7 @@ def test_a_worker_takes_one_item_at_a_time_for_its_service_time():
     pytest.param(100, 100, 3, 3, id="pod-limit-of-three"),
 ])
 def test_placement_respects_cpu_memory_and_the_pod_limit(cpu, memory, pods, want):
-    platform = {"kind": "eks", "taskStart": {"fixed": 5}, "nodeBoot": {"fixed": 60}}
+    platform = {"kind": "eks", "taskStart": {"fixed": 5}, "nodeBoot": {"fixed": 60}, "nodeJoin": {"fixed": 0}}
     if pods:
         platform["maxTasksPerNode"] = pods
     scenario = builders.scenario(workloads=[builders.workload(cpu=cpu, memory=memory, max_replicas=10)],

@@ -126,3 +126,14 @@ def test_the_same_seed_gives_the_same_items_and_another_seed_other_ones():
     trickle = load("night-trickle")
     other = scenarios.Scenario(**{**trickle.__dict__, "seed": 2})
     assert trickle.items() == load("night-trickle").items() and trickle.items() != other.items()
+
+
+def test_recorded_arrivals_are_played_as_recorded():
+    loaded = builders.scenario(arrivals=[{"workload": "photos", "times": [3, "1m", 2.5]},
+                                         {"workload": "photos", "perMinute": [2, 0, 1], "from": "10m"}])
+    assert [t for t, _ in loaded.items()] == [2.5, 3.0, 60.0, 600.0, 630.0, 720.0]
+
+
+def test_an_arrival_stream_has_one_form():
+    with pytest.raises(ScenarioError, match=r"arrivals\[0\]: must have exactly one of burst, rate, times or perMinute"):
+        builders.scenario(arrivals=[{"workload": "photos", "times": [1], "rate": "1/s"}])
