@@ -4,7 +4,8 @@ From kubernetes/autoscaler cluster-autoscaler (FAQ.md "How does scale-up work?",
 are the parameters to CA?"; core/static_autoscaler.go RunOnce):
 - every --scan-interval (10 s) it looks for pods the scheduler marked unschedulable; pods that fit on nodes already
   coming up (the group's target size not yet registered) wait for those; for the rest a binpacking estimate of new
-  nodes of the group's template is added to the group's target size, up to its maximum (--new-pod-scale-up-delay 0);
+  nodes of the group's template is added to the group's target size, up to its maximum (--new-pod-scale-up-delay 0),
+  and a loop that scaled up does no scale-down work;
 - a ready node whose pods' requests are below --scale-down-utilization-threshold (0.5, the larger of the CPU and the
   memory share of allocatable) and whose pods all fit on the other nodes is unneeded; it is removed after
   --scale-down-unneeded-time (10 min) unneeded. Unneeded time is counted even while scale-down is in cooldown, but no
@@ -75,13 +76,14 @@ class ClusterAutoscaler:
         if self.cluster.dirty:
             # kube-scheduler tries a new pod within milliseconds; only a pod it could not place is "unschedulable".
             self.cluster.schedule(self.cluster.now)
-        self._scale_up(t)
+        if self._scale_up(t):
+            return  # RunOnce returns after a scale-up: no scale-down work in the same loop
         self._scale_down(t)
 
-    def _scale_up(self, t: int) -> None:
+    def _scale_up(self, t: int) -> bool:
         cluster = self.cluster
         if not cluster.pending:
-            return
+            return False
         upcoming = {pool: [_room(node) for node in nodes if not node.ready and not node.draining]
                     for pool, nodes in cluster.nodes.items()}
         new: dict[str, list[_Room]] = {pool: [] for pool in cluster.pools}
@@ -103,6 +105,7 @@ class ClusterAutoscaler:
             if rooms:
                 cluster.set_pool_size(pool, cluster.pool_size(pool) + len(rooms))
                 self.last_scale_up = t
+        return self.last_scale_up == t
 
     def _scale_down(self, t: int) -> None:
         cluster, s = self.cluster, self.settings
