@@ -115,7 +115,7 @@ class Ballast:
         for name, workload in self.workloads.items():
             status = self.statuses[name]
             completions[name] = self._completions(workload, status, now)
-            desired, running = cluster.desired[name], cluster.count(name, RUNNING, STOPPING)
+            desired, running = cluster.desired[name], self._running(name)
             startup_s = tracking.startup_seconds(status, desired, running, now)
             observations[name] = Observation(
                 replicas=desired, ready=running, running=running, pending=cluster.count(name, PENDING, STARTING),
@@ -173,6 +173,12 @@ class Ballast:
         }
 
     # ---- readings ---------------------------------------------------------------------------------------------
+
+    def _running(self, name: str) -> int:
+        """ECS's runningCount keeps a task until it has stopped; a Deployment's readyReplicas drops a terminating pod."""
+        if self.scenario.platform.kind == "eks":
+            return self.cluster.count(name, RUNNING)
+        return self.cluster.count(name, RUNNING, STOPPING)
 
     def _clock(self, t: float) -> datetime:
         return datetime.fromtimestamp(self.epoch_s + t, tz=timezone.utc)
