@@ -1,8 +1,9 @@
 """The seed's setup: an HPA on CPU utilisation per Deployment, metrics every 30 s, and node alarms growing the group.
 
-The photo company's EKS proof of concept (context/seeds/001): HorizontalPodAutoscalers on CPU at 30-70 % (its best
-node-CPU case ran at 30 %), metrics-server sampling every 30 s, and CloudWatch alarms on the worker nodes' CPU adding
-or removing one m5.large-class node (scale out above 50 %, in below 30 %), between 3 and 6 nodes. The HPA is the
+The photo company's EKS proof of concept (context/seeds/001): HorizontalPodAutoscalers on CPU at 30-70 %,
+metrics-server sampling every 30 s, and CloudWatch alarms on the worker nodes' CPU adding or removing one
+m5.large-class node, between 3 and 6 nodes. The defaults are its INSTANCE/CPU - POD/CPU case 4 (pods at 30 %, nodes
+out above 50 % and in below 30 %: 32 pods wanted, 26 ran, the last node added after the work). The HPA is the
 upstream algorithm (policies/hpa.py) with its defaults: sync every 15 s, tolerance 0.1, the 5-minute CPU
 initialisation period, default behavior; an HPA never goes below one replica (minReplicas ≥ 1 without the alpha
 HPAScaleToZero gate).
