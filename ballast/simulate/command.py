@@ -9,7 +9,8 @@ from pathlib import Path
 from ballast.simulate import policies, report, sweep
 from ballast.simulate.platform import KINDS
 from ballast.simulate.run import play, simulate
-from ballast.simulate.scenario import Scenario, built_in_names, load
+from ballast.simulate.scenario import Scenario
+from ballast.simulate.scenario_file import built_in_names, load
 from ballast.simulate.trace import load_trace
 from ballast.simulate.units import ScenarioError
 

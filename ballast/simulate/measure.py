@@ -15,7 +15,7 @@ COLUMNS = ("makespan_s", "p50_s", "p95_s", "node_seconds", "task_seconds", "cost
 
 
 def summarize(cluster: Cluster, policy, elapsed_s: float) -> dict:
-    scenario, record = cluster.scenario, cluster.record
+    record = cluster.record
     latencies = sorted(d - a for a, d in zip(cluster.arrival_t, cluster.done_t) if not math.isnan(d))
     items, done = len(cluster.arrival_t), len(latencies)
     finished = items == done and items > 0

@@ -13,7 +13,8 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ballast.simulate.scenario import Scenario, scenario_from
+from ballast.simulate.scenario import Scenario
+from ballast.simulate.scenario_file import scenario_from
 from ballast.simulate.units import ScenarioError, seconds
 
 STAT_FIELDS = {"workload", "minute", "arrived", "done", "failed", "busyMs", "lastArrivalAt", "queueMs"}

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import copy
 
-from ballast.simulate.scenario import Scenario, scenario_from
+from ballast.simulate.scenario import Scenario
+from ballast.simulate.scenario_file import scenario_from
 
 
 def workload(name="photos", max_replicas=4, min_replicas=0, pools=("workers",), metrics=None, cpu=500, memory=512,

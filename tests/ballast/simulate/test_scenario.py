@@ -3,8 +3,9 @@ import random
 
 import pytest
 
-from ballast.simulate import scenario as scenarios
-from ballast.simulate.scenario import load, scenario_from
+from ballast.simulate import scenario_file as scenarios
+from ballast.simulate.scenario_file import load, scenario_from
+from ballast.simulate.scenario import Scenario
 from ballast.simulate.units import ScenarioError, distribution, per_second, seconds
 from tests.ballast.simulate import builders
 
@@ -124,7 +125,7 @@ def test_a_burst_splits_exactly_in_proportion_and_interleaves():
 
 def test_the_same_seed_gives_the_same_items_and_another_seed_other_ones():
     trickle = load("night-trickle")
-    other = scenarios.Scenario(**{**trickle.__dict__, "seed": 2})
+    other = Scenario(**{**trickle.__dict__, "seed": 2})
     assert trickle.items() == load("night-trickle").items() and trickle.items() != other.items()
 
 

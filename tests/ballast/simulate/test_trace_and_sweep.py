@@ -4,7 +4,7 @@ import re
 import pytest
 
 from ballast.simulate import sweep
-from ballast.simulate.scenario import load
+from ballast.simulate.scenario_file import load
 from ballast.simulate.trace import scenario_from_stats
 from ballast.simulate.units import ScenarioError
 from tests.ballast.simulate import builders
