@@ -51,12 +51,14 @@ def observe(adapters, now: datetime) -> World:
             continue
         completions[name] = (tracking.unchanged(statuses[name]) if stats is None
                              else tracking.completions_from(stats.get(name, []), statuses[name], now))
-        startup_s = tracking.startup_seconds(statuses[name], state.desired, state.running, now)
+        startup_s = tracking.task_startup_seconds(statuses[name].get("startup"), state.desired, state.running, now)
         observations[name] = _observation(workload, state, queue_depths, utilization, external, completions[name],
                                           startup_s)
     pool_states = adapters.nodegroups.observe(list(pools.values()))
-    pool_observations = {name: PoolObservation(state.desired, state.ready) for name, state in pool_states.items()
-                         if not isinstance(state, Exception)}
+    pool_observations = {
+        name: PoolObservation(state.desired, state.ready,
+                              tracking.scale_up_seconds(pool_statuses[name].get("boot"), state.desired, state.ready, now))
+        for name, state in pool_states.items() if not isinstance(state, Exception)}
     return World(workloads, statuses, pools, pool_statuses, observations, completions, failures, pool_states,
                  pool_observations)
 

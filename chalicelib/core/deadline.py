@@ -38,6 +38,8 @@ def learn(observed: Observation, history: History) -> History:
                        throughput_per_s=previous + busy_s / learned_s * (items / busy_s - previous))
     if observed.startup_s is not None:
         changes["startup_s"] = _smooth(history.startup_s, observed.startup_s)
+        if history.startup_s is not None:
+            changes["startup_dev_s"] = _smooth(history.startup_dev_s, abs(observed.startup_s - history.startup_s))
     return history.evolve(**changes) if changes else history
 
 
@@ -71,7 +73,7 @@ def propose(workload: Workload, metric: DeadlineMetric, observed: Observation, h
                         f"unable to read the attributes of queue {workload.queue_name}", valid=False)
     waiting = backlog.backlog_of(workload, observed.queue)
     if waiting == 0:
-        return backlog.drained(workload, history, now, name) if current else \
+        return backlog.drained(workload, observed, history, now, name) if current else \
             Proposal(0, name, backlog.NOT_ACTIVE, "queue and in-flight empty")
     per_replica_s = throughput_of(metric, history)
     startup_s = history.startup_s if history.startup_s is not None else metric.prior_startup_s

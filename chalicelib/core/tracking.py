@@ -1,14 +1,17 @@
 """What the controller derives from its readings and carries in a workload's status between ticks, beside the history.
 
 Pure, so the controller and the simulator carry it the same way: the stats as last read and the arrival rate
-(status.statsSeen, status.arrivalPerSecond) and the scale-up being timed (status.startup).
+(status.statsSeen, status.arrivalPerSecond) and the scale-ups being timed (status.startup of a workload, status.boot of
+a node pool).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Mapping
 
-from chalicelib.core.types import Decision, Observation, ThroughputSample
+from chalicelib.core.types import Decision, NodeDecision, Observation, PoolObservation, ThroughputSample
+from chalicelib.model import Workload
 
 # The per-minute stats item of a workload: what its producers write (ingest, completions) and the controller reads.
 ARRIVED = "arrived"
@@ -58,22 +61,43 @@ def completions_from(buckets: list[dict], status: dict, now: datetime) -> Comple
     return Completions(tuple(samples), arrival, max(stamps, default=None), seen)
 
 
-def startup_seconds(status: dict, desired: int, running: int, now: datetime) -> float | None:
-    """Seconds from our scale-up to every task it asked for running, measured when that is first seen (±1 tick)."""
-    started = status.get("startup")
-    if started and desired >= started["replicas"] and running >= started["replicas"]:
-        return (now - datetime.fromisoformat(started["since"])).total_seconds()
+def scale_up_seconds(timing: dict | None, desired: int, ready: int, now: datetime) -> float | None:
+    """Seconds from our scale-up to all it asked for ready (tasks running, nodes ready), when first seen (±1 tick).
+
+    `timing` is the scale-up being timed as status keeps it (status.startup of a workload, status.boot of a pool).
+    """
+    if timing and desired >= timing["replicas"] and ready >= timing["replicas"]:
+        return (now - datetime.fromisoformat(timing["since"])).total_seconds()
     return None
 
 
-def startup_after(status: dict, observation: Observation, decision: Decision, acted: bool, now: datetime) -> dict | None:
-    """The scale-up still being timed: the first unfinished one is kept; one undone by a scale-in is dropped."""
-    started = status.get("startup")
-    if started and (observation.startup_s is not None or observation.replicas < started["replicas"]):
-        started = None
-    if started is None and acted and decision.replicas > observation.replicas:
-        started = {"since": now.isoformat(), "replicas": decision.replicas}
-    return started
+def task_startup_seconds(timing: dict | None, desired: int, ready: int, now: datetime) -> float | None:
+    """A workload's start-up when its scale-up waited for no node: a wait for a boot is not a task's start-up."""
+    return None if timing and timing.get("withNodes") else scale_up_seconds(timing, desired, ready, now)
+
+
+def scale_up_timing(timing: dict | None, ended: bool, current: int, decided: int, acted: bool, now: datetime,
+                    with_nodes: bool = False) -> dict | None:
+    """The scale-up still being timed: the first unfinished one is kept; one undone by a scale-in is dropped.
+
+    `ended` says the one timed finished this tick; `with_nodes`, that the new one waits for nodes to boot.
+    """
+    if timing and (ended or current < timing["replicas"]):
+        timing = None
+    if timing is None and acted and decided > current:
+        timing = {"since": now.isoformat(), "replicas": decided, **({"withNodes": True} if with_nodes else {})}
+    return timing
+
+
+def waits_for_nodes(workload: Workload, decided: Mapping[str, NodeDecision],
+                    observed: Mapping[str, PoolObservation]) -> bool:
+    """Whether tasks asked for now may wait for a node: one of its pools grows this tick, or has nodes booting."""
+    for name in workload.node_pools:
+        if name in decided and name in observed:
+            state = observed[name]
+            if decided[name].nodes > state.nodes or (state.ready_nodes is not None and state.ready_nodes < state.nodes):
+                return True
+    return False
 
 
 def is_idle(observation: Observation, decision: Decision) -> bool:

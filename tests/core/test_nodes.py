@@ -115,4 +115,4 @@ def test_fargate_workloads_need_no_nodes():
     wl = workload(min_replicas=0)
     tick = decide_tick((wl,), {"general": pool()}, {wl.name: Observation(0, queue=QueueDepth(100))}, {},
                        {"general": PoolObservation(1)}, NOW)
-    assert tick.workloads[wl.name].replicas == 4 and tick.pools["general"].tasks == 0
+    assert tick.workloads[wl.name].replicas == 20 and tick.pools["general"].tasks == 0

@@ -13,8 +13,9 @@ def _replicas():
 
 
 def test_replays_the_burst_into_the_recorded_decisions():
-    assert _replicas() == [("12:00", 0), ("12:01", 4), ("12:02", 8), ("12:03", 8), ("12:04", 8), ("12:05", 8),
-                           ("12:06", 8), ("12:07", 0), ("12:08", 0)]
+    # Activation goes straight to the backlog-sized count (400 at 20 per replica); HPA's scale-down window then holds it.
+    assert _replicas() == [("12:00", 0), ("12:01", 20), ("12:02", 20), ("12:03", 20), ("12:04", 20), ("12:05", 20),
+                           ("12:06", 15), ("12:07", 0), ("12:08", 0)]
 
 
 def test_never_scales_up_once_the_queue_is_empty():

@@ -47,3 +47,18 @@ def test_unreadable_stats_keep_the_last_reading_and_learn_nothing():
     status = {"statsSeen": {THIS_MINUTE: [5, 10_000]}, "arrivalPerSecond": 1.5}
     read = tracking.unchanged(status)
     assert (read.samples, read.arrival_per_s, read.seen) == ((), 1.5, {THIS_MINUTE: [5, 10_000]})
+
+
+def test_a_scale_up_that_waited_for_nodes_is_no_task_start_up():
+    timing = {"since": (NOW - timedelta(seconds=95)).isoformat(), "replicas": 4, "withNodes": True}
+    assert tracking.scale_up_seconds(timing, 4, 4, NOW) == 95.0  # done: the timing ends
+    assert tracking.task_startup_seconds(timing, 4, 4, NOW) is None  # but the boot is not learned as a start-up
+    plain = {key: value for key, value in timing.items() if key != "withNodes"}
+    assert tracking.task_startup_seconds(plain, 4, 4, NOW) == 95.0
+
+
+def test_a_new_scale_up_is_timed_and_marked_when_it_waits_for_nodes():
+    timing = tracking.scale_up_timing(None, False, 0, 4, True, NOW, with_nodes=True)
+    assert timing == {"since": NOW.isoformat(), "replicas": 4, "withNodes": True}
+    assert tracking.scale_up_timing(timing, True, 4, 4, False, NOW) is None  # measured: timing ends
+    assert tracking.scale_up_timing(timing, False, 2, 2, False, NOW) is None  # undone by a scale-in

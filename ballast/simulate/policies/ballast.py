@@ -4,23 +4,25 @@ What chalicelib/control does around the core, re-done here over the simulated pl
 the core, never the controller):
 - the lease loop (control/loop.py): an invocation starts on the one-minute schedule or on a nudge, ticks at once and
   then every BALLAST_TICK_INTERVAL_S (15 s) until SAFETY_MARGIN_S (8 s) before its 60 s Lambda timeout, and ends
-  after an idle tick; an invocation finding the lease held writes a wake request, which the holder polls every
-  second (WAKE_POLL_S) and answers with a tick;
+  after an idle tick; one out of time with work going on hands off to the next through the nudge queue; an
+  invocation finding the lease held writes a wake request, which the holder polls every second (WAKE_POLL_S) and
+  answers with a tick;
 - the nudge (photos/ingest.py, should_wake): an arrival for a workload whose stored status shows no desired replicas,
   with nothing pausing it and at zero, sends a message that starts (or wakes) the controller;
 - observe (control/observe.py): replicas = the fleet's desired count, ready = running, pending; the queue's visible
-  and in-flight messages; completion stats read per minute for Deadline metrics only (core/tracking.py decides when
-  and folds them); start-up timing; the newest arrival stamp of this minute or the one before;
-- record (control/record.py): the status written each tick (history, statsThrough, arrivalPerSecond, startup,
-  startupSeconds, desired and current replicas) goes through JSON and comes back as the next tick's, exactly as the
-  store round-trips it; a pool's history likewise.
+  and in-flight messages; the stats of this minute and the one before, every tick (core/tracking.py folds them:
+  completions since the last reading, the last minute's arrival rate, the newest arrival stamp); start-up timing of
+  a workload's scale-up and boot timing of a pool's;
+- record (control/record.py): the status written each tick (history, statsSeen, arrivalPerSecond, startup,
+  startupSeconds, desired and current replicas; a pool's history, boot and bootSeconds) goes through JSON and comes
+  back as the next tick's, exactly as the store round-trips it.
 """
 from __future__ import annotations
 
 import heapq
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from chalicelib.core import backlog, tracking
 from chalicelib.core.decide import decide_tick
@@ -33,6 +35,7 @@ SCHEDULE_S = 60  # app.py: @app.schedule(Rate(1, unit=Rate.MINUTES))
 LAMBDA_TIMEOUT_S = 60  # .chalice/config.json: lambda_timeout
 SAFETY_MARGIN_S = 8.0  # control/loop.py
 TICK_INTERVAL_S = 15.0  # .chalice/config.json: BALLAST_TICK_INTERVAL_S
+FOLLOW_UP_S = 5.0  # control/loop.py: the next tick after one that woke a workload from zero
 # The nudge is an SQS message to on_nudge: Lambda's poller hands it over in about a second (an assumption).
 NUDGE_LATENCY_S = 1.0
 # CloudWatch's ECS CPUUtilization and MemoryUtilization are one-minute averages.
@@ -44,6 +47,7 @@ class _Invocation:
         self.started = started
         self.last_tick: float | None = None
         self.next_due = started
+        self.follow_up = -math.inf
 
 
 class Ballast:
@@ -84,7 +88,10 @@ class Ballast:
     def tick(self, t: int) -> None:
         holder = self.holder
         if holder is not None and holder.last_tick is not None and t - holder.started >= LAMBDA_TIMEOUT_S - SAFETY_MARGIN_S:
-            self.holder = holder = None  # out of time: the loop returns and releases the lease
+            # Out of time: the loop releases the lease and, with work going on (its last tick was not idle, or it
+            # would have ended then), hands off to the next invocation through the nudge queue.
+            self.holder = holder = None
+            heapq.heappush(self.nudges, t + NUDGE_LATENCY_S)
         if (self.epoch_s + t) % SCHEDULE_S == 0:
             self._invoke(float(t))
         while self.nudges and self.nudges[0] <= t:
@@ -94,8 +101,12 @@ class Ballast:
             return
         if holder.last_tick is not None and t < holder.next_due and not self.wake > holder.last_tick:
             return
-        idle = self._reconcile(t)
-        holder.last_tick, holder.next_due = float(t), t + TICK_INTERVAL_S
+        idle, activated = self._reconcile(t)
+        if activated:
+            holder.follow_up = t + FOLLOW_UP_S
+        # A tick a wake brought in between does not cancel the follow-up (control/loop.py).
+        follow_up = holder.follow_up if holder.follow_up > t else math.inf
+        holder.last_tick, holder.next_due = float(t), min(t + TICK_INTERVAL_S, follow_up)
         if idle:
             self.holder = None
 
@@ -108,23 +119,27 @@ class Ballast:
 
     # ---- one tick: observe → decide → act → record -----------------------------------------------------------
 
-    def _reconcile(self, t: int) -> bool:
+    def _reconcile(self, t: int) -> tuple[bool, bool]:
+        """One tick; (idle, whether a workload woke from zero), as reconcile.tick's summary says them."""
         self.ticks += 1
         cluster, now = self.cluster, self._clock(t)
         observations, completions = {}, {}
         for name, workload in self.workloads.items():
             status = self.statuses[name]
-            completions[name] = self._completions(workload, status, now)
+            completions[name] = tracking.completions_from(self._recent_stats(name, now), status, now)
             desired, running = cluster.desired[name], self._running(name)
-            startup_s = tracking.startup_seconds(status, desired, running, now)
+            startup_s = tracking.task_startup_seconds(status.get("startup"), desired, running, now)
             observations[name] = Observation(
                 replicas=desired, ready=running, running=running, pending=cluster.count(name, PENDING, STARTING),
                 resources=self._resources(workload, t), queue=QueueDepth(len(cluster.queues[name].visible),
                                                                          cluster.queues[name].in_flight, 0),
                 external={}, throughput=completions[name].samples, arrival_per_s=completions[name].arrival_per_s,
-                startup_s=startup_s, last_arrival_at=self._last_arrival(name, now))
-        pool_observations = {name: PoolObservation(cluster.pool_size(name), len(cluster.ready_nodes(name)))
-                             for name in self.pools}
+                startup_s=startup_s, last_arrival_at=completions[name].last_arrival_at)
+        pool_observations = {}
+        for name in self.pools:
+            size, ready = cluster.pool_size(name), len(cluster.ready_nodes(name))
+            boot_s = tracking.scale_up_seconds(self.pool_statuses[name].get("boot"), size, ready, now)
+            pool_observations[name] = PoolObservation(size, ready, boot_s)
         decision = decide_tick(
             workloads=tuple(self.workloads.values()), pools=dict(self.pools), observations=observations,
             histories={n: History.from_dict(self.statuses[n].get("history")) for n in observations},
@@ -140,22 +155,30 @@ class Ballast:
                 cluster.set_desired(name, chosen.replicas)
                 self.log.append({"t": t, "workload": name, "from": observed.replicas, "to": chosen.replicas,
                                  "reason": chosen.reason, "message": chosen.message})
+            waits = tracking.waits_for_nodes(self.workloads[name], decision.pools, pool_observations)
             self.statuses[name] = _stored(self._status(self.statuses[name], observed, completions[name], chosen,
-                                                       acted, now))
+                                                       acted, waits, now))
         for name, chosen in decision.pools.items():
             spec, observed = self.pools[name], pool_observations[name]
             requested = max(spec.min_nodes, min(chosen.nodes, spec.max_nodes))
-            if requested != observed.nodes and not spec.dry_run:
+            resized = requested != observed.nodes and not spec.dry_run
+            if resized:
                 cluster.set_pool_size(name, requested)
                 self.log.append({"t": t, "pool": name, "from": observed.nodes, "to": requested,
                                  "reason": chosen.reason, "message": chosen.message})
-            self.pool_statuses[name] = _stored({"currentNodes": observed.nodes, "readyNodes": observed.ready_nodes,
-                                                "desiredNodes": chosen.nodes, "requestedNodes": requested,
-                                                "tasks": chosen.tasks, "reason": chosen.reason,
-                                                "history": chosen.history.to_dict()})
-        return idle
+            status = self.pool_statuses[name]
+            self.pool_statuses[name] = _stored({
+                "currentNodes": observed.nodes, "readyNodes": observed.ready_nodes, "desiredNodes": chosen.nodes,
+                "requestedNodes": requested, "tasks": chosen.tasks, "reason": chosen.reason,
+                "history": chosen.history.to_dict(),
+                "boot": tracking.scale_up_timing(status.get("boot"), observed.boot_s is not None, observed.nodes,
+                                                 requested, resized, now),
+                "bootSeconds": observed.boot_s if observed.boot_s is not None else status.get("bootSeconds")})
+        activated = any(observations[n].replicas == 0 < d.replicas for n, d in decision.workloads.items())
+        return idle, activated
 
-    def _status(self, status: dict, observed: Observation, completions, decision, acted: bool, now: datetime) -> dict:
+    def _status(self, status: dict, observed: Observation, completions, decision, acted: bool, waits_for_nodes: bool,
+                now: datetime) -> dict:
         history = decision.history
         return {
             "currentReplicas": observed.replicas,
@@ -166,9 +189,11 @@ class Ballast:
             "reason": decision.reason,
             "metric": decision.metric,
             "history": history.to_dict(),
-            "statsThrough": completions.through,
+            "statsSeen": completions.seen,
             "arrivalPerSecond": completions.arrival_per_s,
-            "startup": tracking.startup_after(status, observed, decision, acted, now),
+            "startup": tracking.scale_up_timing(status.get("startup"), tracking.scale_up_seconds(
+                status.get("startup"), observed.replicas, observed.running, now) is not None, observed.replicas,
+                decision.replicas, acted, now, waits_for_nodes),
             "startupSeconds": observed.startup_s if observed.startup_s is not None else status.get("startupSeconds"),
         }
 
@@ -183,18 +208,12 @@ class Ballast:
     def _clock(self, t: float) -> datetime:
         return datetime.fromtimestamp(self.epoch_s + t, tz=timezone.utc)
 
-    def _completions(self, workload, status: dict, now: datetime) -> tracking.Completions:
-        since = tracking.stats_read_from(workload, status, now)
-        if since is None:
-            return tracking.unchanged(status)
-        return tracking.completions_from(self._read_stats(workload.name, since), status, now)
-
-    def _read_stats(self, name: str, since: datetime) -> list[dict]:
-        """The store's read_stats: one item per minute that has any counter, from the minute of `since` on."""
-        first, last = int(since.timestamp()) // 60, (self.epoch_s + int(self.cluster.now)) // 60
+    def _recent_stats(self, name: str, now: datetime) -> list[dict]:
+        """The store's recent_stats: the items of this minute and the one before that have any counter."""
+        this_minute = int(now.timestamp()) // 60
         stamp = self.cluster.record.last_arrival.get(name)
         stats, buckets = self.cluster.record.stats[name], []
-        for minute in range(first, last + 1):
+        for minute in (this_minute - 1, this_minute):
             if minute not in stats:
                 continue
             arrived, done, failed, busy_ms = stats[minute]
@@ -205,15 +224,6 @@ class Ballast:
                 item[tracking.LAST_ARRIVAL] = self._clock(stamp).isoformat()
             buckets.append(item)
         return buckets
-
-    def _last_arrival(self, name: str, now: datetime) -> datetime | None:
-        """The store's latest_stamps: the newest arrival stamp of this minute or the one before, else none."""
-        at = self.cluster.record.last_arrival.get(name)
-        if at is None:
-            return None
-        minute = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
-        when = self._clock(at)
-        return when if when >= minute else None
 
     def _resources(self, workload, t: int) -> dict:
         if not any(isinstance(m, ResourceMetric) for m in workload.metrics):

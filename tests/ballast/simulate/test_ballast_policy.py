@@ -44,13 +44,15 @@ def test_the_first_arrival_for_a_workload_at_zero_nudges_a_tick_within_a_second_
     assert times[:2] == [0, 22]
 
 
-def test_a_busy_controller_ticks_every_fifteen_seconds_and_a_new_invocation_each_minute(ticks):
+def test_a_busy_controller_ticks_every_fifteen_seconds_across_invocations(ticks):
     scenario = builders.scenario(arrivals=[{"workload": "photos", "burst": {"count": 2000, "at": "5s"}}],
                                  service=1.0, duration="10m")
     Cluster(scenario).run(Ballast(scenario))
-    times = [int((call["now"] - scenario.start).total_seconds()) for call in ticks]
+    times = [(call["now"] - scenario.start).total_seconds() for call in ticks]
     busy = [t for t in times if 60 <= t < 240]
-    assert busy == [60, 75, 90, 105, 120, 135, 150, 165, 180, 195, 210, 225]
+    # An invocation out of time hands off through the nudge queue: the fleet is never unwatched for a tick or more.
+    assert max(b - a for a, b in zip(busy, busy[1:])) <= 15
+    assert len(busy) >= 12
 
 
 def test_the_core_gets_back_the_history_it_returned_through_json(ticks):
@@ -62,7 +64,7 @@ def test_the_core_gets_back_the_history_it_returned_through_json(ticks):
     assert History.from_dict(stored["history"]).to_dict() == stored["history"]
     # And each tick handed the core exactly what the previous tick stored.
     assert all(isinstance(call["histories"]["photos"], History) for call in ticks)
-    assert "statsThrough" in stored and "arrivalPerSecond" in stored and "startupSeconds" in stored
+    assert "statsSeen" in stored and "arrivalPerSecond" in stored and "startupSeconds" in stored
 
 
 def test_an_idle_controller_costs_one_tick_a_minute(ticks):
