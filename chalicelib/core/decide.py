@@ -175,7 +175,8 @@ def decide_tick(workloads: tuple[Workload, ...], pools: Mapping[str, NodePool],
     demands = [nodes.Demand(w, recommended[w.name].replicas,
                             w.paused_replicas is not None or not backlog.is_drained(w, observations[w.name]),
                             _nodes_wanted_in_s(w, observations[w.name], recommended[w.name].history, pools,
-                                               pool_histories, now))
+                                               pool_histories, now),
+                            observations[w.name].replicas, _backlog(w, observations[w.name]))
                for w in by_name.values() if w.node_pools]
     plan = nodes.plan(demands, pools, node_states, pool_histories, now)
     decided = {}
@@ -185,6 +186,10 @@ def decide_tick(workloads: tuple[Workload, ...], pools: Mapping[str, NodePool],
             decision = cap(decision, limit.replicas, limit.reason, limit.message)
         decided[name] = conclude(by_name[name], observations[name], decision, now)
     return TickDecision(decided, plan.pools)
+
+
+def _backlog(workload: Workload, observed: Observation) -> int:
+    return backlog.backlog_of(workload, observed.queue) if observed.queue is not None else 0
 
 
 def _nodes_wanted_in_s(workload: Workload, observed: Observation, history: History, pools, pool_histories,

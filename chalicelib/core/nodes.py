@@ -5,7 +5,7 @@ tasks fit elsewhere" is the packing of every task onto one node fewer, and "unne
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Mapping
 
@@ -33,6 +33,8 @@ class Demand:
     replicas: int
     may_grow: bool  # False when the workload's queue is drained: its pending tasks wait for no new node
     next_work_in_s: float | None = None  # a drained workload's work is expected back this soon (learned gaps)
+    current: int = 0  # replicas it has now
+    backlog: int = 0  # work waiting for it, for re-dividing a full pool
 
 
 @dataclass(frozen=True)
@@ -168,15 +170,19 @@ def plan(demands: list[Demand], pools: Mapping[str, NodePool], observed: Mapping
 
     _, at_most = _pack(demands, pools, at_max_nodes)
     if any(at_most[d.workload.name] < d.replicas for d in demands):
-        # Not everything fits: deal the room out task by task rather than let the first workloads take it all.
+        # Not everything fits: deal the room out rather than let the first workloads take it all, in proportion to
+        # the work waiting where it is known, task by task for the rest.
         _, at_most = _pack(demands, pools, at_max_nodes, fair=True)
+        shares = _shares(demands, sum(at_most.values()))
+        if shares:
+            _, at_most = _pack([replace(d, replicas=shares[d.workload.name]) for d in demands], pools, at_max_nodes)
     capacity, capped_pools = {}, set()
     for demand in demands:
         wl = demand.workload
         if at_most[wl.name] < demand.replicas:
             capacity[wl.name] = _limit(wl, pools, at_most[wl.name])
             capped_pools.update(wl.node_pools)
-    capped = [Demand(d.workload, min(d.replicas, at_most[d.workload.name]), d.may_grow) for d in demands]
+    capped = [replace(d, replicas=min(d.replicas, at_most[d.workload.name])) for d in demands]
 
     def room(pool: NodePool, demand: Demand, bins: _Bins) -> int:
         # Never add a node for a task nobody waits for: a drained workload only fills nodes that already exist.
@@ -202,6 +208,41 @@ def _work_due(demands: list[Demand], pool: str) -> tuple[float | None, bool]:
     drained = [d for d in demands if pool in d.workload.node_pools and not d.may_grow]
     due = [d.next_work_in_s for d in drained if d.next_work_in_s is not None]
     return min(due, default=None), len(due) == len(drained)
+
+
+def _shares(demands: list[Demand], room: int) -> dict[str, int]:
+    """The room a full pool holds, divided in proportion to the work waiting for each workload (largest remainder).
+
+    Equal shares would stop the busiest queue's workers to start a lighter one's, which then finishes first while the
+    busiest waits: in proportion, every queue drains at once, and a share moves only as fast as the backlogs do.
+    """
+    total = sum(d.backlog for d in demands)
+    if total == 0:
+        return {}
+    shares, left, open_demands = {d.workload.name: 0 for d in demands}, room, list(demands)
+    while left > 0 and open_demands:
+        weight = sum(d.backlog for d in open_demands) or len(open_demands)
+        exact = {d.workload.name: left * (d.backlog or 1) / weight for d in open_demands}
+        given = {name: int(share) for name, share in exact.items()}
+        by_remainder = sorted(open_demands, key=lambda d: (given[d.workload.name] - exact[d.workload.name], d.workload.name))
+        for demand in by_remainder[:left - sum(given.values())]:
+            given[demand.workload.name] += 1
+        left = 0
+        for demand in open_demands:
+            name = demand.workload.name
+            take = min(given[name], demand.replicas - shares[name])
+            shares[name] += take
+            left += given[name] - take
+        open_demands = [d for d in open_demands if shares[d.workload.name] < d.replicas]
+    # A share grows only into room free now: room another workload gives back this tick is still held by its
+    # stopping tasks, so growing into it would leave tasks pending with no node on the way; it is taken next tick.
+    free = room - sum(d.current for d in demands)
+    for demand in sorted(demands, key=lambda d: d.workload.name):
+        name = demand.workload.name
+        if shares[name] > demand.current:
+            grown = min(shares[name] - demand.current, max(free, 0))
+            shares[name], free = demand.current + grown, free - grown
+    return shares
 
 
 def _limit(workload: Workload, pools: Mapping[str, NodePool], replicas: int) -> Limit:
