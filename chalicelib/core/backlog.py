@@ -66,9 +66,10 @@ def remember(workload: Workload, observed: Observation, history: History, now: d
         quiet_s = ((returned or now) - anchor).total_seconds()
         if quiet_s >= MIN_GAP_S:
             gap_s = quiet_s if gap_s is None else gap_s + GAP_SMOOTHING * (quiet_s - gap_s)
-    history = history if new_anchor == anchor else history.evolve(queue_last_nonempty_at=new_anchor)
-    history = history if gap_s == history.gap_s else history.evolve(gap_s=gap_s)
-    return idle.remember_waiting(observed, backlog_of(workload, observed.queue), history, now)
+    waiting = idle.waiting_since(observed, backlog_of(workload, observed.queue), history, now)
+    if new_anchor == anchor and gap_s == history.gap_s and waiting == history.waiting_since:
+        return history
+    return history.evolve(queue_last_nonempty_at=new_anchor, gap_s=gap_s, waiting_since=waiting)
 
 
 def _replicas_wanted_in_s(workload: Workload, history: History, now: datetime) -> float | None:

@@ -50,7 +50,11 @@ def latency_bound_s(workload: Workload) -> float | None:
     """The longest an item may take from arrival to done: the spec's bound, else the tightest drain deadline."""
     if workload.latency_bound_s is not None:
         return workload.latency_bound_s
-    return min((m.seconds for m in workload.metrics if isinstance(m, DeadlineMetric)), default=None)
+    bound = None
+    for metric in workload.metrics:  # a loop, not min() over a generator: every workload asks, every tick
+        if isinstance(metric, DeadlineMetric) and (bound is None or metric.seconds < bound):
+            bound = metric.seconds
+    return bound
 
 
 def hold_s(workload: Workload, cold_start_s: float) -> float:
@@ -111,14 +115,11 @@ def _bounded(seconds: float) -> float:
     return min(max(seconds, MIN_KEEP_S), MAX_KEEP_S)
 
 
-def remember_waiting(observed: Observation, backlog: int, history: History, now: datetime) -> History:
+def waiting_since(observed: Observation, backlog: int, history: History, now: datetime) -> datetime | None:
     """When work began waiting for a workload at zero: the age of its oldest item, as far as the controller saw."""
-    waiting = history.waiting_since
     if observed.replicas == 0 and backlog > 0:
-        waiting = waiting or now
-    else:
-        waiting = None
-    return history if waiting == history.waiting_since else history.evolve(waiting_since=waiting)
+        return history.waiting_since or now
+    return None
 
 
 @dataclass(frozen=True)
