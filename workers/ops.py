@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import simplejpeg
 from PIL import Image, UnidentifiedImageError
 
 OPS = ("grayscale", "watermark", "thumbnail")
@@ -45,6 +46,13 @@ TRANSPOSE_FOR_ORIENTATION = {
 EXIF_ORIENTATION = 0x0112
 # What Pillow raises on a file that lies about itself; anything else is a bug of ours and must not pass for a bad image.
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, Image.DecompressionBombError)
+DATA_ENDS_EARLY = "corrupt image: data ends early"
+# libjpeg's warnings for data that ends before the image does: "Premature end of JPEG file", "Corrupt JPEG data:
+# premature end of data segment" (an end-of-image marker inside the pixel data). Pillow hides libjpeg's warnings and
+# fills the missing rows with gray, so a 7000x7000 header over a few hundred bytes became a gray "done" output.
+TRUNCATED_JPEG = "premature end"
+# Warnings about bytes around the picture, not in it: the image decodes whole, as Pillow always decoded it.
+HARMLESS_JPEG_WARNINGS = ("extraneous bytes", "unknown app", "jfif revision", "thumbnail image size")
 
 
 class BadImage(Exception):
@@ -88,13 +96,13 @@ def apply(op: str, data: bytes, *, thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
     source_format, source_mode, icc = im.format, im.mode, im.info.get("icc_profile")
     try:
         if op == "grayscale":
-            im = _grayscale(im)
+            im = _grayscale(im, data)
         elif op == "thumbnail":
-            im = _thumbnail(im, thumbnail_size)
+            im = _thumbnail(im, thumbnail_size, data)
         else:
-            im = _watermark(im, str(logo))
+            im = _watermark(im, str(logo), data)
     except DECODE_ERRORS as e:
-        raise BadImage(f"corrupt or truncated image data: {e}") from e
+        raise _corrupt(e) from e
     return _encode(im, source_format, icc if _family(im.mode) == _family(source_mode) else None)
 
 
@@ -109,7 +117,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError as e:
         raise BadImage(f"decompression bomb refused: {e}") from e
     except DECODE_ERRORS as e:
-        raise BadImage(f"corrupt image header: {e}") from e
+        raise _corrupt(e) if "truncated" in str(e).lower() else BadImage(f"corrupt image header: {e}") from e
     width, height = im.size
     if width < 1 or height < 1:
         raise BadImage(f"image has no pixels ({width}x{height})")
@@ -118,28 +126,30 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     return im
 
 
-def _grayscale(im: Image.Image) -> Image.Image:
-    if im.format in JPEG_FORMATS:
+def _grayscale(im: Image.Image, data: bytes) -> Image.Image:
+    if _is_ycc_jpeg(im):
         # libjpeg then emits the luma plane alone: no chroma upsampling, no colour conversion.
-        im.draft("L", im.size)
-    orientation = _decode(im)
+        return _orient(_jpeg(data, "GRAY"), _orientation(im))
+    orientation = _decode(im, data)
     return _orient(_to_gray(im), orientation)
 
 
-def _thumbnail(im: Image.Image, box: int) -> Image.Image:
+def _thumbnail(im: Image.Image, box: int, data: bytes) -> Image.Image:
     target = _fit(im.size, box)
-    if im.format in JPEG_FORMATS:
+    if _is_ycc_jpeg(im):
         # DCT scaling: libjpeg computes the reduced image directly, a 12 MP photo is never decoded at full size.
-        im.draft(None, (int(target[0] * SHRINK_GAP), int(target[1] * SHRINK_GAP)))
-    orientation = _decode(im)
+        orientation = _orientation(im)
+        im = _jpeg(data, "GRAY" if im.mode == "L" else "RGB", (int(target[0] * SHRINK_GAP), int(target[1] * SHRINK_GAP)))
+    else:
+        orientation = _decode(im, data)
     im = _to_color(im)
     if im.size != target:
         im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=SHRINK_GAP)
     return _orient(im, orientation)
 
 
-def _watermark(im: Image.Image, logo_path: str) -> Image.Image:
-    orientation = _decode(im)
+def _watermark(im: Image.Image, logo_path: str, data: bytes) -> Image.Image:
+    orientation = _decode(im, data)
     im = _orient(_to_color(im), orientation)
     width, height = im.size
     logo = _scaled_logo(logo_path, width, height)
@@ -153,14 +163,57 @@ def _watermark(im: Image.Image, logo_path: str) -> Image.Image:
     return im
 
 
-def _decode(im: Image.Image) -> int:
+def _decode(im: Image.Image, data: bytes) -> int:
     """Decode the pixels (once) and return the EXIF orientation, 1 when absent or invalid."""
+    if im.format in JPEG_FORMATS:
+        # Pillow's decode would not say if the data ends early: libjpeg's own decode at 1/8 scale (its entropy
+        # decoding, which reads every byte, and little else) does. CMYK is the one model libjpeg keeps as stored.
+        _jpeg(data, "CMYK" if im.mode == "CMYK" else "GRAY", min_size=(1, 1), min_factor=8)
     try:
         im.load()
+    except DECODE_ERRORS as e:
+        raise _corrupt(e) from e
+    return _orientation(im)
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation, 1 when absent or invalid; read from the header, before or after the pixels."""
+    try:
         orientation = im.getexif().get(EXIF_ORIENTATION, 1)
     except DECODE_ERRORS as e:
-        raise BadImage(f"corrupt or truncated image data: {e}") from e
+        raise _corrupt(e) from e
     return orientation if orientation in TRANSPOSE_FOR_ORIENTATION else 1
+
+
+def _is_ycc_jpeg(im: Image.Image) -> bool:
+    """A JPEG libjpeg turns into gray or RGB itself (all but CMYK and YCCK ones, which Pillow converts)."""
+    return im.format in JPEG_FORMATS and im.mode in ("L", "RGB")
+
+
+def _jpeg(data: bytes, colorspace: str, min_size: tuple[int, int] = (0, 0), min_factor: int = 1) -> Image.Image:
+    """libjpeg-turbo's decode, strict: a warning that the data ends early fails the image, as Pillow's does not.
+
+    min_size: the smallest the DCT-scaled image may be; min_factor: the least it is scaled down by."""
+    arguments = {"min_width": min_size[0], "min_height": min_size[1], "min_factor": min_factor}
+    try:
+        pixels = simplejpeg.decode_jpeg(data, colorspace, strict=True, **arguments)
+    except ValueError as e:
+        warning = str(e)
+        if TRUNCATED_JPEG in warning.lower():
+            raise BadImage(DATA_ENDS_EARLY) from e
+        if not any(harmless in warning.lower() for harmless in HARMLESS_JPEG_WARNINGS):
+            raise BadImage(f"corrupt image: {warning}") from e
+        pixels = simplejpeg.decode_jpeg(data, colorspace, strict=False, **arguments)
+    height, width = pixels.shape[:2]
+    if colorspace == "GRAY":  # the array's own memory, not a copy
+        return Image.frombuffer("L", (width, height), pixels, "raw", "L", 0, 1)
+    return Image.fromarray(pixels)
+
+
+def _corrupt(error: Exception) -> BadImage:
+    if "truncated" in str(error).lower():  # Pillow: "image file is truncated", "Truncated File Read", ...
+        return BadImage(DATA_ENDS_EARLY)
+    return BadImage(f"corrupt image: {error}")
 
 
 def _orient(im: Image.Image, orientation: int) -> Image.Image:
