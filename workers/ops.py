@@ -26,6 +26,8 @@ SHRINK_GAP = 1.5
 LOGO_WIDTH = 0.25
 LOGO_MAX_HEIGHT = 0.2
 LOGO_MARGIN = 0.03
+# Rows converted at a time where a whole-image intermediate would cost memory: a band of a 7071-wide RGBA image is 7 MB.
+BAND_ROWS = 256
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 # Image.open reports phone JPEGs that carry a second picture (depth, preview) as MPO.
@@ -94,13 +96,16 @@ def apply(op: str, data: bytes, *, thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
         raise ValueError(f"unknown operation {op!r}, expected one of {OPS}")
     im = _open(data, max_pixels)
     source_format, source_mode, icc = im.format, im.mode, im.info.get("icc_profile")
+    # Handed over, not kept here: grayscale frees the decoded source before its output is whole (see _grayscale).
+    held = [im]
+    del im
     try:
         if op == "grayscale":
-            im = _grayscale(im, data)
+            im = _grayscale(held, data)
         elif op == "thumbnail":
-            im = _thumbnail(im, thumbnail_size, data)
+            im = _thumbnail(held.pop(), thumbnail_size, data)
         else:
-            im = _watermark(im, str(logo), data)
+            im = _watermark(held.pop(), str(logo), data)
     except DECODE_ERRORS as e:
         raise _corrupt(e) from e
     return _encode(im, source_format, icc if _family(im.mode) == _family(source_mode) else None)
@@ -126,11 +131,18 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     return im
 
 
-def _grayscale(im: Image.Image, data: bytes) -> Image.Image:
+def _grayscale(held: list[Image.Image], data: bytes) -> Image.Image:
+    im = held.pop()
     if _is_ycc_jpeg(im):
         # libjpeg then emits the luma plane alone: no chroma upsampling, no colour conversion.
         return _orient(_jpeg(data, "GRAY"), _orientation(im))
     orientation = _decode(im, data)
+    if im.mode == "RGBA":
+        # Pillow keeps LA in four bytes a pixel, as RGBA: its gray and alpha planes (one byte each) are taken, and the
+        # source freed, before they merge; converting directly held both full images (600 MB for 50 MP).
+        gray, alpha = _banded(im, "L", lambda band: band.convert("L")), im.getchannel("A")
+        del im
+        return _orient(Image.merge("LA", (gray, alpha)), orientation)
     return _orient(_to_gray(im), orientation)
 
 
@@ -141,11 +153,40 @@ def _thumbnail(im: Image.Image, box: int, data: bytes) -> Image.Image:
         orientation = _orientation(im)
         im = _jpeg(data, "GRAY" if im.mode == "L" else "RGB", (int(target[0] * SHRINK_GAP), int(target[1] * SHRINK_GAP)))
     else:
+        if im.format in JPEG_FORMATS:  # CMYK: DCT scaling too, and the colour conversion at the reduced size
+            im.draft(None, (int(target[0] * SHRINK_GAP), int(target[1] * SHRINK_GAP)))
         orientation = _decode(im, data)
-    im = _to_color(im)
+    im = _reduce(_to_color(im), target)
     if im.size != target:
-        im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=SHRINK_GAP)
+        im = im.resize(target, Image.Resampling.LANCZOS)
     return _orient(im, orientation)
+
+
+def _reduce(im: Image.Image, target: tuple[int, int]) -> Image.Image:
+    """What resize(reducing_gap=SHRINK_GAP) does first, band by band: the box reduce by an integer factor, to no less
+    than SHRINK_GAP times the target. Pillow premultiplies alpha for the whole image before it reduces (a second full
+    copy: 414 MB for a 50 MP RGBA PNG); a band at a time, the copy is a band's."""
+    factor = (int(im.width / target[0] / SHRINK_GAP) or 1, int(im.height / target[1] / SHRINK_GAP) or 1)
+    if factor == (1, 1):
+        return im
+    premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(im.mode)
+    mode = premultiplied or im.mode
+    reduced = Image.new(mode, (-(-im.width // factor[0]), -(-im.height // factor[1])), None)
+    rows = factor[1] * max(1, BAND_ROWS // factor[1])  # whole cells of the reduce in every band
+    for top in range(0, im.height, rows):
+        band = im.crop((0, top, im.width, min(im.height, top + rows)))
+        reduced.paste((band.convert(mode) if premultiplied else band).reduce(factor), (0, top // factor[1]))
+    return reduced.convert(im.mode) if premultiplied else reduced
+
+
+def _banded(im: Image.Image, mode: str, convert) -> Image.Image:
+    """convert(band) for bands of BAND_ROWS rows, into a new image of `mode` whose pages fill as the bands land: the
+    whole-image intermediates of a chained conversion (CMYK → RGB → L) never exist at once."""
+    out = Image.new(mode, im.size, None)
+    for top in range(0, im.height, BAND_ROWS):
+        box = (0, top, im.width, min(im.height, top + BAND_ROWS))
+        out.paste(convert(im.crop(box)), box)
+    return out
 
 
 def _watermark(im: Image.Image, logo_path: str, data: bytes) -> Image.Image:
@@ -232,8 +273,10 @@ def _to_gray(im: Image.Image) -> Image.Image:
         return im if im.mode == "LA" else im.convert("RGBA").convert("LA")
     if im.mode == "L":
         return im
-    # Pillow converts CMYK and palette images to L only by way of RGB.
-    return im.convert("L") if im.mode in ("RGB", "1", "F") else im.convert("RGB").convert("L")
+    if im.mode in ("RGB", "1", "F"):
+        return im.convert("L")
+    # Pillow converts CMYK and palette images to L only by way of RGB: band by band, RGB is never whole.
+    return _banded(im, "L", lambda band: band.convert("RGB").convert("L"))
 
 
 def _to_color(im: Image.Image) -> Image.Image:
@@ -248,8 +291,9 @@ def _to_color(im: Image.Image) -> Image.Image:
 
 
 def _eight_bit(im: Image.Image) -> Image.Image:
-    # Pillow's own I;16 → L conversion clips at 255 instead of scaling, turning most 16-bit photos white.
-    return im.point(lambda value: value / 256).convert("L")
+    # Pillow's own I;16 → L conversion clips at 255 instead of scaling, turning most 16-bit photos white. Band by band:
+    # the scaled 16-bit copy is never whole.
+    return _banded(im, "L", lambda band: band.point(lambda value: value / 256).convert("L"))
 
 
 def _fit(size: tuple[int, int], box: int) -> tuple[int, int]:
