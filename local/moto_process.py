@@ -130,13 +130,17 @@ class Dispatcher(DomainDispatcherApplication):
 
 
 class Gateway(wsgi.Gateway_10):
-    """WSGI environ as moto's own server builds it: S3 metadata names keep their underscores (x-amz-meta-my_key).
+    """WSGI environ as moto's own server builds it: the raw request path beside the decoded one, and S3 metadata names
+    that keep their underscores (x-amz-meta-my_key).
 
     A WSGI environ cannot tell my_key from my-key; moto's werkzeug handler passes the names aside, and so does this.
     """
 
     def get_environ(self) -> dict:
         environ = super().get_environ()
+        # The path as sent, still percent-encoded: moto reads S3 keys from RAW_URI (werkzeug's and gunicorn's name for
+        # it), else from the decoded path, where a key's %2F becomes a slash, %25 a bare % and %3F ends the path.
+        environ["RAW_URI"] = self.req.uri.decode("latin-1")
         names = {}
         # Most requests have no underscored header: they pay for this one scan only.
         if any(b"_" in name for name in self.req.inheaders):
