@@ -9,14 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
+from local import photos
 from local.runtime import Shape
 from workers import ops
 
 ROOT = Path(__file__).resolve().parents[2]
-SIDE = int(ops.DEFAULT_MAX_PIXELS ** 0.5)  # 7071 x 7070: just under the 50 MP cap
-SIZE = (SIDE, ops.DEFAULT_MAX_PIXELS // SIDE)
 # A tenth of the task left over: the interpreter's own pages, and what the heap keeps after a big free.
 CAP_MIB = Shape().task_memory_mib * 0.9
 PEAKS = """
@@ -38,22 +36,10 @@ for op in ops.OPS:
 
 @pytest.fixture(scope="module")
 def largest(tmp_path_factory) -> dict[str, Path]:
-    """One file per colour model at the cap; smooth pictures, so they encode in seconds (size is not the point)."""
-    folder = tmp_path_factory.mktemp("largest")
-    across = Image.linear_gradient("L").resize(SIZE)
-    down = across.transpose(Image.Transpose.ROTATE_90).resize(SIZE)
-    rgb = Image.merge("RGB", (across, down, across.point(lambda v: 255 - v)))
-    files = {"RGB JPEG": folder / "rgb.jpg", "RGBA PNG": folder / "rgba.png", "CMYK JPEG": folder / "cmyk.jpg",
-             "16-bit PNG": folder / "gray16.png"}
-    rgb.save(files["RGB JPEG"], quality=90)
-    rgb.convert("CMYK").save(files["CMYK JPEG"], quality=90)
-    rgb.putalpha(down)
-    rgb.save(files["RGBA PNG"], compress_level=1)
-    across.convert("I").point(lambda v: v * 257).convert("I;16").save(files["16-bit PNG"], compress_level=1)
-    return files
+    return photos.largest(tmp_path_factory.mktemp("largest"), ops.DEFAULT_MAX_PIXELS)
 
 
-@pytest.mark.parametrize("model", ["RGB JPEG", "RGBA PNG", "CMYK JPEG", "16-bit PNG"])
+@pytest.mark.parametrize("model", photos.LARGEST_MODELS)
 def test_every_operation_on_the_largest_allowed_image_peaks_inside_the_tasks_memory(largest, model):
     run = subprocess.run([sys.executable, "-c", PEAKS, str(largest[model])], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
