@@ -103,7 +103,9 @@ def vips(op: str, data: bytes) -> bytes:
             im = composed if im.hasalpha() else composed.extract_band(0, n=im.bands)
     if jpeg:
         return im.jpegsave_buffer(Q=ops.JPEG_QUALITY, keep="none")
-    return im.pngsave_buffer(compression=ops.PNG_COMPRESS_LEVEL, keep="none")
+    # Adaptive row filters, as Pillow's encoder chooses them: libvips's default (none) is twice as fast on a 12 MP
+    # photo and writes files 2.1 times larger, other work than ours.
+    return im.pngsave_buffer(compression=ops.PNG_COMPRESS_LEVEL, filter="all", keep="none")
 
 
 def difference(ours: bytes, theirs: bytes) -> tuple[bool, float]:
@@ -154,16 +156,17 @@ def report(op: str, fmt: str, rates: dict[str, float], rss: str, failures: list[
 
 
 def equivalence(op: str, fmt: str, files: list[str]) -> str:
-    """Our outputs against libvips's for the same inputs: every one the same size and close in every channel."""
-    worst = 0.0
+    """Our outputs against libvips's for the same inputs: every one the same size and close in every channel; then the
+    worst mean difference and our bytes over libvips's."""
+    worst, ours_bytes, theirs_bytes = 0.0, 0, 0
     for name in files:
         data = Path(name).read_bytes()
         ours, theirs = ballast(op, data), vips(op, data)
         same_size, mean = difference(ours, theirs)
         if not same_size or mean > MAX_MEAN_DIFFERENCE:
             return f"{op} {fmt}: libvips's output of {Path(name).name} differs (same size {same_size}, mean {mean:.1f})"
-        worst = max(worst, mean)
-    return f"{worst:.1f}"
+        worst, ours_bytes, theirs_bytes = max(worst, mean), ours_bytes + len(ours), theirs_bytes + len(theirs)
+    return f"{worst:9.1f} {ours_bytes / theirs_bytes:10.2f}"
 
 
 def memory(rounds_dir: str, pool) -> None:
@@ -207,7 +210,7 @@ def main() -> None:
                 files[fmt].append(str(path))
         print(f"{'':10} {'':6} {'images/s/core':^26} {'vs naive':^12} {'vs vips':>7} {'peak RSS, MiB':^30}")
         print(f"{'operation':10} {'format':6} {'naive':>8} {'libvips':>8} {'ballast':>8} {'ratio':>6} {'goal':>5} "
-              f"{'ratio':>7} {'naive':>6} {'libvips':>8} {'ballast':>8} {'mean diff':>9}")
+              f"{'ratio':>7} {'naive':>6} {'libvips':>8} {'ballast':>8} {'mean diff':>9} {'bytes/vips':>10}")
         failures = []
         with spawn.Pool(1, maxtasksperchild=1) as pool:
             for op in OPERATIONS:
@@ -221,11 +224,11 @@ def main() -> None:
                         totals[name][0] += images
                         totals[name][1] += cpu_s
                     same = equivalence(op, fmt, files[fmt])
-                    if " " in same:
+                    if ":" in same:
                         failures.append(same)
                     rss = " ".join(f"{row[name][1] / 1024:{width}.0f}" for name, width in
                                    (("naive", 6), ("libvips", 8), ("ballast", 8)))
-                    report(op, fmt, {name: rate for name, (rate, _) in row.items()}, f"{rss} {same:>9}", failures)
+                    report(op, fmt, {name: rate for name, (rate, _) in row.items()}, f"{rss} {same}", failures)
                 report(op, "all", {name: images / cpu_s for name, (images, cpu_s) in totals.items()}, "", failures)
                 if op == "thumbnail" and "PNG" in sets:
                     images, cpu_s, _ = pool.apply(measure, (op, "decode only", files["PNG"], rounds))

@@ -170,13 +170,14 @@ def _reduce(im: Image.Image, target: tuple[int, int]) -> Image.Image:
     if factor == (1, 1):
         return im
     premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(im.mode)
-    mode = premultiplied or im.mode
-    reduced = Image.new(mode, (-(-im.width // factor[0]), -(-im.height // factor[1])), None)
+    if premultiplied is None:
+        return im.reduce(factor)  # no copy of the source: banding would only add the crops
+    reduced = Image.new(premultiplied, (-(-im.width // factor[0]), -(-im.height // factor[1])), None)
     rows = factor[1] * max(1, BAND_ROWS // factor[1])  # whole cells of the reduce in every band
     for top in range(0, im.height, rows):
         band = im.crop((0, top, im.width, min(im.height, top + rows)))
-        reduced.paste((band.convert(mode) if premultiplied else band).reduce(factor), (0, top // factor[1]))
-    return reduced.convert(im.mode) if premultiplied else reduced
+        reduced.paste(band.convert(premultiplied).reduce(factor), (0, top // factor[1]))
+    return reduced.convert(im.mode)
 
 
 def _banded(im: Image.Image, mode: str, convert) -> Image.Image:
