@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy
 import simplejpeg
 from PIL import Image, UnidentifiedImageError
 
@@ -191,17 +192,47 @@ def _banded(im: Image.Image, mode: str, convert) -> Image.Image:
 
 
 def _watermark(im: Image.Image, logo_path: str, data: bytes) -> Image.Image:
-    orientation = _decode(im, data)
-    im = _orient(_to_color(im), orientation)
-    width, height = im.size
+    if _is_ycc_jpeg(im):
+        # One decode, libjpeg's, into Pillow's own four-byte layout (RGBX); it is also the check that the data is whole.
+        orientation = _orientation(im)
+        pixels = _jpeg_pixels(data, "GRAY" if im.mode == "L" else "RGBX")
+        if orientation == 1:
+            return _stamp_through(pixels, logo_path)
+        im = _orient(_image_of(pixels), orientation)  # the rotation is a new, writable image
+    else:
+        orientation = _decode(im, data)
+        im = _orient(_to_color(im), orientation)
+    _stamp(im, _logo_box(im.size, logo_path))
+    return im
+
+
+def _logo_box(size: tuple[int, int], logo_path: str) -> tuple[Image.Image, tuple[int, int]]:
+    """The logo at its size for this image, and the corner where it goes."""
+    width, height = size
     logo = _scaled_logo(logo_path, width, height)
     margin = round(LOGO_MARGIN * min(width, height))
-    corner = (max(0, width - logo.width - margin), max(0, height - logo.height - margin))
+    return logo, (max(0, width - logo.width - margin), max(0, height - logo.height - margin))
+
+
+def _stamp(im: Image.Image, placed: tuple[Image.Image, tuple[int, int]]) -> None:
+    logo, corner = placed
     if im.mode == "RGBA":
         im.alpha_composite(logo, dest=corner)
     else:
         # An opaque base: a masked paste is the "over" operator and touches only the logo's box.
         im.paste(logo.convert(im.mode), corner, logo.getchannel("A"))
+
+
+def _stamp_through(pixels: numpy.ndarray, logo_path: str) -> Image.Image:
+    """The logo stamped on a decode Pillow sees read-only: its box is copied out, stamped, and written back through
+    the array, which owns the memory; a writable copy of the whole image would cost its size again."""
+    im = _image_of(pixels)
+    logo, (left, top) = _logo_box(im.size, logo_path)
+    box = (left, top, min(im.width, left + logo.width), min(im.height, top + logo.height))
+    region = im.crop(box)
+    _stamp(region, (logo, (0, 0)))
+    rows, columns = slice(box[1], box[3]), slice(box[0], box[2])
+    pixels[rows, columns] = numpy.asarray(region).reshape(pixels[rows, columns].shape)
     return im
 
 
@@ -233,6 +264,11 @@ def _is_ycc_jpeg(im: Image.Image) -> bool:
 
 
 def _jpeg(data: bytes, colorspace: str, min_size: tuple[int, int] = (0, 0), min_factor: int = 1) -> Image.Image:
+    return _image_of(_jpeg_pixels(data, colorspace, min_size, min_factor))
+
+
+def _jpeg_pixels(data: bytes, colorspace: str, min_size: tuple[int, int] = (0, 0),
+                 min_factor: int = 1) -> numpy.ndarray:
     """libjpeg-turbo's decode, strict: a warning that the data ends early fails the image, as Pillow's does not.
 
     min_size: the smallest the DCT-scaled image may be; min_factor: the least it is scaled down by."""
@@ -246,10 +282,16 @@ def _jpeg(data: bytes, colorspace: str, min_size: tuple[int, int] = (0, 0), min_
         if not any(harmless in warning.lower() for harmless in HARMLESS_JPEG_WARNINGS):
             raise BadImage(f"corrupt image: {warning}") from e
         pixels = simplejpeg.decode_jpeg(data, colorspace, strict=False, **arguments)
-    height, width = pixels.shape[:2]
-    if colorspace == "GRAY":  # the array's own memory, not a copy
-        return Image.frombuffer("L", (width, height), pixels, "raw", "L", 0, 1)
-    return Image.fromarray(pixels)
+    return pixels
+
+
+def _image_of(pixels: numpy.ndarray) -> Image.Image:
+    """A decode as a Pillow image: gray and RGBX on the array's own memory (read-only to Pillow), RGB copied."""
+    height, width, channels = pixels.shape
+    if channels == 3:
+        return Image.fromarray(pixels)
+    mode = "L" if channels == 1 else "RGBX"
+    return Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1)
 
 
 def _corrupt(error: Exception) -> BadImage:
@@ -327,7 +369,7 @@ def _scaled_logo(path: str, width: int, height: int) -> Image.Image:
 def _encode(im: Image.Image, source_format: str | None, icc_profile: bytes | None) -> Output:
     out = io.BytesIO()
     # icc_profile is passed even when None: Pillow would otherwise copy the source's profile, wrong after a mode change.
-    if source_format in JPEG_FORMATS and im.mode in ("L", "RGB"):
+    if source_format in JPEG_FORMATS and im.mode in ("L", "RGB", "RGBX"):
         im.save(out, "JPEG", quality=JPEG_QUALITY, icc_profile=icc_profile)
         fmt = "JPEG"
     else:

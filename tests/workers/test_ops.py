@@ -227,11 +227,31 @@ def test_grayscale_of_a_jpeg_decodes_the_luma_plane_only(monkeypatch):
     assert decoded == [("GRAY", (640, 480))]
 
 
-def test_a_jpeg_is_decoded_once_at_full_size_and_checked_whole_at_an_eighth(monkeypatch):
+def test_a_jpeg_to_watermark_is_decoded_once_and_checked_whole_by_that_decode(monkeypatch):
     data = encode(gradient((640, 480)), "JPEG")
     decoded = record_decodes(monkeypatch)
     ops.apply("watermark", data)
-    assert decoded == [("GRAY", (80, 60)), ("RGB", (640, 480))]
+    assert decoded == [("RGBX", (640, 480))]
+
+
+def test_a_cmyk_jpeg_is_decoded_by_pillow_and_checked_whole_at_an_eighth(monkeypatch):
+    data = encode(gradient((640, 480), mode="CMYK"), "JPEG")
+    decoded = record_decodes(monkeypatch)
+    ops.apply("watermark", data)
+    assert decoded == [("CMYK", (80, 60)), ("CMYK", (640, 480))]
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_watermarked_jpeg_is_what_pillow_alone_made_of_it(orientation):
+    """The one-decode path (stamped through the array, or rotated first) gives Pillow's own pixels, byte for byte."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(gradient((640, 480)), "JPEG", exif=exif.tobytes())
+    im = Image.open(io.BytesIO(data))
+    im = im.transpose(Image.Transpose.ROTATE_270) if orientation == 6 else im.convert("RGB")
+    logo, corner = ops._logo_box(im.size, str(ops.DEFAULT_LOGO))
+    im.paste(logo.convert("RGB"), corner, logo.getchannel("A"))
+    assert ops.apply("watermark", data).data == encode(im, "JPEG", quality=ops.JPEG_QUALITY)
 
 
 def test_a_jpeg_with_stray_bytes_before_its_end_marker_is_processed_as_before():
