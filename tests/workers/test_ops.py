@@ -234,11 +234,15 @@ def test_a_jpeg_to_watermark_is_decoded_once_and_checked_whole_by_that_decode(mo
     assert decoded == [("RGBX", (640, 480))]
 
 
-def test_a_cmyk_jpeg_is_decoded_by_pillow_and_checked_whole_at_an_eighth(monkeypatch):
+def test_a_cmyk_jpeg_to_watermark_is_decoded_once_and_converted_as_pillow_converts_it(monkeypatch):
     data = encode(gradient((640, 480), mode="CMYK"), "JPEG")
     decoded = record_decodes(monkeypatch)
-    ops.apply("watermark", data)
-    assert decoded == [("CMYK", (80, 60)), ("CMYK", (640, 480))]
+    out = ops.apply("watermark", data)
+    assert decoded == [("CMYK", (640, 480))]
+    im = Image.open(io.BytesIO(data)).convert("RGB")
+    logo, corner = ops._logo_box(im.size, str(ops.DEFAULT_LOGO))
+    im.paste(logo.convert("RGB"), corner, logo.getchannel("A"))
+    assert out.data == encode(im, "JPEG", quality=ops.JPEG_QUALITY)
 
 
 @pytest.mark.parametrize("orientation", [1, 6])
