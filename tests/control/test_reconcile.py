@@ -41,10 +41,7 @@ class FakeFleets:
 
 class FakeQueues:
     def __init__(self):
-        self.depths, self.sent = {}, []
-
-    def send(self, name, body, dedupe_id=None):
-        self.sent.append((name, body))
+        self.depths = {}
 
     def backlog(self, names):
         return {name: self.depths.get(name, Backlog(0, 0, 0)) for name in names}
@@ -280,28 +277,6 @@ def test_the_loop_ticks_until_its_time_is_nearly_used_then_frees_the_lease(world
     ticks = loop.run(world, time_left_ms=lambda: next(remaining))
     assert ticks >= 2
     assert world.store.lease_holder(loop.LEASE) is None
-
-
-def test_a_loop_out_of_time_with_work_left_frees_the_lease_then_nudges_the_next_invocation(world, monkeypatch):
-    """Else a scheduled tick just before its end finds the lease held, asks for a wake, and none runs for a minute."""
-    monkeypatch.setattr(loop.config, "TICK_INTERVAL_S", 0.01)
-    world.store.create(workload("thumbnail"))
-    world.queues.depths["ballast-dev-thumbnail"] = Backlog(20, 0, 0)
-    lease_when_sent = []
-    send = world.queues.send
-    monkeypatch.setattr(world.queues, "send", lambda name, body, dedupe_id=None: (
-        lease_when_sent.append(world.store.lease_holder(loop.LEASE)), send(name, body, dedupe_id)))
-    remaining = iter(range(20_000, 0, -1_000))
-    loop.run(world, time_left_ms=lambda: next(remaining))
-    assert [name for name, _ in world.queues.sent] == [loop.config.NUDGE_QUEUE] and lease_when_sent == [None]
-
-
-def test_an_idle_or_overtaken_loop_hands_nothing_over(world):
-    world.store.create(workload("thumbnail"))
-    assert loop.run(world, time_left_ms=lambda: 60_000) == 1
-    world.store.acquire_lease(loop.LEASE, "someone-else", ttl_s=45, now=datetime.now(timezone.utc))
-    assert loop.run(world, time_left_ms=lambda: 60_000) == 0
-    assert world.queues.sent == []
 
 
 def test_an_idle_system_ticks_once_and_returns(world):
