@@ -7,6 +7,7 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from urllib.parse import quote
 
 from ballast.api_client import Api, ApiError
 from ballast.errors import UsageError
@@ -69,7 +70,7 @@ def cmd_download(api: Api, args) -> str:
     out = Path(args.dir)
     lines = []
     for op, name in targets:
-        image = api.get(f"/images/{op}/{name}")
+        image = api.get(f"/images/{op}/{quote(name, safe='')}")
         which = image["original"] if args.original else image.get("output")
         if not which:
             lines.append(f"{op}/{name}: no output yet (phase {image.get('phase')}{', ' + image['reason'] if image.get('reason') else ''})")
@@ -85,7 +86,7 @@ def cmd_download(api: Api, args) -> str:
 def cmd_rm(api: Api, args) -> str:
     lines = []
     for op, name in (_image_ref(ref) for ref in args.images):
-        deleted = api.delete(f"/images/{op}/{name}")["deleted"]
+        deleted = api.delete(f"/images/{op}/{quote(name, safe='')}")["deleted"]
         lines.append(f"{op}/{name} deleted (original, output, {deleted['jobs']} job(s))")
     return "\n".join(lines)
 

@@ -15,6 +15,9 @@ LEASE = "controller"
 # Stop ticking this long before the Lambda's timeout: one tick plus the lease release must still fit.
 SAFETY_MARGIN_S = 8.0
 WAKE_POLL_S = 1.0
+# After a tick that woke a workload from zero, the next comes this soon: the first tick after a burst's first upload
+# sees its first second only, and sizing the fleet (and the nodes) to what landed since should not wait a whole tick.
+FOLLOW_UP_S = 5.0
 
 
 def utcnow() -> datetime:
@@ -27,9 +30,7 @@ def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime]
 
     An invocation that finds the lease held asks the holder to tick now (the nudge path) and returns at once.
     The loop also ends when nothing is running and nothing is queued, so a quiet night costs one tick a minute; a wake
-    asked for during that last tick gets one more. An invocation that runs out of time with work left hands over: a
-    nudge starts the next one at once, where the schedule would leave the work uncontrolled for up to a minute (a
-    scheduled invocation that arrived in the holder's last seconds found the lease held and went away).
+    asked for during that last tick gets one more (a nudge that found the lease held is not lost to an idle exit).
     """
     store, holder = adapters.store, f"reconcile-{uuid.uuid4().hex[:12]}"
     try:
@@ -38,45 +39,52 @@ def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime]
         store.request_wake(LEASE, clock())
         logger.info("lease held elsewhere; asked the holder to tick now")
         return 0
-    ticks, out_of_time = 0, False
+    ticks, busy, follow_up = 0, False, None
     try:
         while True:
-            started = clock()
+            started, begun = clock(), time.monotonic()
             summary = reconcile.tick(adapters, started)
             ticks += 1
-            if summary.idle and not _woken_since(store, started):
-                return ticks
-            if not _wait_for_next_tick(adapters, holder, started, time_left_ms, clock, sleep):
-                out_of_time = time_left_ms() / 1000 <= SAFETY_MARGIN_S  # else the lease was lost: its holder goes on
+            busy = not summary.idle
+            if summary.activated:
+                follow_up = begun + min(FOLLOW_UP_S, config.TICK_INTERVAL_S)
+            # A tick a nudge brought in between does not cancel the follow-up: the burst is still landing.
+            due = begun + config.TICK_INTERVAL_S
+            if follow_up is not None and begun < follow_up:
+                due = min(due, follow_up)
+            # A wake asked for while an idle last tick was finishing (new work landed) gets one more tick.
+            if (summary.idle and not _woken_since(store, started)) or \
+                    not _wait_for_next_tick(adapters, holder, started, due, time_left_ms, clock, sleep):
                 return ticks
     finally:
         store.release_lease(LEASE, holder)
-        if out_of_time:
-            _hand_over(adapters, clock())
+        if busy:
+            _hand_off(adapters, clock())
 
 
 def _woken_since(store, tick_started: datetime) -> bool:
     return (store.lease_holder(LEASE) or {}).get("wake", 0) > tick_started.timestamp()
 
 
-def _hand_over(adapters, now: datetime) -> None:
+def _hand_off(adapters, now: datetime) -> None:
+    """Out of time with work going on: start the next invocation now rather than leave the fleet unwatched.
+
+    The scheduled invocation that came while this one held the lease only asked it to tick and returned; without
+    a hand-off, nothing would tick until the next minute's schedule.
+    """
     try:
-        adapters.queues.send(config.NUDGE_QUEUE, {"reason": "handover: the last invocation ran out of time with work left",
-                                                  "at": now.isoformat()})
+        adapters.queues.send(config.NUDGE_QUEUE, {"reason": "hand-off", "at": now.isoformat()})
     except BallastError as error:
-        logger.warning("handover not sent; the next scheduled tick takes over", extra={"error": str(error)})
-        return
-    logger.info("handed over to the next invocation")
+        logger.warning("hand-off not sent; the schedule starts the next invocation", extra={"error": str(error)})
 
 
-def _wait_for_next_tick(adapters, holder, last_tick, time_left_ms, clock, sleep) -> bool:
-    """Sleeps until the next tick is due or a nudge asks for one; False when this invocation must stop."""
+def _wait_for_next_tick(adapters, holder, last_tick, due: float, time_left_ms, clock, sleep) -> bool:
+    """Sleeps until the next tick is due (time.monotonic) or a nudge asks for one; False when this invocation must stop."""
     try:
         adapters.store.acquire_lease(LEASE, holder, config.LEASE_TTL_S, clock())
     except LeaseHeld:
         logger.warning("lease lost to another controller; stopping")
         return False
-    due = time.monotonic() + config.TICK_INTERVAL_S
     while True:
         spare_s = time_left_ms() / 1000 - SAFETY_MARGIN_S
         if spare_s <= 0:
