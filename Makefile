@@ -8,15 +8,21 @@ PHOTOS ?=
 STAGE ?= dev
 PARAMS ?=
 PACKAGE := out/package/$(STAGE)
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test bench chaos package infra policies clean
 
-$(STAMP): requirements.txt requirements-dev.txt workers/requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt workers/requirements.txt pyproject.toml | $(CHROMIUM)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+# The console's browser tests drive Debian's Chromium (Playwright's own browser download is not reachable everywhere
+# we run); installed only when missing. CI runs as root on a fresh clone, so apt-get needs no sudo there.
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
 
 demo: $(STAMP)
 	$(BIN)/python -m local.demo --n $(N) $(if $(PHOTOS),--photos $(PHOTOS))

@@ -132,6 +132,13 @@ def get_workload_stats(name):
     return api.get_stats(store, namespace, name, query, datetime.now(timezone.utc))
 
 
+@app.route("/workloads/{name}/series", methods=["GET"], authorizer=IAM)
+@http_errors
+def get_workload_series(name):
+    store, namespace, query, _ = _request()
+    return api.get_series(store, namespace, name, query, datetime.now(timezone.utc))
+
+
 @app.route("/nodepools", methods=["GET"], authorizer=IAM)
 @http_errors
 def list_nodepools():

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.exceptions import BotoCoreError
 
 TIMEOUT_S = 30
 
@@ -60,26 +61,45 @@ class Api:
 
     def request(self, method: str, path: str, body: object = None, query: dict | None = None,
                 content_type: str = "application/json") -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        code, raw = self.exchange(method, path, data, query, content_type)
+        if code >= 400:
+            raise api_error(code, raw)
+        return json.loads(raw) if raw else {}
+
+    def exchange(self, method: str, path: str, data: bytes | None = None, query: dict | None = None,
+                 content_type: str = "application/json") -> tuple[int, bytes]:
+        """One signed request; the answer's status and body as they came (the console's proxy forwards them whole).
+
+        ApiError only when there is no answer: no credentials to sign with, or no API server at the endpoint.
+        """
         query = {k: v for k, v in (query or {}).items() if v is not None}
         url = self.endpoint + path + (f"?{urlencode(sorted(query.items()))}" if query else "")
-        data = json.dumps(body).encode() if body is not None else None
         signed = AWSRequest(method=method, url=url, data=data, headers={"Content-Type": content_type, "Accept": "application/json"})
-        credentials = self._session.get_credentials()
-        if credentials is None:
-            raise ApiError(401, "NoCredentials", "no AWS credentials found to sign the request (set AWS_PROFILE or AWS_ACCESS_KEY_ID)")
-        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self._region).add_auth(signed)
+        SigV4Auth(self._credentials(), "execute-api", self._region).add_auth(signed)
         request = urllib.request.Request(url, data=data, method=method, headers=dict(signed.headers.items()))
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                raw = response.read()
+                return response.status, response.read()
         except urllib.error.HTTPError as error:
-            raise _api_error(error.code, error.read()) from None
-        except urllib.error.URLError as error:
-            raise ApiError(503, "Unreachable", f"cannot reach the API server at {self.endpoint}: {error.reason}") from None
-        return json.loads(raw) if raw else {}
+            return error.code, error.read()
+        except OSError as error:  # URLError, a timeout, a connection dropped mid-answer
+            why = getattr(error, "reason", None) or error
+            raise ApiError(503, "Unreachable", f"cannot reach the API server at {self.endpoint}: {why}") from None
+
+    def _credentials(self):
+        try:
+            credentials = self._session.get_credentials()
+            frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        except BotoCoreError as error:  # an expired SSO session, a profile that does not resolve
+            raise ApiError(401, "NoCredentials", f"the AWS credentials could not be loaded: {error}") from None
+        if frozen is None:
+            raise ApiError(401, "NoCredentials", "no AWS credentials found to sign the request (set AWS_PROFILE or AWS_ACCESS_KEY_ID)")
+        return frozen
 
 
-def _api_error(code: int, raw: bytes) -> ApiError:
+def api_error(code: int, raw: bytes) -> ApiError:
+    """An error answer, whichever shape it came in, as one ApiError."""
     try:
         body = json.loads(raw)
     except ValueError:

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from ballast import objects, photos, up
+from ballast import dashboard, objects, photos, up
 from ballast.api_client import Api, ApiError
 from ballast.errors import UsageError
 
@@ -24,7 +24,7 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--region", default=None, help="for signing (default: the AWS configuration's)")
     root.add_argument("-n", "--namespace", default="default")
     commands = root.add_subparsers(dest="command", required=True)
-    for group in (objects, photos, up):
+    for group in (objects, photos, up, dashboard):
         group.add_commands(commands)
     return root
 

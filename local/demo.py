@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from ballast.console import server as dashboard_server
 from local import report
 from local.runtime import Runtime, Shape
 
@@ -105,7 +106,7 @@ def upload(plan: list[tuple[Path, str]], bucket: str) -> dict[str, float]:
 # ---- the live view ------------------------------------------------------------------------------------------------
 
 
-def view(timeline, runtime: Runtime, total: int, phase: str) -> Group:
+def view(timeline, runtime: Runtime, total: int, phase: str, console_url: str = "") -> Group:
     sample = timeline.latest()
     table = Table(title_justify="left", title=f"Ballast local runtime · {phase}")
     for column in ("operation", "queued", "in flight", "done", "failed", "desired/running", "pending"):
@@ -125,7 +126,8 @@ def view(timeline, runtime: Runtime, total: int, phase: str) -> Group:
         f" / {sample.nodes_desired} desired   ", f"jobs {finished}/{total} finished   ", f"t={sample.t:.0f}s   ",
         (f"handler errors {errors}" if errors else "", "red"))
     node_reason = Text(f"nodes: {sample.node_reason or '(no decision yet)'}", style="dim", overflow="ellipsis", no_wrap=True)
-    return Group(table, footer, Text("controller's latest reasons:"), *reasons, node_reason)
+    console_line = Text(f"console: {console_url}", style="bold") if console_url else Text("")
+    return Group(table, footer, Text("controller's latest reasons:"), *reasons, node_reason, console_line)
 
 
 # ---- the run ------------------------------------------------------------------------------------------------------
@@ -139,10 +141,13 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     from local.timeline import Timeline
 
     runtime = Runtime(args.out, Shape(nodes=args.nodes))
-    timeline, built = None, None
+    timeline, built, dashboard = None, None, None
     try:
         with console.status("starting moto, the stack, the API server, the pump and the node agent …"):
             runtime.start()
+        # `ballast dashboard`'s server, on the runtime's API: the batch watched live in a browser.
+        dashboard = dashboard_server.Console(runtime.api).start()
+        console.print(f"console: {dashboard.url}  (open it to watch the batch; it stops with the demo)")
         from chalicelib import config
 
         ops = config.OPERATIONS
@@ -156,7 +161,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
         timeline = Timeline(runtime, ops, workloads, jobs_period_s=max(2.0, len(plan) / 1000))
         timeline.start()
         started = time.monotonic()
-        with Live(view(timeline, runtime, len(plan), "uploading"), console=console, refresh_per_second=2,
+        with Live(view(timeline, runtime, len(plan), "uploading", dashboard.url), console=console, refresh_per_second=2,
                   transient=False, auto_refresh=not args.quiet) as live:
             uploads = upload(plan, config.BUCKET)
             finished_at = None
@@ -168,13 +173,13 @@ def run(args: argparse.Namespace, console: Console) -> dict:
                     finished_at = time.monotonic()
                 phase = "draining" if finished_at is None else "scaling back to zero"
                 if not args.quiet:
-                    live.update(view(timeline, runtime, len(plan), phase))
+                    live.update(view(timeline, runtime, len(plan), phase, dashboard.url))
                 sample = timeline.latest()
                 if finished_at is not None and at_zero(sample) and sample.nodes_desired == 0 and sample.nodes_ready == 0:
                     break
                 if finished_at is not None and time.monotonic() - finished_at > SETTLE_S and at_zero(sample):
                     break
-            live.update(view(timeline, runtime, len(plan), "finished"))
+            live.update(view(timeline, runtime, len(plan), "finished", dashboard.url))
         timeline.stop()
         timeline.refresh_jobs()
         events = runtime.api.get("/events", limit="500").get("items", [])
@@ -191,6 +196,8 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     finally:
         if timeline is not None:
             timeline.stop()
+        if dashboard is not None:
+            dashboard.stop()
         with console.status("stopping workers, pump, API server and moto …"):
             runtime.stop()
         if built is not None:

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"local runtime up: API server {runtime.api_url}, moto {runtime.moto.endpoint}\n"
               f"  export BALLAST_API_URL={runtime.api_url} AWS_ENDPOINT_URL={runtime.moto.endpoint}\n"
               f"  {MEMORY_ONLY}\n"
+              f"  then `ballast dashboard` opens the console in a browser\n"
               f"Ctrl-C stops it.", file=sys.__stdout__, flush=True)
         while True:
             time.sleep(3600)

@@ -237,13 +237,19 @@ class Store(Leases, Stats):
                 })
 
     def list_events(self, namespace: str, involved_kind: str | None = None, involved_name: str | None = None,
-                    limit: int = 100) -> list[dict]:
-        """Newest first; filtered by the involved object through the sort-key prefix, not a scan."""
+                    limit: int = 100, event_type: str | None = None) -> list[dict]:
+        """Newest first; filtered by the involved object through the sort-key prefix, not a scan, then by type."""
         condition = Key(PARTITION).eq(_partition("Event", namespace))
+        query: dict = {"KeyConditionExpression": condition}
         if involved_kind and involved_name:
-            condition = condition & Key(SORT).begins_with(f"{involved_kind}/{involved_name}#")
+            query["KeyConditionExpression"] = condition & Key(SORT).begins_with(f"{involved_kind}/{involved_name}#")
+            if event_type is None:
+                # One object's events sort by their (UTC) time under its prefix: the newest are one page read
+                # backwards, not every event the TTL still keeps (a console asks for them every two seconds).
+                query.update(ScanIndexForward=False, Limit=limit)
         elif involved_kind:
-            condition = condition & Key(SORT).begins_with(f"{involved_kind}/")
-        items, _ = self._query({"KeyConditionExpression": condition}, until=None)
-        events = sorted((json.loads(i["body"]) for i in items), key=lambda e: e["time"], reverse=True)
+            query["KeyConditionExpression"] = condition & Key(SORT).begins_with(f"{involved_kind}/")
+        items, _ = self._query(query, until=limit if "Limit" in query else None)
+        events = (json.loads(i["body"]) for i in items)
+        events = sorted((e for e in events if event_type in (None, e.get("type"))), key=lambda e: e["time"], reverse=True)
         return events[:limit]

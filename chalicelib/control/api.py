@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 import fastjsonschema
@@ -12,11 +12,14 @@ import fastjsonschema
 from chalicelib import schema, spec
 from chalicelib.adapters.stats import STATS_TTL_S
 from chalicelib.adapters.store import Store
+from chalicelib.control.record import POOL_SAMPLE, WORKLOAD_SAMPLE
 from chalicelib.errors import Conflict, NotFound, SpecError
 
 DNS1123 = re.compile(schema.DNS1123_LABEL["pattern"])
 MAX_LIMIT = 500
 EVENTS_LIMIT = 100
+EVENT_TYPES = ("Normal", "Warning")
+SCALE_REASONS = ("SuccessfulRescale", "TriggeredScaleUp", "ScaleDown")  # the workload's and its pools' resizes
 DURATION = re.compile(r"(?P<amount>\d{1,6})(?P<unit>[smhd])")
 DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 STATS_KEPT = timedelta(seconds=STATS_TTL_S)  # the stats items' TTL: nothing older is left to read
@@ -243,8 +246,37 @@ def parse_since(value: str | None, now: datetime) -> datetime:
     return since
 
 
+def get_series(store: Store, namespace: str, name: str, query: dict, now: datetime) -> dict:
+    """A workload's recent past as the console charts it, oldest first: its replicas and backlog and its node pools'
+    nodes as step series (from status.samples, which keep the last hour), the per-minute stats, the scale events."""
+    workload = get(store, "Workload", namespace, name)
+    since = parse_since(query.get("since"), now)
+    pools = {}
+    for pool in workload["spec"].get("nodePools", []):
+        try:
+            pools[pool] = _steps(store.get("NodePool", namespace, pool)["status"].get("samples"), POOL_SAMPLE, since)
+        except NotFound:
+            pools[pool] = []  # named in the spec, not created (yet): its tasks wait, which the replicas show
+    resizes = [e for kind, of in [("Workload", name), *(("NodePool", pool) for pool in pools)]
+               for e in store.list_events(namespace, kind, of, limit=EVENTS_LIMIT)
+               if e["reason"] in SCALE_REASONS and datetime.fromisoformat(e["time"]) >= since]
+    return {"apiVersion": schema.API_VERSION, "kind": "WorkloadSeries", "metadata": {"name": name, "namespace": namespace},
+            "since": since.isoformat(), "now": now.isoformat(),
+            "replicas": _steps(workload["status"].get("samples"), WORKLOAD_SAMPLE, since), "nodes": pools,
+            "stats": store.read_stats(name, since), "scaleEvents": sorted(resizes, key=lambda e: e["time"])}
+
+
+def _steps(samples: list | None, fields: tuple[str, ...], since: datetime) -> list[dict]:
+    """Samples as {time, field: value}: those after `since` and the one in force at `since` (each holds until the next)."""
+    points = [{"time": datetime.fromtimestamp(t, timezone.utc).isoformat(), **dict(zip(fields, values))}
+              for t, *values in samples or []]
+    inside = next((i for i, p in enumerate(points) if datetime.fromisoformat(p["time"]) > since), len(points))
+    return points[max(inside - 1, 0):]
+
+
 def list_events(store: Store, namespace: str, query: dict) -> dict:
-    """Newest first, for one involved object (`involvedObject=Workload/name`, or `kind` and `name`) or all of them."""
+    """Newest first, for one involved object (`involvedObject=Workload/name`, or `kind` and `name`) or all of them;
+    `type=Warning` keeps one type."""
     involved = query.get("involvedObject")
     field = "involvedObject" if involved is not None else "kind"
     kind, _, name = involved.partition("/") if involved is not None else (query.get("kind"), "", query.get("name"))
@@ -254,6 +286,9 @@ def list_events(store: Store, namespace: str, query: dict) -> dict:
         check_name("involvedObject" if involved is not None else "name", name)
         if kind is None:
             raise SpecError("kind", "is required with name")
+    event_type = query.get("type")
+    if event_type is not None and event_type not in EVENT_TYPES:
+        raise SpecError("type", f"must be one of {', '.join(EVENT_TYPES)}, got {event_type!r}")
     limit = parse_limit(query.get("limit")) or EVENTS_LIMIT
-    items = store.list_events(namespace, kind, name or None, limit=limit)
+    items = store.list_events(namespace, kind, name or None, limit=limit, event_type=event_type)
     return {"apiVersion": schema.API_VERSION, "kind": "EventList", "items": items}

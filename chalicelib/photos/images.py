@@ -96,11 +96,17 @@ def get_image(store: Store, objects: Objects, user: str, op: str, name: str) -> 
     current = job.job_id(config.BUCKET, key, job.version_of(head["versionId"], head["eTag"]))
     record = next((j for j in found if j["metadata"]["name"] == current), None)
     image = _image(record) if record else {"op": op, "name": name, "key": key, "jobId": None, "phase": None}
-    image["original"] = {"url": objects.presign_get(config.BUCKET, key, DOWNLOAD_EXPIRES_S), "bytes": head["size"]}
+    image["original"] = {**_urls(objects, key, name), "bytes": head["size"]}
     done = record is not None and record["status"]["phase"] == job.DONE
-    image["output"] = {**record["status"]["output"], "url": objects.presign_get(config.BUCKET, output_key, DOWNLOAD_EXPIRES_S)} if done else None
+    image["output"] = {**record["status"]["output"], **_urls(objects, output_key, name)} if done else None
     image["expiresIn"] = DOWNLOAD_EXPIRES_S
     return image
+
+
+def _urls(objects: Objects, key: str, name: str) -> dict:
+    """To show (`url`) and to save under the image's name (`download`), both short-lived."""
+    return {"url": objects.presign_get(config.BUCKET, key, DOWNLOAD_EXPIRES_S),
+            "download": objects.presign_get(config.BUCKET, key, DOWNLOAD_EXPIRES_S, download_as=name)}
 
 
 def delete_image(store: Store, objects: Objects, user: str, op: str, name: str) -> dict:

@@ -368,11 +368,21 @@ def test_events_are_listed_newest_first_for_the_involved_object(client, store):
     assert [e["reason"] for e in send(client, "GET", "/events?limit=1")[1]["items"]] == ["Other"]
 
 
+def test_events_of_one_type_are_its_newest_even_behind_many_of_the_other(client, store):
+    def event(minute, kind):
+        return {"type": kind, "reason": f"{kind}{minute}", "message": "m", "time": f"2026-01-01T00:{minute:02d}:00+00:00",
+                "involvedObject": {"kind": "Workload", "name": "a"}, "data": {}}
+    store.record_events("default", [event(0, "Warning")] + [event(m, "Normal") for m in range(1, 6)], ttl_s=3600)
+    assert [e["reason"] for e in send(client, "GET", "/events?type=Warning&limit=2")[1]["items"]] == ["Warning0"]
+    assert [e["reason"] for e in send(client, "GET", "/events?type=Normal&limit=2")[1]["items"]] == ["Normal5", "Normal4"]
+
+
 @pytest.mark.parametrize("query, field", [
     pytest.param("involvedObject=Widget/a", "involvedObject", id="unknown-kind"),
     pytest.param("kind=Widget&name=a", "kind", id="unknown-kind-param"),
     pytest.param("involvedObject=Workload/Not_A_Name", "involvedObject", id="name-not-dns-1123"),
     pytest.param("name=a", "kind", id="name-without-kind"),
+    pytest.param("type=Error", "type", id="unknown-type"),
 ])
 def test_a_bad_events_query_is_400(client, query, field):
     assert_failure(*send(client, "GET", f"/events?{query}"), 400, field)
@@ -407,6 +417,44 @@ def test_a_bad_stats_query_is_400_naming_since(client, query):
 
 def test_stats_of_a_workload_that_does_not_exist_are_404(client):
     assert_failure(*send(client, "GET", "/workloads/nobody/stats"), 404)
+
+
+def test_a_workloads_series_is_its_hour_of_samples_its_pools_nodes_stats_and_resizes(client, store):
+    send(client, "POST", "/workloads", workload(nodePools=["general", "spare"]))
+    send(client, "POST", "/nodepools", nodepool())
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    epoch = int(now.timestamp())
+    store.update_status("Workload", "default", "photos-thumbnail", {"samples": [
+        [epoch - 7200, 0, 0, 0, 0], [epoch - 600, 40, 4, 0, 0], [epoch - 300, 40, 4, 4, 3]]})
+    store.update_status("NodePool", "default", "general", {"samples": [[epoch - 590, 2, 2, 0, 4]]})
+    store.add_stats("photos-thumbnail", now - timedelta(minutes=5), {"arrived": 40, "done": 12})
+
+    def resize(kind, name, reason, minutes_ago):
+        return {"type": "Normal", "reason": reason, "message": reason, "data": {"from": 0, "to": 4},
+                "time": (now - timedelta(minutes=minutes_ago)).isoformat(), "involvedObject": {"kind": kind, "name": name}}
+    store.record_events("default", [resize("Workload", "photos-thumbnail", "SuccessfulRescale", 10),
+                                    resize("NodePool", "general", "TriggeredScaleUp", 9),
+                                    resize("Workload", "photos-thumbnail", "SuccessfulRescale", 120),
+                                    resize("Workload", "photos-thumbnail", "FailedGetScale", 8),
+                                    resize("Workload", "other", "SuccessfulRescale", 7)], ttl_s=3600)
+    status, body = send(client, "GET", "/workloads/photos-thumbnail/series?since=30m")
+    assert status == 200 and body["kind"] == "WorkloadSeries"
+    # The sample in force 30 minutes ago (two hours old) opens the window, so the chart starts at its value.
+    assert [(p["backlog"], p["desired"], p["current"], p["ready"]) for p in body["replicas"]] == [(0, 0, 0, 0), (40, 4, 0, 0), (40, 4, 4, 3)]
+    assert body["replicas"][1]["time"] == (now - timedelta(seconds=600)).isoformat()
+    assert body["nodes"] == {"general": [{"time": (now - timedelta(seconds=590)).isoformat(), "desired": 2, "current": 2,
+                                          "ready": 0, "tasks": 4}], "spare": []}
+    assert [m["arrived"] for m in body["stats"]] == [40]
+    assert [(e["involvedObject"]["name"], e["reason"]) for e in body["scaleEvents"]] == [
+        ("photos-thumbnail", "SuccessfulRescale"), ("general", "TriggeredScaleUp")]
+
+
+def test_the_series_of_a_workload_never_reconciled_is_empty_and_of_none_is_404(client):
+    send(client, "POST", "/workloads", workload(nodePools=[]))
+    status, body = send(client, "GET", "/workloads/photos-thumbnail/series")
+    assert status == 200 and (body["replicas"], body["nodes"], body["scaleEvents"]) == ([], {}, [])
+    assert_failure(*send(client, "GET", "/workloads/photos-thumbnail/series?since=2d"), 400, "since")
+    assert_failure(*send(client, "GET", "/workloads/nobody/series"), 404)
 
 
 # ---- bad input: a clear 4xx, and nothing reaches the table -----------------------------------------------

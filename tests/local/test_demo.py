@@ -30,6 +30,7 @@ def test_the_demo_exits_zero_and_prints_where_the_report_is(run):
     done, out, _ = run
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert str(out / "report.json") in done.stdout and str(out / "timeline.png") in done.stdout
+    assert "console: http://127.0.0.1:" in done.stdout and "/?token=" in done.stdout  # the batch, watchable live
 
 
 def test_every_good_image_is_done_and_every_bad_one_failed_with_a_reason(run):

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
+import requests
 
 from chalicelib.photos import images, job
 from tests.pipeline import BUCKET, drain, upload
@@ -79,6 +80,15 @@ def test_get_image_gives_the_job_and_download_urls_and_never_logs_them(client, s
     assert "output/grayscale/u-local/beach.jpg" in body["output"]["url"]
     assert "X-Amz-Signature" in body["original"]["url"] and body["expiresIn"] <= 900
     assert not [r for r in caplog.records if "X-Amz-Signature" in str(r.__dict__)]
+
+
+def test_the_download_urls_make_s3_answer_an_attachment_of_the_images_name(client, done_image):
+    body = json.loads(client.http.get("/images/grayscale/beach.jpg").body)
+    saved = requests.get(body["output"]["download"], timeout=5)  # moto's mock answers presigned URLs too
+    assert (saved.status_code, saved.content) == (200, b"out")
+    assert saved.headers["Content-Disposition"] == "attachment; filename*=UTF-8''beach.jpg"
+    assert "Content-Disposition" not in requests.get(body["output"]["url"], timeout=5).headers
+    assert requests.get(body["original"]["download"], timeout=5).content == b"original"
 
 
 def test_get_image_of_a_queued_job_has_no_output(client, store):
