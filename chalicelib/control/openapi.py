@@ -184,6 +184,9 @@ def _parameters(path: str, method: str, entry) -> list[dict]:
                    _query("limit", "page size, 1 to 500"), _query("continue", "the token from the previous page")]
     if method == "DELETE":
         params.append(_query("resourceVersion", "delete only if the object is still at this version"))
+    if method in ("POST", "PUT", "PATCH") and path.strip("/").split("/")[0] in RESOURCES and "/scale" not in path:
+        params.append({"name": "dryRun", "in": "query", "description": "All: validate and default, answer, write nothing",
+                       "schema": {"enum": ["All"]}})
     if path.endswith("/stats"):
         params.append(_query("since", "a duration back from now (90s, 15m, 24h) or an ISO 8601 time; default 1h"))
     if path == "/events":
