@@ -125,6 +125,23 @@ class Store(Leases, Stats):
         items, _ = self._query({"KeyConditionExpression": Key(PARTITION).eq(_partition(kind, namespace))}, until=None)
         return [self._object(kind, item) for item in items]
 
+    def list_every_namespace(self, kind: str) -> list[dict]:
+        """Objects of `kind` in all namespaces: a Scan, since namespaces are partitions. It reads the whole table
+        (jobs and events too), so it serves `ballast get -A`, never the controller."""
+        scan = {"FilterExpression": Attr(PARTITION).begins_with(f"{kind}#"), "ConsistentRead": True}
+        items = []
+        while True:
+            try:
+                page = self._table.scan(**scan)
+            except ClientError as error:
+                raise translate(error, "list") from None
+            items += page.get("Items", [])
+            if not page.get("LastEvaluatedKey"):
+                break
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        objects = [self._object(kind, item) for item in items]
+        return sorted(objects, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+
     def replace(self, manifest: dict, resource_version: str | None, current: dict | None = None) -> dict:
         """Writes spec, labels and annotations (never status); generation moves only when the spec changed.
 

@@ -90,6 +90,13 @@ def unknown_resource(resource: str, paths: list[str]) -> None:
 
 def list_objects(store: Store, kind: str, namespace: str, query: dict) -> dict:
     labels, limit = parse_selector(query.get("labelSelector")), parse_limit(query.get("limit"))
+    if query.get("allNamespaces") not in (None, "true", "false"):
+        raise SpecError("allNamespaces", f"must be true or false, got {query['allNamespaces']!r}")
+    if query.get("allNamespaces") == "true":
+        if query.get("continue"):
+            raise SpecError("continue", "is not offered with allNamespaces=true, which answers with every object at once")
+        items = [i for i in store.list_every_namespace(kind) if all(i["metadata"]["labels"].get(k) == v for k, v in labels.items())]
+        return {"apiVersion": schema.API_VERSION, "kind": f"{kind}List", "metadata": {"continue": None}, "items": items}
     try:
         items, token = store.list(kind, namespace, labels, limit, query.get("continue"))
     except Conflict as error:

@@ -181,7 +181,8 @@ def _parameters(path: str, method: str, entry) -> list[dict]:
     params.append({"name": "namespace", "in": "query", "schema": {**schema.DNS1123_LABEL, "default": "default"}})
     if method == "GET" and path.strip("/") in RESOURCES:
         params += [_query("labelSelector", "equality terms: app=photos,op=thumbnail"),
-                   _query("limit", "page size, 1 to 500"), _query("continue", "the token from the previous page")]
+                   _query("limit", "page size, 1 to 500"), _query("continue", "the token from the previous page"),
+                   _query("allNamespaces", "true: every namespace's objects at once (a table scan; no continue)")]
     if method == "DELETE":
         params.append(_query("resourceVersion", "delete only if the object is still at this version"))
     if method in ("POST", "PUT", "PATCH") and path.strip("/").split("/")[0] in RESOURCES and "/scale" not in path:

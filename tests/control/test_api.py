@@ -596,3 +596,14 @@ def test_dry_run_answers_with_the_defaulted_object_and_writes_nothing(client):
     stale["metadata"]["resourceVersion"] = "5"
     assert_failure(*send(client, "PUT", "/workloads/photos-thumbnail?dryRun=All", stale), 409)
     assert_failure(*send(client, "POST", "/workloads?dryRun=true", workload()), 400, "dryRun")
+
+
+def test_all_namespaces_lists_every_namespaces_objects_with_their_labels_filtered(client):
+    send(client, "POST", "/workloads", workload("a"))
+    send(client, "POST", "/workloads?namespace=team-b", workload("b"))
+    send(client, "POST", "/nodepools?namespace=team-b", nodepool("pool"))
+    status, listed = send(client, "GET", "/workloads?allNamespaces=true")
+    assert status == 200
+    assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in listed["items"]] == [("default", "a"), ("team-b", "b")]
+    assert send(client, "GET", "/workloads?allNamespaces=true&labelSelector=op=none")[1]["items"] == []
+    assert_failure(*send(client, "GET", "/workloads?allNamespaces=yes"), 400, "allNamespaces")
