@@ -146,8 +146,11 @@ def cmd_diff(api: Api, args):
 def _comparable(item: dict | None) -> list[str]:
     if item is None:
         return []
+    import yaml
+
     meta = {k: item["metadata"][k] for k in ("name", "namespace", "labels", "annotations") if item["metadata"].get(k)}
-    return output.dump({"metadata": meta, "spec": item["spec"]}, "yaml").splitlines()
+    # Sorted keys: the store keeps specs sorted and a dry run answers in the manifest's order; only values may differ.
+    return yaml.safe_dump({"metadata": meta, "spec": item["spec"]}, sort_keys=True, allow_unicode=True).splitlines()
 
 
 def cmd_delete(api: Api, args) -> str:

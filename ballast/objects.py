@@ -39,14 +39,14 @@ def cmd_get(api: Api, args) -> str:
     if resource == "events":
         items = sorted(_events(api, args), key=lambda e: e["time"])
         return _shown(items, {"kind": "EventList", "items": items}, fmt, "event",
-                      lambda: table(event_rows(items), tables.EVENT_COLUMNS) if items else "No events.")
+                      lambda: table(event_rows(items), tables.EVENT_COLUMNS), "No events.")
     items, document = _fetch(api, args, resource, name)
     if fmt in ("hpa", "scaledobject"):
         return leave(items[0], fmt, api)
     return _shown(items, document, fmt, tables.KIND_NAMES[resource], lambda: _table(api, args, resource, items, fmt == "wide"))
 
 
-def _shown(items: list[dict], document: dict, fmt: str | None, kind: str, as_table) -> str:
+def _shown(items: list[dict], document: dict, fmt: str | None, kind: str, as_table, empty: str = "No resources found.") -> str:
     if fmt in ("json", "yaml"):
         return output.dump(document, fmt)
     if fmt == "name":
@@ -54,7 +54,7 @@ def _shown(items: list[dict], document: dict, fmt: str | None, kind: str, as_tab
     if fmt and fmt.startswith("jsonpath"):
         return output.jsonpath(fmt.split("=", 1)[1], document)
     if not items:
-        return "No resources found."
+        return empty
     return as_table()
 
 
@@ -215,7 +215,7 @@ def cmd_events(api: Api, args) -> str:
     items = sorted(_events(api, args), key=lambda e: e["time"])
     fmt = output.check_format(args.output)
     return _shown(items, {"kind": "EventList", "items": items}, fmt, "event",
-                  lambda: table(event_rows(items), tables.EVENT_COLUMNS) if items else "No events.")
+                  lambda: table(event_rows(items), tables.EVENT_COLUMNS), "No events.")
 
 
 def add_commands(commands) -> None:

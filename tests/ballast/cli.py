@@ -18,6 +18,14 @@ class Ran:
     def lines(self) -> list[str]:
         return self.out.splitlines()
 
+    def rows(self) -> dict[str, dict[str, str]]:
+        """A kubectl-style table by its first column, each row's cells cut at the header's column starts."""
+        header, *rows = self.lines
+        starts = [i for i, c in enumerate(header) if c != " " and (i == 0 or header[i - 1] == " " and header[i - 2:i] == "  ")]
+        names = [header[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+        cells = [{n: row[a:b].strip() for n, a, b in zip(names, starts, starts[1:] + [None])} for row in rows]
+        return {cell[names[0]]: cell for cell in cells}
+
 
 def clean_env(**extra: str) -> dict:
     """The caller's environment without AWS or Ballast settings, and no way to reach the EC2 metadata service."""
