@@ -94,6 +94,11 @@ def pool_booting(pool: dict) -> int:
     return max(int(status.get("currentNodes") or 0) - int(status.get("readyNodes") or 0), 0)
 
 
+def pool_decision(pool: dict) -> str:
+    status = pool.get("status") or {}
+    return _reason_line(status) if status else "not reconciled yet"
+
+
 def metric_summaries(spec: dict, status: dict) -> list[str]:
     """kubectl's TARGETS, current/target per metric; the controller writes status.currentMetrics in the spec's order."""
     metrics = spec.get("metrics", [])
@@ -139,7 +144,7 @@ def nodepool_row(item: dict, pending: int, wide: bool = False) -> list[str]:
            str(status.get("desiredNodes", "<unknown>")), str(status.get("readyNodes", "<unknown>")),
            str(pool_booting(item)), str(pending), age(meta.get("creationTimestamp"))]
     if wide:
-        row += [str(status.get("tasks", "<unknown>")), _reason_line(status) if status else "not reconciled yet"]
+        row += [str(status.get("tasks", "<unknown>")), pool_decision(item)]
     return row
 
 

@@ -108,24 +108,45 @@ def upload(plan: list[tuple[Path, str]], bucket: str) -> dict[str, float]:
 def view(timeline, runtime: Runtime, total: int, phase: str) -> Group:
     sample = timeline.latest()
     table = Table(title_justify="left", title=f"Ballast local runtime · {phase}")
-    for column in ("operation", "queued", "in flight", "done", "failed", "desired/running", "pending"):
-        table.add_column(column, justify="left" if column == "operation" else "right", no_wrap=True)
+    for column in ("operation", "queued", "in flight", "done", "failed", "desired/running", "pending", "last tick's decision"):
+        table.add_column(column, justify="left" if column in ("operation", "last tick's decision") else "right",
+                         no_wrap=column != "last tick's decision", overflow="fold")
     if sample is None:
         return Group(table)
-    reasons = []
     for op, o in sample.ops.items():
         table.add_row(op, str(o.queued), str(o.in_flight), f"[green]{o.done}", f"[red]{o.failed}" if o.failed else "0",
                       f"{o.desired} / {o.running}" + (f" (stopping {o.stopping})" if o.stopping else ""),
-                      f"[yellow]{o.pending}" if o.pending else "0")
-        reasons.append(Text(f"{op}: {o.reason or '(no decision yet)'}", style="dim", overflow="ellipsis", no_wrap=True))
+                      f"[yellow]{o.pending}" if o.pending else "0", Text(o.reason or "(no decision yet)", style="dim"))
+    pools = Table(title_justify="left", title="node pools")
+    for column in ("pool", "desired", "ready", "booting", "last tick's decision"):
+        pools.add_column(column, justify="left" if column in ("pool", "last tick's decision") else "right", overflow="fold")
+    for name, pool in sample.pools.items():
+        pools.add_row(name, str(pool.desired), str(pool.ready), f"[yellow]{pool.booting}" if pool.booting else "0",
+                      Text(pool.decision, style="dim"))
     finished = sum(o.done + o.failed for o in sample.ops.values())
     errors = len(runtime.pump.stats.errors) + len(runtime.agent.errors)
-    footer = Text.assemble(
-        f"nodes {sample.nodes_ready} ready", (f" + {sample.nodes_booting} booting" if sample.nodes_booting else ""),
-        f" / {sample.nodes_desired} desired   ", f"jobs {finished}/{total} finished   ", f"t={sample.t:.0f}s   ",
-        (f"handler errors {errors}" if errors else "", "red"))
-    node_reason = Text(f"nodes: {sample.node_reason or '(no decision yet)'}", style="dim", overflow="ellipsis", no_wrap=True)
-    return Group(table, footer, Text("controller's latest reasons:"), *reasons, node_reason)
+    footer = Text.assemble(f"jobs {finished}/{total} finished   ", f"t={sample.t:.0f}s   ",
+                           (f"handler errors {errors}" if errors else "", "red"),
+                           (f"   handlers' logs: {runtime.out_dir / 'lambda.log'}", "dim"))
+    return Group(table, pools, footer)
+
+
+def live_view(initial, console: Console, quiet: bool) -> Live:
+    """The live table, alone on the terminal: Live would capture stdout and print what the handlers write over the
+    table, so it captures nothing, and the handlers' lines go to out/lambda.log (see `route_handler_output`)."""
+    return Live(initial, console=console, refresh_per_second=2, transient=False, auto_refresh=not quiet,
+                redirect_stdout=False, redirect_stderr=False)
+
+
+def route_handler_output(path: Path):
+    """Where CloudWatch Logs would keep them: the EMF metric documents Powertools prints, and anything else printed.
+
+    The Powertools logger's own stream is pointed at the file by the runtime once the app is imported; this covers
+    what is printed rather than logged. Returns the file, which the caller closes.
+    """
+    stream = open(path, "w", buffering=1)
+    sys.stdout = stream
+    return stream
 
 
 # ---- the run ------------------------------------------------------------------------------------------------------
@@ -156,8 +177,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
         timeline = Timeline(runtime, ops, workloads, jobs_period_s=max(2.0, len(plan) / 1000))
         timeline.start()
         started = time.monotonic()
-        with Live(view(timeline, runtime, len(plan), "uploading"), console=console, refresh_per_second=2,
-                  transient=False, auto_refresh=not args.quiet) as live:
+        with live_view(view(timeline, runtime, len(plan), "uploading"), console, args.quiet) as live:
             uploads = upload(plan, config.BUCKET)
             finished_at = None
             while time.monotonic() - started < timeout:
@@ -186,7 +206,8 @@ def run(args: argparse.Namespace, console: Console) -> dict:
                       "cpus": os.cpu_count(), "timed_out": time.monotonic() - started >= timeout})
         built["tasks"] = runtime.agent.history
         report.write(built, args.out)
-        report.plot(timeline.samples, ops, args.out / "timeline.png")
+        report.plot(timeline.samples, ops, args.out / "timeline.png", events=events, started_epoch=timeline.started_epoch,
+                    workloads=workloads)
         return built
     finally:
         if timeline is not None:
@@ -236,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(filename=args.out / "runtime.log", filemode="w", level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The handlers' logs and metrics go where CloudWatch Logs would keep them, not over the live view.
-    sys.stdout = open(args.out / "lambda.log", "w", buffering=1)
+    route_handler_output(args.out / "lambda.log")
     # SIGTERM ends the demo like Ctrl-C: the finally blocks drain the workers and stop every thread.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -111,3 +111,34 @@ def test_ctrl_c_mid_batch_stops_every_worker_and_exits_130(tmp_path):
     assert demo.returncode == 130, output[-2000:]
     assert "interrupted: everything is stopped" in output
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_the_handlers_lines_went_to_lambda_log_and_none_to_the_terminal(run):
+    done, out, _ = run
+    lines = (out / "lambda.log").read_text().splitlines()
+    assert any('"service":"ballast"' in line and '"level"' in line for line in lines)  # Powertools' logger
+    assert any(line.startswith('{"_aws"') for line in lines)  # the EMF metric documents
+    assert not [line for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def test_the_live_view_captures_no_output_and_emf_lines_go_to_the_file(tmp_path, monkeypatch):
+    import io
+
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+    from rich.console import Console
+
+    from local import demo
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)  # a terminal: where Live would capture stdout
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # restored after the test
+    log = demo.route_handler_output(tmp_path / "lambda.log")
+    try:
+        with demo.live_view("the table", console, quiet=False):
+            metrics = EphemeralMetrics(namespace="Ballast")
+            metrics.add_metric(name="ScaleActions", unit=MetricUnit.Count, value=1)
+            metrics.flush_metrics()
+    finally:
+        log.close()
+    assert '"ScaleActions"' in (tmp_path / "lambda.log").read_text()
+    assert "ScaleActions" not in screen.getvalue() and "the table" in screen.getvalue()
