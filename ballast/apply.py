@@ -210,8 +210,7 @@ def add_commands(commands) -> None:
                                  description="resources: workloads (wl), nodepools (np)",
                                  epilog="examples:\n  ballast delete workload photos-thumbnail\n  ballast delete wl/web\n"
                                         "  ballast delete -f hpa.yaml          # the Workload translated from it")
-    delete.add_argument("resource", nargs="?", help="workloads (wl) or nodepools (np), or KIND/NAME")
-    delete.add_argument("name", nargs="?")
+    kinds.add_object_arguments(delete, required=False)
     delete.add_argument("-f", "--filename", help="a YAML or JSON file, a directory of them, or - for stdin")
     delete.add_argument("--cluster", help=argparse.SUPPRESS)  # read by the translation that names the Workload
     delete.add_argument("--ignore-not-found", action="store_true", help="a missing object is not an error")

@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     try:
-        args = parser().parse_args(argv)
+        root = parser()
+        args = root.parse_args(argv)
+        args.parser = root  # `completion` writes its script from it
         if getattr(args, "start", None):  # a command that needs no API server
             output = args.start(args)
         else:

@@ -7,9 +7,7 @@ SHELLS = ("bash", "zsh")
 def run_completion(args) -> str:
     import shtab
 
-    from ballast.cli import parser
-
-    return shtab.complete(parser(), shell=args.shell)
+    return shtab.complete(args.parser, shell=args.shell)
 
 
 def add_commands(commands) -> None:

@@ -1,7 +1,6 @@
 """`ballast patch`, `edit` and `scale`: change one object in place, never over someone else's newer write."""
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
@@ -27,15 +26,12 @@ def cmd_patch(api: Api, args) -> str:
     resource, kind, name = _target(args)
     if args.type != "merge":
         raise UsageError(f"--type {args.type}: Ballast takes JSON merge patches (RFC 7386) only: --type merge")
-    try:
-        body = json.loads(args.patch)
-    except ValueError:
-        try:
-            import yaml
+    import yaml
 
-            body = yaml.safe_load(args.patch)
-        except Exception:
-            body = None
+    try:
+        body = yaml.safe_load(args.patch)  # JSON is YAML: one parser takes both spellings
+    except yaml.YAMLError:
+        body = None
     if not isinstance(body, dict):
         raise UsageError(f"-p must be a JSON (or YAML) object, e.g. '{{\"spec\": {{\"maxReplicas\": 8}}}}', got {args.patch!r}")
     before = api.get(f"/{resource}/{name}", namespace=args.namespace)
@@ -121,8 +117,7 @@ def add_commands(commands) -> None:
                                 description="resources: workloads (wl), nodepools (np)",
                                 epilog="examples:\n  ballast patch workload photos-thumbnail -p '{\"spec\": {\"maxReplicas\": 8}}'\n"
                                        "  ballast patch wl/web -p '{\"metadata\": {\"labels\": {\"team\": null}}}'   # null removes")
-    patch.add_argument("resource", help="workloads (wl) or nodepools (np), or KIND/NAME")
-    patch.add_argument("name", nargs="?")
+    kinds.add_object_arguments(patch)
     patch.add_argument("-p", "--patch", required=True, help="the merge patch, JSON (or YAML)")
     patch.add_argument("--type", default="merge", help="merge (the only type Ballast takes)")
     patch.set_defaults(run=cmd_patch)
@@ -131,16 +126,14 @@ def add_commands(commands) -> None:
                                description="resources: workloads (wl), nodepools (np)",
                                epilog="examples:\n  ballast edit workload photos-thumbnail\n"
                                       "  EDITOR=nano ballast edit np/local")
-    edit.add_argument("resource", help="workloads (wl) or nodepools (np), or KIND/NAME")
-    edit.add_argument("name", nargs="?")
+    kinds.add_object_arguments(edit)
     edit.set_defaults(run=cmd_edit)
 
     scale = commands.add_parser("scale", help="hold a workload at N replicas, or hand it back to the autoscaler",
                                 description="resources: workloads (wl)",
                                 epilog="examples:\n  ballast scale workload photos-thumbnail --replicas 3\n"
                                        "  ballast scale wl/photos-thumbnail --auto")
-    scale.add_argument("resource", help="workloads (wl), or workload/NAME")
-    scale.add_argument("name", nargs="?")
+    kinds.add_object_arguments(scale, "workloads (wl)")
     scale.add_argument("--replicas", type=int)
     scale.add_argument("--auto", action="store_true")
     scale.set_defaults(run=cmd_scale)

@@ -27,3 +27,9 @@ def kind_and_name(resource_name: str, name: str | None) -> tuple[str, str | None
     if name is None and "/" in resource_name:
         resource_name, name = resource_name.split("/", 1)
     return resource_name, name
+
+
+def add_object_arguments(command, resources: str = "workloads (wl) or nodepools (np)", required: bool = True) -> None:
+    """RESOURCE [NAME], where RESOURCE may be kubectl's KIND/NAME in one word."""
+    command.add_argument("resource", nargs=None if required else "?", help=f"{resources}, or KIND/NAME")
+    command.add_argument("name", nargs="?")

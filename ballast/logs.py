@@ -127,8 +127,7 @@ def add_commands(commands) -> None:
                                epilog="examples:\n  ballast logs workload photos-thumbnail\n"
                                       "  ballast logs wl/photos-thumbnail --since 10m --tail 20\n"
                                       "  ballast logs workload web --stage prod")
-    logs.add_argument("resource", help="workloads (wl) or nodepools (np), or KIND/NAME")
-    logs.add_argument("name", nargs="?")
+    kinds.add_object_arguments(logs)
     logs.add_argument("--since", default="1h", help="how far back: 90s, 15m, 24h (default 1h)")
     logs.add_argument("--tail", type=int, help="only the last N lines")
     logs.add_argument("--file", help="a local runtime's log file (default: $BALLAST_LOG_FILE, else out/lambda.log)")

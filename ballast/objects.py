@@ -174,7 +174,8 @@ def cmd_describe(api: Api, args) -> str:
                   f"remove after {spec.get('scaleDownUnneededSeconds', 600)}s unneeded",
                   f"Nodes now:          {status.get('readyNodes', '<unknown>')} ready, {tables.pool_booting(item)} booting, "
                   f"{status.get('desiredNodes', '<unknown>')} desired"]
-    lines += _decision_lines(item)
+    pools = {p["metadata"]["name"]: p for p in api.all_items("/nodepools", namespace=args.namespace)} if kind == "Workload" else {}
+    lines += _decision_lines(item, pools)
     conditions = status.get("conditions", [])
     lines.append("Conditions:" + ("" if conditions else "         <none>"))
     if conditions:
@@ -187,12 +188,12 @@ def cmd_describe(api: Api, args) -> str:
     return "\n".join(lines)
 
 
-def _decision_lines(item: dict) -> list[str]:
+def _decision_lines(item: dict, pools: dict) -> list[str]:
     """What the controller saw and decided, in words; the raw status (with its history) is `get -o json`."""
     status = item.get("status") or {}
     if not status:
         return ["Decision:           <none yet: the controller has not reconciled this object>"]
-    lines = [f"Decision:           {tables.decision(item, {})}"]
+    lines = [f"Decision:           {tables.decision(item, pools) if item['kind'] == 'Workload' else tables.pool_decision(item)}"]
     if item["kind"] == "Workload":
         lines.append(f"Ready/pending:      {status.get('readyReplicas', 0)} ready, {status.get('pendingReplicas', 0)} pending")
         depth = status.get("backlog")
@@ -221,8 +222,7 @@ def cmd_events(api: Api, args) -> str:
 def add_commands(commands) -> None:
     get = commands.add_parser("get", help="list or show workloads, nodepools, jobs or events", epilog=GET_EXAMPLES,
                               description=f"resources: {kinds.RESOURCES_HELP}")
-    get.add_argument("resource", help=kinds.RESOURCES_HELP)
-    get.add_argument("name", nargs="?")
+    kinds.add_object_arguments(get, kinds.RESOURCES_HELP)
     get.add_argument("-o", "--output", metavar="FORMAT", help=f"one of {', '.join(output.FORMATS)}")
     get.add_argument("-l", "--selector", help="label equalities, e.g. app=photos,op=thumbnail")
     get.add_argument("-w", "--watch", action="store_true", help="print a row on every change until Ctrl-C")
@@ -235,8 +235,7 @@ def add_commands(commands) -> None:
     describe = commands.add_parser("describe", help="spec, status, the decision, conditions and recent events of one object",
                                    description="resources: workloads (wl), nodepools (np)",
                                    epilog="examples:\n  ballast describe workload photos-thumbnail\n  ballast describe np/local")
-    describe.add_argument("resource", help="workloads (wl) or nodepools (np), or KIND/NAME")
-    describe.add_argument("name", nargs="?")
+    kinds.add_object_arguments(describe)
     describe.set_defaults(run=cmd_describe)
 
     events = commands.add_parser("events", help="the controller's decisions, oldest first",
