@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
@@ -65,7 +66,7 @@ def generated_photos(out: Path, n: int, seed: int, sizes: tuple[str, ...], bad_f
     directory.mkdir(parents=True, exist_ok=True)
     chunks = [(i, min(CHUNK, n - i * CHUNK)) for i in range((n + CHUNK - 1) // CHUNK)]
     started = time.monotonic()
-    with console.status(f"generating {n} photos (seed {seed}) into {directory} …"), ProcessPoolExecutor(os.cpu_count() or 2) as pool:
+    with busy(console, f"generating {n} photos (seed {seed}) into {directory} …"), ProcessPoolExecutor(os.cpu_count() or 2) as pool:
         for future in as_completed([pool.submit(_generate_chunk, str(directory), seed, i, c, sizes, bad_fraction) for i, c in chunks]):
             future.result()
     marker.write_text("")
@@ -138,6 +139,11 @@ def live_view(initial, console: Console, quiet: bool) -> Live:
                 redirect_stdout=False, redirect_stderr=False)
 
 
+def busy(console: Console, text: str) -> Live:
+    """console.status's spinner, but capturing nothing either: the first ticks run while the runtime starts."""
+    return Live(Spinner("dots", text), console=console, transient=True, redirect_stdout=False, redirect_stderr=False)
+
+
 def route_handler_output(path: Path):
     """Where CloudWatch Logs would keep them: the EMF metric documents Powertools prints, and anything else printed.
 
@@ -162,7 +168,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     runtime = Runtime(args.out, Shape(nodes=args.nodes))
     timeline, built = None, None
     try:
-        with console.status("starting moto, the stack, the API server, the pump and the node agent …"):
+        with busy(console, "starting moto, the stack, the API server, the pump and the node agent …"):
             runtime.start()
         from chalicelib import config
 
@@ -212,7 +218,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     finally:
         if timeline is not None:
             timeline.stop()
-        with console.status("stopping workers, pump, API server and moto …"):
+        with busy(console, "stopping workers, pump, API server and moto …"):
             runtime.stop()
         if built is not None:
             # Written again once every worker has exited, so the report holds their exit codes.

@@ -135,7 +135,7 @@ def plot(samples: list[Sample], ops: tuple[str, ...], path: Path, events: list[d
         for axis_ in (axis, replicas):
             axis_.yaxis.set_major_locator(MaxNLocator(integer=True))
         _mark(axis, marks.get(f"Workload/{(workloads or {}).get(op, f'photos-{op}')}", []), "tab:orange", "rescale")
-        lines = axis.get_lines() + replicas.get_lines()
+        lines = [line for line in axis.get_lines() + replicas.get_lines() if not line.get_label().startswith("_")]
         axis.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
     nodes = axes[len(ops)]
     nodes.step(t, [s.nodes_desired for s in samples], where="post", color="tab:purple", linestyle="--", label="nodes desired")
@@ -155,7 +155,7 @@ def plot(samples: list[Sample], ops: tuple[str, ...], path: Path, events: list[d
     jobs.set_ylim(bottom=0)
     jobs.yaxis.set_major_locator(MaxNLocator(integer=True))
     jobs.set_title("jobs finished", loc="left", fontsize=10)
-    jobs.legend(loc="upper left", fontsize=8, ncol=len(ops))
+    jobs.legend(loc="lower right", fontsize=8, ncol=len(ops))
     jobs.set_xlabel("seconds since the runtime started")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -165,4 +165,4 @@ def plot(samples: list[Sample], ops: tuple[str, ...], path: Path, events: list[d
 
 def _mark(axis, times: list[tuple[float, str]], color: str, label: str) -> None:
     for index, (at, _) in enumerate(times):
-        axis.axvline(at, color=color, linestyle=":", linewidth=1.3, alpha=0.9, label=label if index == 0 else None)
+        axis.axvline(at, color=color, linestyle=":", linewidth=1.3, alpha=0.9, label=label if index == 0 else "_nolegend_")

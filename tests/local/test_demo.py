@@ -134,11 +134,26 @@ def test_the_live_view_captures_no_output_and_emf_lines_go_to_the_file(tmp_path,
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # restored after the test
     log = demo.route_handler_output(tmp_path / "lambda.log")
     try:
-        with demo.live_view("the table", console, quiet=False):
-            metrics = EphemeralMetrics(namespace="Ballast")
-            metrics.add_metric(name="ScaleActions", unit=MetricUnit.Count, value=1)
-            metrics.flush_metrics()
+        for view in (demo.live_view("the table", console, quiet=False), demo.busy(console, "starting")):
+            with view:
+                metrics = EphemeralMetrics(namespace="Ballast")
+                metrics.add_metric(name="ScaleActions", unit=MetricUnit.Count, value=1)
+                metrics.flush_metrics()
     finally:
         log.close()
     assert '"ScaleActions"' in (tmp_path / "lambda.log").read_text()
     assert "ScaleActions" not in screen.getvalue() and "the table" in screen.getvalue()
+
+
+def test_scale_events_are_marked_at_their_second_of_the_timeline():
+    from datetime import datetime
+
+    from local import report
+
+    started = datetime.fromisoformat("2026-01-01T00:00:00+00:00").timestamp()
+    events = [{"reason": "SuccessfulRescale", "time": "2026-01-01T00:00:12.500000+00:00",
+               "involvedObject": {"kind": "Workload", "name": "photos-thumbnail"}},
+              {"reason": "TriggeredScaleUp", "time": "2026-01-01T00:00:13+00:00", "involvedObject": {"kind": "NodePool", "name": "local"}},
+              {"reason": "FailedGetScale", "time": "2026-01-01T00:00:14+00:00", "involvedObject": {"kind": "Workload", "name": "x"}}]
+    assert report.scale_marks(events, started) == {"Workload/photos-thumbnail": [(12.5, "SuccessfulRescale")],
+                                                   "NodePool/local": [(13.0, "TriggeredScaleUp")]}
