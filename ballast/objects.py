@@ -6,7 +6,7 @@ import time
 from ballast import kinds, output, tables
 from ballast.api_client import Api
 from ballast.errors import UsageError
-from ballast.manifests import hpa, scaledobject
+from ballast.manifests import leave as leave_as
 from ballast.tables import age, event_rows, indent, metric_summaries, table
 
 WATCH_INTERVAL_S = 2.0
@@ -96,7 +96,7 @@ def _events(api: Api, args) -> list[dict]:
 
 def leave(item: dict, fmt: str, api: Api) -> str:
     """The Workload as an HPA or a ScaledObject, with what does not survive the trip as comments above it."""
-    document, losses = hpa.from_workload(item) if fmt == "hpa" else scaledobject.from_workload(item, api.region)
+    document, losses = leave_as.to_hpa(item) if fmt == "hpa" else leave_as.to_scaledobject(item, api.region)
     lines = [f"# not kept: {loss}" for loss in losses]
     return "\n".join(lines + [output.dump(document, "yaml")])
 

@@ -177,36 +177,3 @@ def replicas(value: object, t: Translation, path: str, to: str, default: int | N
 def workload(metadata: dict, spec: dict) -> dict:
     return {"apiVersion": API_VERSION, "kind": "Workload", "metadata": metadata,
             "spec": {k: v for k, v in spec.items() if v is not None}}
-
-
-def leave(workload: dict, losses: list[str]) -> tuple[dict, dict]:
-    """The annotations and scaleTargetRef a Workload becomes on its way back to an HPA or a ScaledObject."""
-    spec, target = workload["spec"], workload["spec"]["target"]
-    annotations = {k: v for k, v in (workload["metadata"].get("annotations") or {}).items() if k != ORIGINAL}
-    if target["kind"] == "Deployment":
-        ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": target["name"]}
-        annotations[CLUSTER] = target["cluster"]
-    else:
-        ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": target["service"]}
-        annotations[ECS_SERVICE] = f"{target['cluster']}/{target['service']}"
-        if target.get("launchType", "FARGATE") != "FARGATE":
-            annotations[LAUNCH_TYPE] = target["launchType"]
-        losses.append(f"spec.target: ECS service {target['service']}; Kubernetes would look for a Deployment of that "
-                      f"name (the {ECS_SERVICE} annotation keeps it for Ballast)")
-    if spec.get("nodePools"):
-        annotations[NODE_POOLS] = ",".join(spec["nodePools"])
-        losses.append("spec.nodePools: on Kubernetes the cluster-autoscaler sizes the nodes (kept as an annotation)")
-    if spec.get("dryRun"):
-        losses.append("spec.dryRun: a Kubernetes autoscaler always acts")
-    return annotations, ref
-
-
-def leaving_metadata(meta: dict, spec: dict, annotations: dict) -> dict:
-    out = {"name": meta["name"]}
-    if spec["target"]["kind"] == "Deployment":
-        out["namespace"] = spec["target"]["namespace"]
-    if meta.get("labels"):
-        out["labels"] = meta["labels"]
-    if annotations:
-        out["annotations"] = annotations
-    return out

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ballast.manifests import documents, hpa, scaledobject
+from ballast.manifests import documents, leave as leave_as
 from ballast.manifests.findings import BLOCKING, MAPPED, NOTE, REFUSED
 from ballast.manifests.kubernetes import ORIGINAL, Context
 from ballast.manifests.translate import translate
@@ -85,7 +85,7 @@ def test_conformance_refusals_name_the_issue():
 def test_a_lossless_translation_goes_back_to_a_manifest_that_translates_to_the_same_workload(name, leave):
     _, translation = translated(name)
     stored = parse_spec("Workload", translation.workload)
-    back, losses = (hpa.from_workload(stored) if leave == "hpa" else scaledobject.from_workload(stored, "eu-west-1"))
+    back, losses = (leave_as.to_hpa(stored) if leave == "hpa" else leave_as.to_scaledobject(stored, "eu-west-1"))
     assert not [loss for loss in losses if "dropped" in loss or "lost" in loss], losses
     again = translate(documents.Document("back", back), CONTEXT)
     assert not again.blocking, [f.line() for f in again.findings]
