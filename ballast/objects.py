@@ -43,7 +43,8 @@ def cmd_get(api: Api, args) -> str:
     items, document = _fetch(api, args, resource, name)
     if fmt in ("hpa", "scaledobject"):
         return leave(items[0], fmt, api)
-    return _shown(items, document, fmt, tables.KIND_NAMES[resource], lambda: _table(api, args, resource, items, fmt == "wide"))
+    return _shown(items, document, fmt, tables.KIND_NAMES[resource],
+                  lambda: _table(api, args, resource, items, fmt == "wide", args.all_namespaces and not name))
 
 
 def _shown(items: list[dict], document: dict, fmt: str | None, kind: str, as_table, empty: str = "No resources found.") -> str:
@@ -69,7 +70,7 @@ def _fetch(api: Api, args, resource: str, name: str | None) -> tuple[list[dict],
     return items, {"apiVersion": "ballast.io/v1", "kind": f"{kinds.KIND_OF[resource]}List", "items": items}
 
 
-def _table(api: Api, args, resource: str, items: list[dict], wide: bool) -> str:
+def _table(api: Api, args, resource: str, items: list[dict], wide: bool, namespaces: bool) -> str:
     if resource == "workloads":
         pools = {p["metadata"]["name"]: p for p in api.all_items("/nodepools", namespace=args.namespace)} if wide else {}
         rows, header = [tables.workload_row(i, wide, pools) for i in items], tables.WORKLOAD_COLUMNS + (tables.WORKLOAD_WIDE if wide else [])
@@ -77,7 +78,7 @@ def _table(api: Api, args, resource: str, items: list[dict], wide: bool) -> str:
         workloads = api.all_items("/workloads", namespace=args.namespace)
         rows = [tables.nodepool_row(p, _pending(p, workloads), wide) for p in items]
         header = tables.NODEPOOL_COLUMNS + (tables.NODEPOOL_WIDE if wide else [])
-    if args.all_namespaces and not args.name:
+    if namespaces:
         rows, header = [[i["metadata"]["namespace"], *row] for i, row in zip(items, rows)], ["NAMESPACE", *header]
     return table(rows, header)
 

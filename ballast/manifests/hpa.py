@@ -39,7 +39,7 @@ def to_workload(document: dict, context: Context) -> Translation:
         percent = spec.get("targetCPUUtilizationPercentage", DEFAULT_CPU)
         metrics = [_cpu(percent)]
         translation.mapped("spec.targetCPUUtilizationPercentage", f"spec.metrics[0]: cpu at {percent}% of the request")
-    elif "metrics" in spec:
+    elif spec.get("metrics"):  # Kubernetes defaults an empty list as it does a missing one
         read = [_metric(m, annotations, translation, f"spec.metrics[{i}]") for i, m in enumerate(spec["metrics"] or [])]
         metrics = [m for m in read if m is not None]
     else:
