@@ -1,10 +1,11 @@
 """`ballast get`, `describe` and `events`: the API's objects, as kubectl shows them."""
 from __future__ import annotations
 
+import sys
 import time
 
 from ballast import kinds, output, tables
-from ballast.api_client import Api
+from ballast.api_client import Api, ApiError
 from ballast.errors import UsageError
 from ballast.manifests import leave as leave_as
 from ballast.tables import age, event_rows, indent, metric_summaries, table
@@ -103,38 +104,56 @@ def leave(item: dict, fmt: str, api: Api) -> str:
 
 
 def watch(api: Api, args, resource: str, name: str | None) -> str:
-    """kubectl get -w: the table once, then a row whenever desired, current, ready, backlog or the decision changes."""
+    """kubectl get -w: the table once, then a row whenever desired, current, ready, backlog or the decision changes.
+
+    The API has no watch: it is read every --watch-interval. A read that fails for a moment (a timeout, a 5xx) is
+    said once on stderr and tried again, as kubectl's watch reconnects; a 4xx (the object deleted, a bad selector) ends it.
+    """
     seen: dict[str, tuple] = {}
-    header_printed = False
+    header_printed = failing = False
+    wide = args.output == "wide"
+    header = (tables.WORKLOAD_COLUMNS + (tables.WORKLOAD_WIDE if wide else []) if resource == "workloads"
+              else tables.NODEPOOL_COLUMNS + (tables.NODEPOOL_WIDE if wide else []))
     try:
         while True:
-            items, _ = _fetch(api, args, resource, name)
-            pools = {p["metadata"]["name"]: p for p in api.all_items("/nodepools", namespace=args.namespace)}
-            workloads = api.all_items("/workloads", namespace=args.namespace) if resource == "nodepools" else []
-            rows = []
-            for item in items:
-                key = f"{item['metadata']['namespace']}/{item['metadata']['name']}"
-                status = item.get("status") or {}
-                if resource == "workloads":
-                    state = (status.get("desiredReplicas"), status.get("currentReplicas"), status.get("readyReplicas"),
-                             (status.get("backlog") or {}).get("visible"), (status.get("backlog") or {}).get("inFlight"),
-                             tables.decision(item, pools))
-                    row = tables.workload_row(item, args.output == "wide", pools)
-                else:
-                    state = (status.get("desiredNodes"), status.get("currentNodes"), status.get("readyNodes"), status.get("reason"))
-                    row = tables.nodepool_row(item, _pending(item, workloads), args.output == "wide")
-                if seen.get(key) != state:
-                    seen[key] = state
-                    rows.append(row)
+            try:
+                rows = _changed_rows(api, args, resource, name, seen, wide)
+                failing = False
+            except ApiError as error:
+                if error.code < 500:
+                    raise
+                if not failing:
+                    print(f"warning: {error}; retrying", file=sys.stderr, flush=True)
+                failing, rows = True, []
             if rows:
-                header = (tables.WORKLOAD_COLUMNS + (tables.WORKLOAD_WIDE if args.output == "wide" else [])
-                          if resource == "workloads" else tables.NODEPOOL_COLUMNS + (tables.NODEPOOL_WIDE if args.output == "wide" else []))
                 text = table(rows, header).splitlines()
                 print("\n".join(text if not header_printed else text[1:]), flush=True)
                 header_printed = True
             time.sleep(args.watch_interval)
     except KeyboardInterrupt:
         return ""  # Ctrl-C is how a watch ends: what was asked for was done
+
+
+def _changed_rows(api: Api, args, resource: str, name: str | None, seen: dict, wide: bool) -> list[list[str]]:
+    items, _ = _fetch(api, args, resource, name)
+    pools = {p["metadata"]["name"]: p for p in api.all_items("/nodepools", namespace=args.namespace)}
+    workloads = api.all_items("/workloads", namespace=args.namespace) if resource == "nodepools" else []
+    rows = []
+    for item in items:
+        key = f"{item['metadata']['namespace']}/{item['metadata']['name']}"
+        status = item.get("status") or {}
+        if resource == "workloads":
+            depth = status.get("backlog") or {}
+            state = (status.get("desiredReplicas"), status.get("currentReplicas"), status.get("readyReplicas"),
+                     depth.get("visible"), depth.get("inFlight"), tables.decision(item, pools))
+            row = tables.workload_row(item, wide, pools)
+        else:
+            state = (status.get("desiredNodes"), status.get("currentNodes"), status.get("readyNodes"), status.get("reason"))
+            row = tables.nodepool_row(item, _pending(item, workloads), wide)
+        if seen.get(key) != state:
+            seen[key] = state
+            rows.append(row)
+    return rows
 
 
 def cmd_describe(api: Api, args) -> str:
