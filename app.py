@@ -254,13 +254,13 @@ def list_images():
 @app.route("/images/{op}/{name}", methods=["GET"], authorizer=IAM)
 @http_errors
 def get_image(op, name):
-    return images.get_image(wiring.store(), wiring.objects(), _user(), op, name)
+    return images.get_image(wiring.store(), wiring.objects(), _user(), op, images.name_in_path(name))
 
 
 @app.route("/images/{op}/{name}", methods=["DELETE"], authorizer=IAM)
 @http_errors
 def delete_image(op, name):
-    return images.delete_image(wiring.store(), wiring.objects(), _user(), op, name)
+    return images.delete_image(wiring.store(), wiring.objects(), _user(), op, images.name_in_path(name))
 
 
 @app.route("/jobs/{id}", methods=["GET"], authorizer=IAM)

@@ -16,11 +16,12 @@ import sys
 import traceback
 
 from ballast import apply, completion, edit, logs, objects, photos, top, up
+from ballast.simulate import command as simulate
 from ballast.api_client import TIMEOUT_S, Api, ApiError
 from ballast.errors import Failed, UsageError
 
 # One module per group of subcommands, each with add_commands(commands); the order is --help's.
-GROUPS = (objects, apply, edit, logs, top, photos, up, completion)
+GROUPS = (objects, apply, edit, logs, top, photos, simulate, up, completion)
 BROKEN_PIPE_EXIT = 141  # what a shell reports for a process ended by SIGPIPE, as `yes | head` does
 
 

@@ -76,7 +76,7 @@ class DeadlineMetric:
     seconds: int
     prior_items_per_s: float = 1.0
     prior_startup_s: float = 30.0
-    min_samples: int = 20
+    min_samples: int = 1  # readings with completions before the learned rate replaces the prior
 
 
 Metric = BacklogMetric | ResourceMetric | ExternalMetric | DeadlineMetric
@@ -110,7 +110,8 @@ class Workload:
     resources: Resources = Resources(1000, 2048)
     metrics: tuple[Metric, ...] = ()
     behavior: Behavior = field(default_factory=lambda: behavior_from({}))
-    cooldown_s: int = 300
+    cooldown_s: int | None = None  # None: the break-even delay of core/idle.py
+    latency_bound_s: int | None = None  # the longest an item may take from arrival to done, when set
     node_pools: tuple[str, ...] = ()
     dry_run: bool = False
     paused_replicas: int | None = None
@@ -146,7 +147,7 @@ class NodePool:
     auto_scaling_group: str | None = None
     cluster: str | None = None
     nodegroup: str | None = None
-    scale_down_unneeded_s: int = 600
+    scale_down_unneeded_s: int | None = None  # None: the break-even delay of core/idle.py
     dry_run: bool = False
 
 
@@ -211,7 +212,7 @@ def metric_from(metric: dict) -> Metric:
                               tuple(sorted(m.get("dimensions", {}).items())), m.get("statistic", "Average"))
     d = metric["deadline"]
     return DeadlineMetric(d["seconds"], d.get("priorItemsPerSecond", 1.0), d.get("priorStartupSeconds", 30),
-                          d.get("minSamples", 20))
+                          d.get("minSamples", 1))
 
 
 def workload_from(manifest: dict) -> Workload:
@@ -229,7 +230,8 @@ def workload_from(manifest: dict) -> Workload:
         max_replicas=spec["maxReplicas"],
         metrics=tuple(metric_from(m) for m in spec.get("metrics", [])),
         behavior=behavior_from(spec.get("behavior", {})),
-        cooldown_s=spec.get("cooldownSeconds", 300),
+        cooldown_s=spec.get("cooldownSeconds"),
+        latency_bound_s=spec.get("latencyBoundSeconds"),
         node_pools=tuple(spec.get("nodePools", [])),
         dry_run=spec.get("dryRun", False),
         paused_replicas=spec.get("replicas"),
@@ -251,6 +253,6 @@ def nodepool_from(manifest: dict) -> NodePool:
                                inst.get("reservedMemoryMiB", 0), inst.get("pricePerHour", 0.0), inst.get("type", "")),
         min_nodes=spec.get("minNodes", 0),
         max_nodes=spec["maxNodes"],
-        scale_down_unneeded_s=spec.get("scaleDownUnneededSeconds", 600),
+        scale_down_unneeded_s=spec.get("scaleDownUnneededSeconds"),
         dry_run=spec.get("dryRun", False),
     )

@@ -131,7 +131,7 @@ METRIC = {
                 "seconds": {"type": "integer", "minimum": 10, "maximum": 86400},
                 "priorItemsPerSecond": {"type": "number", "exclusiveMinimum": 0, "default": 1.0},
                 "priorStartupSeconds": {"type": "number", "minimum": 0, "default": 30},
-                "minSamples": {"type": "integer", "minimum": 1, "default": 20},
+                "minSamples": {"type": "integer", "minimum": 1, "default": 1},
             },
             "additionalProperties": False,
         },
@@ -180,7 +180,10 @@ WORKLOAD_SPEC = {
             "properties": {"scaleUp": SCALING_RULES, "scaleDown": SCALING_RULES},
             "additionalProperties": False,
         },
-        "cooldownSeconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 300},
+        # Unset, an idle workload keeps its replicas for the break-even time (core/idle.py), not a fixed cooldown.
+        "cooldownSeconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+        # The longest an item may take from arrival to done: a trickle may wait at zero to be processed together.
+        "latencyBoundSeconds": {"type": "integer", "minimum": 30, "maximum": 86400},
         "nodePools": {"type": "array", "maxItems": 10, "uniqueItems": True, "items": DNS1123_LABEL, "default": []},
         "dryRun": {"type": "boolean", "default": False},
     },
@@ -218,7 +221,8 @@ NODEPOOL_SPEC = {
         },
         "minNodes": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0},
         "maxNodes": {"type": "integer", "minimum": 0, "maximum": 10000},
-        "scaleDownUnneededSeconds": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 600},
+        # Unset, a node is removed after it stayed unneeded for as long as one takes to boot (core/idle.py).
+        "scaleDownUnneededSeconds": {"type": "integer", "minimum": 0, "maximum": 86400},
         "dryRun": {"type": "boolean", "default": False},
     },
     "additionalProperties": False,

@@ -47,6 +47,8 @@ def policies(stage: str) -> dict[str, dict]:
         _allow(TABLE_READ + TABLE_WRITE, table),
         # A Workload may drain any queue of the stage, not only the photo pipeline's three.
         _allow(["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], queue(env["BALLAST_QUEUE_PREFIX"] + "*")),
+        # An invocation out of time with work going on hands off to the next through the nudge queue.
+        _allow("sqs:SendMessage", queue(env["BALLAST_NUDGE_QUEUE"])),
         _allow(["ecs:DescribeServices", "ecs:UpdateService"], f"arn:aws:ecs:*:*:service/{env['BALLAST_CLUSTER']}/*"),
         # DescribeAutoScalingGroups and GetMetricData have no resource-level permissions: IAM requires "*".
         _allow(["autoscaling:DescribeAutoScalingGroups", "cloudwatch:GetMetricData"], "*"),

@@ -28,6 +28,11 @@ def number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def _bucket(item: dict) -> dict:
+    return {"minute": item[SORT], **{key: number(value) if isinstance(value, Decimal) else value
+                                     for key, value in item.items() if key not in (PARTITION, SORT, TTL_ATTRIBUTE)}}
+
+
 class Stats:
     """Mixed into Store: callers hold one object for the whole table."""
 
@@ -59,22 +64,20 @@ class Stats:
         except ClientError as error:
             raise translate(error, "add stats") from None
 
-    def latest_stamps(self, names: Iterable[str], stamp: str, at: datetime) -> dict[str, datetime]:
-        """The newest `stamp` of each name in the minute holding `at` or the one before (older ones the caller
-        remembers): one BatchGetItem per 50 names, not a query per name. Names with no stamp are left out."""
+    def recent_stats(self, names: Iterable[str], at: datetime) -> dict[str, list[dict]]:
+        """Each name's stats of the minute holding `at` and the one before, as read_stats shows them (oldest first):
+        one BatchGetItem per 50 names, not a query per name. Names with neither minute are left out."""
         minute = _minute(at)
         keys = [_stats_key(name, m) for name in dict.fromkeys(names) for m in (minute - timedelta(minutes=1), minute)]
-        found: dict[str, datetime] = {}
+        found: dict[str, list[dict]] = {}
         for start in range(0, len(keys), BATCH_GET_KEYS):
-            for item in self._batch_get(keys[start:start + BATCH_GET_KEYS], stamp):
-                name, when = item[PARTITION].removeprefix("Stats#"), datetime.fromisoformat(item[stamp])
-                found[name] = max(found.get(name, when), when)
-        return found
+            for item in self._batch_get(keys[start:start + BATCH_GET_KEYS]):
+                found.setdefault(item[PARTITION].removeprefix("Stats#"), []).append(_bucket(item))
+        return {name: sorted(buckets, key=lambda b: b["minute"]) for name, buckets in found.items()}
 
-    def _batch_get(self, keys: list[dict], attribute: str) -> list[dict]:
+    def _batch_get(self, keys: list[dict]) -> list[dict]:
         client, table = self._table.meta.client, self._table.name
-        request = {table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "#pk, #a",
-                           "ExpressionAttributeNames": {"#pk": PARTITION, "#a": attribute}}}
+        request = {table: {"Keys": keys, "ConsistentRead": True}}
         items: list[dict] = []
         # DynamoDB may return part of a batch unprocessed under load; the rest is asked again, a few times at most.
         for _ in range(UNPROCESSED_RETRIES):
@@ -83,7 +86,7 @@ class Stats:
             except ClientError as error:
                 raise translate(error, "read stats") from None
             # The table resource's client converts DynamoDB's typed values to Python ones, as the table does.
-            items += [item for item in answer["Responses"].get(table, []) if attribute in item]
+            items += answer["Responses"].get(table, [])
             request = answer.get("UnprocessedKeys") or {}
             if not request:
                 return items
@@ -98,6 +101,4 @@ class Stats:
             ).get("Items", [])
         except ClientError as error:
             raise translate(error, "read stats") from None
-        return [{"minute": item[SORT], **{key: number(value) if isinstance(value, Decimal) else value
-                                           for key, value in item.items() if key not in (PARTITION, SORT, TTL_ATTRIBUTE)}}
-                for item in items]
+        return [_bucket(item) for item in items]

@@ -8,13 +8,16 @@ from typing import Callable
 
 from chalicelib import config
 from chalicelib.control import reconcile
-from chalicelib.errors import LeaseHeld
+from chalicelib.errors import BallastError, LeaseHeld
 from chalicelib.telemetry import logger
 
 LEASE = "controller"
 # Stop ticking this long before the Lambda's timeout: one tick plus the lease release must still fit.
 SAFETY_MARGIN_S = 8.0
 WAKE_POLL_S = 1.0
+# After a tick that woke a workload from zero, the next comes this soon: the first tick after a burst's first upload
+# sees its first second only, and sizing the fleet (and the nodes) to what landed since should not wait a whole tick.
+FOLLOW_UP_S = 5.0
 
 
 def utcnow() -> datetime:
@@ -35,26 +38,46 @@ def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime]
         store.request_wake(LEASE, clock())
         logger.info("lease held elsewhere; asked the holder to tick now")
         return 0
-    ticks = 0
+    ticks, busy, follow_up = 0, False, None
     try:
         while True:
-            started = clock()
+            started, begun = clock(), time.monotonic()
             summary = reconcile.tick(adapters, started)
             ticks += 1
-            if summary.idle or not _wait_for_next_tick(adapters, holder, started, time_left_ms, clock, sleep):
+            busy = not summary.idle
+            if summary.activated:
+                follow_up = begun + min(FOLLOW_UP_S, config.TICK_INTERVAL_S)
+            # A tick a nudge brought in between does not cancel the follow-up: the burst is still landing.
+            due = begun + config.TICK_INTERVAL_S
+            if follow_up is not None and begun < follow_up:
+                due = min(due, follow_up)
+            if summary.idle or not _wait_for_next_tick(adapters, holder, started, due, time_left_ms, clock, sleep):
                 return ticks
     finally:
         store.release_lease(LEASE, holder)
+        if busy:
+            _hand_off(adapters, clock())
 
 
-def _wait_for_next_tick(adapters, holder, last_tick, time_left_ms, clock, sleep) -> bool:
-    """Sleeps until the next tick is due or a nudge asks for one; False when this invocation must stop."""
+def _hand_off(adapters, now: datetime) -> None:
+    """Out of time with work going on: start the next invocation now rather than leave the fleet unwatched.
+
+    The scheduled invocation that came while this one held the lease only asked it to tick and returned; without
+    a hand-off, nothing would tick until the next minute's schedule.
+    """
+    try:
+        adapters.queues.send(config.NUDGE_QUEUE, {"reason": "hand-off", "at": now.isoformat()})
+    except BallastError as error:
+        logger.warning("hand-off not sent; the schedule starts the next invocation", extra={"error": str(error)})
+
+
+def _wait_for_next_tick(adapters, holder, last_tick, due: float, time_left_ms, clock, sleep) -> bool:
+    """Sleeps until the next tick is due (time.monotonic) or a nudge asks for one; False when this invocation must stop."""
     try:
         adapters.store.acquire_lease(LEASE, holder, config.LEASE_TTL_S, clock())
     except LeaseHeld:
         logger.warning("lease lost to another controller; stopping")
         return False
-    due = time.monotonic() + config.TICK_INTERVAL_S
     while True:
         spare_s = time_left_ms() / 1000 - SAFETY_MARGIN_S
         if spare_s <= 0:

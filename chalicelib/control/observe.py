@@ -42,20 +42,23 @@ def observe(adapters, now: datetime) -> World:
     queue_depths = adapters.queues.backlog(sorted({w.queue_name for w in workloads.values() if w.queue_name}))
     utilization = _utilization(adapters, workloads.values(), now)
     external = _external(adapters, workloads.values(), now)
-    arrivals = _last_arrivals(store, workloads.values(), now)
+    stats = _recent_stats(store, workloads.values(), now)
     observations, completions, failures = {}, {}, {}
     for name, workload in workloads.items():
         state = fleet_states.get(workload.target)
         if isinstance(state, Exception) or state is None:
             failures[name] = state or BallastError("no state for the target")
             continue
-        completions[name] = _completions(store, workload, statuses[name], now)
-        startup_s = tracking.startup_seconds(statuses[name], state.desired, state.running, now)
+        completions[name] = (tracking.unchanged(statuses[name]) if stats is None
+                             else tracking.completions_from(stats.get(name, []), statuses[name], now))
+        startup_s = tracking.task_startup_seconds(statuses[name].get("startup"), state.desired, state.running, now)
         observations[name] = _observation(workload, state, queue_depths, utilization, external, completions[name],
-                                          startup_s, arrivals.get(name))
+                                          startup_s)
     pool_states = adapters.nodegroups.observe(list(pools.values()))
-    pool_observations = {name: PoolObservation(state.desired, state.ready) for name, state in pool_states.items()
-                         if not isinstance(state, Exception)}
+    pool_observations = {
+        name: PoolObservation(state.desired, state.ready,
+                              tracking.scale_up_seconds(pool_statuses[name].get("boot"), state.desired, state.ready, now))
+        for name, state in pool_states.items() if not isinstance(state, Exception)}
     return World(workloads, statuses, pools, pool_statuses, observations, completions, failures, pool_states,
                  pool_observations)
 
@@ -82,31 +85,21 @@ def _external(adapters, workloads, now) -> dict:
         return {}
 
 
-def _last_arrivals(store, workloads, now) -> dict[str, datetime]:
+def _recent_stats(store, workloads, now) -> dict[str, list[dict]] | None:
+    """This minute's and the last minute's stats of every queue workload, in batches; None when unreadable."""
     names = [w.name for w in workloads if w.queue_name]
     if not names:
         return {}
     try:
-        return store.latest_stamps(names, tracking.LAST_ARRIVAL, now)
+        return store.recent_stats(names, now)
     except BallastError as error:
-        # The queue's depth still drives the cooldown; only a trickle between ticks goes unseen this once.
-        logger.warning("arrivals unavailable", extra={"error": str(error)})
-        return {}
-
-
-def _completions(store, workload: Workload, status: dict, now: datetime) -> Completions:
-    since = tracking.stats_read_from(workload, status, now)
-    if since is None:
-        return tracking.unchanged(status)
-    try:
-        buckets = store.read_stats(workload.name, since)
-    except BallastError:
-        return tracking.unchanged(status)
-    return tracking.completions_from(buckets, status, now)
+        # The queue's depth still drives the scaling; what the stats teach waits for the next tick.
+        logger.warning("stats unavailable", extra={"error": str(error)})
+        return None
 
 
 def _observation(workload: Workload, state, depths: dict, utilization: dict, external: dict,
-                 completions: Completions, startup_s: float | None, last_arrival_at: datetime | None) -> Observation:
+                 completions: Completions, startup_s: float | None) -> Observation:
     depth = depths.get(workload.queue_name) if workload.queue_name else None
     usage = utilization.get(workload.target, {})
     return Observation(
@@ -120,5 +113,5 @@ def _observation(workload: Workload, state, depths: dict, utilization: dict, ext
         throughput=completions.samples,
         arrival_per_s=completions.arrival_per_s,
         startup_s=startup_s,
-        last_arrival_at=last_arrival_at,
+        last_arrival_at=completions.last_arrival_at,
     )

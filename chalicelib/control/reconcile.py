@@ -17,6 +17,7 @@ from chalicelib.telemetry import logger, metrics
 @dataclass
 class TickSummary:
     idle: bool
+    activated: bool = False  # a workload scaled up from zero: a burst may still be landing
     actions: int = 0
     failures: int = 0
     decisions: dict[str, Decision] = field(default_factory=dict)
@@ -43,7 +44,9 @@ def tick(adapters, now: datetime) -> TickSummary:
     idle = (not world.failures and all(tracking.is_idle(observations[n], d) for n, d in decision.workloads.items())
             and all(world.pool_observations[n].nodes == d.nodes == pools[n].min_nodes
                     for n, d in decision.pools.items()))
-    summary = TickSummary(idle=idle, decisions=dict(decision.workloads), pools=dict(decision.pools))
+    activated = any(observations[n].replicas == 0 < d.replicas for n, d in decision.workloads.items())
+    summary = TickSummary(idle=idle, activated=activated, decisions=dict(decision.workloads),
+                          pools=dict(decision.pools))
     events: list[dict] = []
     for name, error in world.failures.items():
         target = workloads[name].target
@@ -62,13 +65,14 @@ def tick(adapters, now: datetime) -> TickSummary:
         if outcome is None:
             continue
         summary.actions += outcome.acted
+        waits = tracking.waits_for_nodes(workload, decision.pools, world.pool_observations)
         record.workload_status(store, workload, status, observations[name], world.completions[name], workload_decision,
-                               outcome, now, events)
+                               outcome, waits, now, events)
     for name, node_decision in decision.pools.items():
         outcome = act.resize_pool(adapters, pools[name], world.pool_states[name], node_decision, now)
         summary.actions += outcome.acted
-        record.pool_status(store, pools[name], world.pool_statuses[name], world.pool_states[name], node_decision,
-                           outcome, now, events)
+        record.pool_status(store, pools[name], world.pool_statuses[name], world.pool_observations[name],
+                           node_decision, outcome, now, events)
     record.events(store, observe.NAMESPACE, events)
     latency_ms = (time.perf_counter() - begun) * 1000
     # Both are added on every tick, idle or not, so the flush is never empty (Powertools warns on an empty one).

@@ -10,7 +10,7 @@ from chalicelib.control.explain import event, kind_of, why
 from chalicelib.core import tracking
 from chalicelib.core.backlog import backlog_of
 from chalicelib.core.tracking import Completions
-from chalicelib.core.types import Decision, NodeDecision, Observation
+from chalicelib.core.types import Decision, NodeDecision, Observation, PoolObservation
 from chalicelib.errors import BallastError
 from chalicelib.model import BacklogMetric, Condition, ExternalMetric, NodePool, ResourceMetric, Workload
 from chalicelib.telemetry import logger
@@ -19,7 +19,8 @@ FAILED_GET_SCALE = "FailedGetScale"  # HPA's reason, verbatim
 
 
 def workload_status(store, workload: Workload, status: dict, observation: Observation, completions: Completions,
-             decision: Decision, outcome: Outcome, now: datetime, outbox: list[dict]) -> None:
+                    decision: Decision, outcome: Outcome, waits_for_nodes: bool, now: datetime,
+                    outbox: list[dict]) -> None:
     history = outcome.history
     depth = observation.queue
     new_status = {
@@ -37,9 +38,13 @@ def workload_status(store, workload: Workload, status: dict, observation: Observ
         "dryRun": workload.dry_run or config.DRY_RUN,
         "conditions": _conditions(outcome.conditions, status.get("conditions", []), now),
         "history": history.to_dict(),
-        "statsThrough": completions.through,
+        "statsSeen": completions.seen,
         "arrivalPerSecond": completions.arrival_per_s,
-        "startup": tracking.startup_after(status, observation, decision, outcome.acted, now),
+        "startup": tracking.scale_up_timing(status.get("startup"), tracking.scale_up_seconds(
+                                                status.get("startup"), observation.replicas, observation.running,
+                                                now) is not None,
+                                            observation.replicas, decision.replicas, outcome.acted, now,
+                                            waits_for_nodes),
         "startupSeconds": observation.startup_s if observation.startup_s is not None else status.get("startupSeconds"),
     }
     _write_status(store, workload, new_status, [e.to_dict() for e in outcome.events], outbox)
@@ -49,11 +54,11 @@ def workload_status(store, workload: Workload, status: dict, observation: Observ
         _publish(workload, observation, decision)
 
 
-def pool_status(store, pool: NodePool, status: dict, state, decision: NodeDecision, outcome: Outcome, now: datetime,
-                outbox: list[dict]) -> None:
+def pool_status(store, pool: NodePool, status: dict, observation: PoolObservation, decision: NodeDecision,
+                outcome: Outcome, now: datetime, outbox: list[dict]) -> None:
     new_status = {
-        "currentNodes": state.desired,
-        "readyNodes": state.ready,
+        "currentNodes": observation.nodes,
+        "readyNodes": observation.ready_nodes,
         "desiredNodes": decision.nodes,
         "requestedNodes": outcome.requested,
         "tasks": decision.tasks,
@@ -61,6 +66,9 @@ def pool_status(store, pool: NodePool, status: dict, state, decision: NodeDecisi
         "message": decision.message,
         "conditions": _conditions(outcome.conditions, status.get("conditions", []), now),
         "history": decision.history.to_dict(),
+        "boot": tracking.scale_up_timing(status.get("boot"), observation.boot_s is not None, observation.nodes,
+                                         outcome.requested, outcome.acted, now),
+        "bootSeconds": observation.boot_s if observation.boot_s is not None else status.get("bootSeconds"),
     }
     _write_status(store, pool, new_status, outcome.events, outbox)
 

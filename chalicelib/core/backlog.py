@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from chalicelib.core import external
+from chalicelib.core import external, idle
 from chalicelib.core.types import History, Observation, Proposal, QueueDepth
 from chalicelib.model import BacklogMetric, Workload
 
@@ -17,6 +17,10 @@ ABOVE_TARGET = "BacklogAboveTarget"
 BELOW_TARGET = "BacklogBelowTarget"
 WITHIN_TOLERANCE = "BacklogWithinTolerance"
 COOLDOWN = "BacklogEmptyCoolingDown"
+FINISHED_BEFORE_START = "BacklogFinishedBeforeNewReplicasStart"
+# A queue empty for less than this between two items is one stretch of work, not a gap between bursts.
+MIN_GAP_S = 30.0
+GAP_SMOOTHING = 0.3
 
 
 def backlog_of(workload: Workload, queue: QueueDepth) -> int:
@@ -43,16 +47,45 @@ def remember(workload: Workload, observed: Observation, history: History, now: d
     A queue read empty at every tick may still be busy: a trickle of uploads that the replicas finish between ticks.
     The last arrival ingest recorded is work the queue held, so it moves the anchor too, and a workload serving a
     trickle keeps its replica instead of flapping between zero and one (KEDA, which sees only the depth, flaps).
+    Work coming back after the queue stayed empty for a while teaches the gap between bursts.
     """
     if observed.queue is None:
         return history
-    anchor = history.queue_last_nonempty_at
+    anchor, gap_s = history.queue_last_nonempty_at, history.gap_s
     # With no memory of the queue, assume it was busy just now: a missing record must never shorten the cooldown.
-    if backlog_of(workload, observed.queue) > 0 or anchor is None:
-        anchor = now
-    elif observed.last_arrival_at is not None and anchor < observed.last_arrival_at:
-        anchor = min(observed.last_arrival_at, now)
-    return history if anchor == history.queue_last_nonempty_at else history.evolve(queue_last_nonempty_at=anchor)
+    busy = backlog_of(workload, observed.queue) > 0
+    returned = observed.last_arrival_at if observed.last_arrival_at is not None and anchor is not None \
+        and anchor < observed.last_arrival_at else None
+    if busy or anchor is None:
+        new_anchor = now
+    elif returned is not None:
+        new_anchor = min(returned, now)
+    else:
+        new_anchor = anchor
+    if anchor is not None and (busy or returned is not None):
+        quiet_s = ((returned or now) - anchor).total_seconds()
+        if quiet_s >= MIN_GAP_S:
+            gap_s = quiet_s if gap_s is None else gap_s + GAP_SMOOTHING * (quiet_s - gap_s)
+    waiting = idle.waiting_since(observed, backlog_of(workload, observed.queue), history, now)
+    if new_anchor == anchor and gap_s == history.gap_s and waiting == history.waiting_since:
+        return history
+    return history.evolve(queue_last_nonempty_at=new_anchor, gap_s=gap_s, waiting_since=waiting)
+
+
+def _replicas_wanted_in_s(workload: Workload, history: History, now: datetime) -> float | None:
+    arrival_in_s = next_work_in_s(history, now)
+    if arrival_in_s is None:
+        return None
+    return arrival_in_s + idle.hold_s(workload, idle.slow_startup_s(workload, history))
+
+
+def next_work_in_s(history: History, now: datetime) -> float | None:
+    """Seconds until work is expected back in a drained queue, from the gaps learned; None when nothing is known."""
+    if history.gap_s is None or history.queue_last_nonempty_at is None:
+        return None
+    due_s = (history.queue_last_nonempty_at - now).total_seconds() + history.gap_s
+    # Overdue by more than a gap: the pattern broke, predict nothing.
+    return None if due_s < -history.gap_s else max(due_s, 0.0)
 
 
 def propose(workload: Workload, metric: BacklogMetric, observed: Observation, history: History,
@@ -70,19 +103,52 @@ def propose(workload: Workload, metric: BacklogMetric, observed: Observation, hi
             return Proposal(replicas, name, ACTIVATED, f"{shown}: activating from zero to {replicas}")
         return Proposal(0, name, NOT_ACTIVE, f"{shown}: at or below activation {metric.activation_threshold:g}")
     if backlog == 0:
-        return drained(workload, history, now, name)
+        return drained(workload, observed, history, now, name)
     replicas = max(1, external.average_value_replicas(current, backlog, metric.target_per_replica))
+    if replicas > current and _finished_before_a_start(workload, observed, backlog, history):
+        return Proposal(current, name, FINISHED_BEFORE_START,
+                        f"{shown}: the {min(observed.ready_replicas, current)} running finish it before a new replica "
+                        f"would start ({idle.startup_s(workload, history):.0f}s): keeping {current}")
     reason = ABOVE_TARGET if replicas > current else BELOW_TARGET if replicas < current else WITHIN_TOLERANCE
     return Proposal(replicas, name, reason, f"{shown} -> {replicas} replicas")
 
 
-def drained(workload: Workload, history: History, now: datetime, name: str) -> Proposal:
-    """The proposal for a running workload whose queue is empty: one until the cooldown has passed, then zero."""
+def _finished_before_a_start(workload: Workload, observed: Observation, backlog: int, history: History) -> bool:
+    """Whether the replicas running now clear the backlog before a new one could start: adding one only costs.
+
+    Only with a learned throughput: the prior is a guess, and a guess must not hold back a burst.
+    """
+    if history.throughput_per_s is None or history.throughput_samples == 0:
+        return False
+    running = min(observed.ready_replicas, observed.replicas)
+    return backlog <= running * history.throughput_per_s * idle.startup_s(workload, history)
+
+
+def drained(workload: Workload, observed: Observation, history: History, now: datetime, name: str) -> Proposal:
+    """The proposal for a running workload whose queue is empty: its replicas for the break-even time, then zero.
+
+    With an explicit cooldownSeconds, KEDA's way: one replica (the HPA's floor) until the cooldown has passed.
+    """
     since = history.queue_last_nonempty_at or now
     empty_s = (now - since).total_seconds()
-    if empty_s >= workload.cooldown_s:
-        return Proposal(0, name, DEACTIVATED, f"queue and in-flight empty for {empty_s:.0f}s "
-                                              f"(cooldown {workload.cooldown_s}s): scaling to zero")
-    # KEDA hands an idle queue to the HPA, whose floor is one replica, until the cooldown has passed.
-    left = since + timedelta(seconds=workload.cooldown_s) - now
-    return Proposal(1, name, COOLDOWN, f"queue and in-flight empty; zero allowed in {left.total_seconds():.0f}s")
+    keep = idle.replica_keep(workload, history)
+    paid_s = idle.paid_for_s(workload, history, now)
+    if workload.cooldown_s is None and paid_s > 0:
+        return Proposal(observed.replicas, name, idle.IDLE_KEPT,
+                        f"queue and in-flight empty; keeping {observed.replicas} for the {paid_s:.0f}s of Fargate's "
+                        f"minimum already paid for")
+    if (empty_s >= keep.seconds) if workload.cooldown_s is not None else keep.is_over(empty_s):
+        return Proposal(0, name, DEACTIVATED, f"queue and in-flight empty for {empty_s:.0f}s, the {keep.seconds:.0f}s "
+                                              f"{'cooldown' if workload.cooldown_s is not None else 'break-even'} "
+                                              f"({keep.basis}): scaling to zero")
+    wanted_in_s = _replicas_wanted_in_s(workload, history, now)
+    if workload.cooldown_s is None and wanted_in_s is not None and wanted_in_s > keep.seconds:
+        return Proposal(0, name, DEACTIVATED, f"queue and in-flight empty; work is expected back in {wanted_in_s:.0f}s, "
+                                              f"after the break-even {keep.seconds:.0f}s: scaling to zero now")
+    left_s = since.timestamp() + keep.seconds - now.timestamp()
+    if workload.cooldown_s is not None:
+        # KEDA hands an idle queue to the HPA, whose floor is one replica, until the cooldown has passed.
+        return Proposal(1, name, COOLDOWN, f"queue and in-flight empty; zero allowed in {left_s:.0f}s")
+    return Proposal(observed.replicas, name, idle.IDLE_KEPT,
+                    f"queue and in-flight empty for {empty_s:.0f}s; keeping {observed.replicas} for {left_s:.0f}s more "
+                    f"({keep.basis})")

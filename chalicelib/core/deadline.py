@@ -8,8 +8,11 @@ from chalicelib.core import backlog
 from chalicelib.core.types import History, Observation, Proposal
 from chalicelib.model import DeadlineMetric, Workload
 
-# Smoothing of the learned rates: one noisy minute moves the estimate by a tenth of its surprise.
+# Smoothing of the learned start-up latency: one noisy scale-up moves the estimate by a tenth of its surprise.
 SMOOTHING = 0.1
+# The learned throughput is the busy-time-weighted mean of the last this many replica-seconds of work: a burst's
+# first completions replace the prior at once, and one slow image moves a long-running estimate little.
+THROUGHPUT_MEMORY_S = 1800.0
 # Margin on the learned rate before giving replicas back (HPA's tolerance, same purpose).
 TOLERANCE = 0.1
 
@@ -19,8 +22,8 @@ ON_TRACK = "DeadlineOnTrack"
 UNREACHABLE = "DeadlineUnreachable"
 
 
-def _smooth(previous: float | None, sample: float, weight: float = SMOOTHING) -> float:
-    return sample if previous is None else previous + max(weight, SMOOTHING) * (sample - previous)
+def _smooth(previous: float | None, sample: float) -> float:
+    return sample if previous is None else previous + SMOOTHING * (sample - previous)
 
 
 def learn(observed: Observation, history: History) -> History:
@@ -29,17 +32,19 @@ def learn(observed: Observation, history: History) -> History:
     busy_s = sum(s.replica_seconds for s in observed.throughput if s.replica_seconds > 0)
     if busy_s > 0:
         items = sum(s.items for s in observed.throughput if s.replica_seconds > 0)
-        # A running mean while samples are few (each counts fully), an exponential average once they are many.
-        count = history.throughput_samples + len(observed.throughput)
-        changes.update(throughput_samples=count, throughput_per_s=_smooth(
-            history.throughput_per_s, items / busy_s, len(observed.throughput) / count))
+        learned_s = min(history.throughput_busy_s + busy_s, THROUGHPUT_MEMORY_S)
+        previous = history.throughput_per_s if history.throughput_per_s is not None else items / busy_s
+        changes.update(throughput_samples=history.throughput_samples + 1, throughput_busy_s=learned_s,
+                       throughput_per_s=previous + busy_s / learned_s * (items / busy_s - previous))
     if observed.startup_s is not None:
         changes["startup_s"] = _smooth(history.startup_s, observed.startup_s)
+        if history.startup_s is not None:
+            changes["startup_dev_s"] = _smooth(history.startup_dev_s, abs(observed.startup_s - history.startup_s))
     return history.evolve(**changes) if changes else history
 
 
 def throughput_of(metric: DeadlineMetric, history: History) -> float:
-    """Items per second per replica: the prior until minSamples completions were measured, then the smoothed estimate."""
+    """Items per second per replica: the prior until minSamples readings held completions, then the learned rate."""
     if history.throughput_samples < metric.min_samples or not history.throughput_per_s:
         return metric.prior_items_per_s
     return history.throughput_per_s
@@ -68,7 +73,7 @@ def propose(workload: Workload, metric: DeadlineMetric, observed: Observation, h
                         f"unable to read the attributes of queue {workload.queue_name}", valid=False)
     waiting = backlog.backlog_of(workload, observed.queue)
     if waiting == 0:
-        return backlog.drained(workload, history, now, name) if current else \
+        return backlog.drained(workload, observed, history, now, name) if current else \
             Proposal(0, name, backlog.NOT_ACTIVE, "queue and in-flight empty")
     per_replica_s = throughput_of(metric, history)
     startup_s = history.startup_s if history.startup_s is not None else metric.prior_startup_s

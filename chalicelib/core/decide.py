@@ -5,7 +5,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Mapping
 
-from chalicelib.core import backlog, behavior, deadline, external, nodes, utilization
+from chalicelib.core import backlog, behavior, deadline, external, idle, nodes, utilization
 from chalicelib.core.types import (Decision, History, Observation, PoolHistory, PoolObservation, Proposal,
                                    TickDecision)
 from chalicelib.model import Condition, Event, NodePool, Workload
@@ -32,8 +32,13 @@ def decide(workload: Workload, observed: Observation, history: History, now: dat
     return conclude(workload, observed, recommend(workload, observed, history, now), now)
 
 
-def recommend(workload: Workload, observed: Observation, history: History, now: datetime) -> Decision:
-    """The decision before it is final: no rescale event and no scale event recorded yet (see `conclude`)."""
+def recommend(workload: Workload, observed: Observation, history: History, now: datetime,
+              cold_start_s: float | None = None, capacity_paid: bool = False) -> Decision:
+    """The decision before it is final: no rescale event and no scale event recorded yet (see `conclude`).
+
+    `cold_start_s` is what starting from zero takes now (start-up, and a node's boot when none has room), and
+    `capacity_paid` says a ready node has room for a task: decide_tick knows the pools, a lone workload does not.
+    """
     history = deadline.learn(observed, backlog.remember(workload, observed, history, now))
     current = observed.replicas
     if workload.paused_replicas is not None:
@@ -43,6 +48,15 @@ def recommend(workload: Workload, observed: Observation, history: History, now: 
         why = ABOVE_MAX if current > workload.max_replicas else BELOW_MIN
         target = min(max(current, workload.min_replicas), workload.max_replicas)
         return Decision(target, (_able(SUCCEEDED_GET_SCALE),), (), history, why, why)
+    if (idle.latency_bound_s(workload) is not None and current == 0 and history.waiting_since is not None
+            and observed.queue is not None):
+        waiting = backlog.backlog_of(workload, observed.queue)
+        cold_s = cold_start_s if cold_start_s is not None else idle.slow_startup_s(workload, history)
+        batch = idle.batch(workload, waiting, history, now, cold_s, capacity_paid)
+        if batch.hold and waiting > backlog.activation_threshold(workload):
+            return Decision(0, (_able(SUCCEEDED_GET_SCALE), behavior.condition(
+                behavior.SCALING_ACTIVE, True, idle.BATCHING, batch.message)), (), history, idle.BATCHING,
+                batch.message)
     proposals = [PROPOSERS[m.type](workload, m, observed, history, now) for m in workload.metrics]
     chosen, active = combine(proposals, current)
     warnings = tuple(_event(workload, "Warning", p.reason, p.message, now) for p in proposals if not p.valid)
@@ -56,6 +70,15 @@ def recommend(workload: Workload, observed: Observation, history: History, now: 
         return Decision(0, (_able(behavior.READY_FOR_NEW_SCALE), active, _within_range()), warnings, history,
                         chosen.reason, chosen.message, chosen.metric)
     limited = behavior.limit(workload, current, chosen.replicas, history, now)
+    if current == 0 and limited.replicas < chosen.replicas and workload.behavior.scale_up.select_policy != "Disabled":
+        # Activation goes straight to the backlog-sized count: the rate policies pace a running fleet's growth on a
+        # noisy metric; a workload at zero with a queue full of work gains nothing from starting a few at a time.
+        activated = min(chosen.replicas, workload.max_replicas)
+        limited = behavior.Limited(activated, limited.stabilized, (limited.conditions[0], behavior.condition(
+            behavior.SCALING_LIMITED, activated < chosen.replicas, behavior.TOO_MANY_REPLICAS
+            if activated < chosen.replicas else behavior.DESIRED_WITHIN_RANGE,
+            "the desired replica count is more than the maximum replica count" if activated < chosen.replicas
+            else "the desired count is within the acceptable range")), limited.history)
     reason = limited.reason if limited.replicas != chosen.replicas else chosen.reason
     why = next((c.message for c in limited.conditions if c.reason == reason), "")
     message = chosen.message if reason == chosen.reason else f"{chosen.message}; {why}"
@@ -100,8 +123,14 @@ def conclude(workload: Workload, observed: Observation, decision: Decision, now:
     able = behavior.condition(behavior.ABLE_TO_SCALE, True, SUCCEEDED_RESCALE,
                      f"the HPA controller was able to update the target scale to {decision.replicas}")
     conditions = (able,) + tuple(c for c in decision.conditions if c.type != behavior.ABLE_TO_SCALE)
-    history = behavior.record_scale(decision.history, workload.behavior.scale_up, workload.behavior.scale_down,
-                                    current, decision.replicas, now)
+    history = decision.history
+    if decision.replicas > current:
+        history = history.evolve(last_scale_up_at=now)
+    if current > 0:  # activation is not paced (recommend), and the fleet's growth from there is paced as from new
+        history = behavior.record_scale(history, workload.behavior.scale_up, workload.behavior.scale_down, current,
+                                        decision.replicas, now)
+    else:
+        history = history.evolve(last_scale_at=now)
     # The constructor, not dataclasses.replace: a tick concludes thousands of decisions and replace introspects each.
     return Decision(decision.replicas, conditions, decision.events + (event,), history, decision.reason,
                     decision.message, decision.metric)
@@ -143,14 +172,26 @@ def decide_tick(workloads: tuple[Workload, ...], pools: Mapping[str, NodePool],
                 node_states: Mapping[str, PoolObservation], now: datetime,
                 pool_histories: Mapping[str, PoolHistory] | None = None) -> TickDecision:
     """One reconcile tick: replicas for every observed workload, capped by node capacity, then nodes for every pool."""
-    recommended = {w.name: recommend(w, observations[w.name], histories.get(w.name, History()), now)
-                   for w in workloads if w.name in observations}
-    by_name = {w.name: w for w in workloads if w.name in recommended}
+    pool_histories = pool_histories or {}
+    observed = [w for w in workloads if w.name in observations]
+    recommended = {}
+    for w in observed:
+        history = histories.get(w.name, History())
+        cold_start_s, paid = None, False
+        if idle.latency_bound_s(w) is not None and observations[w.name].replicas == 0:
+            paid = nodes.has_room(w, observed, observations, pools, node_states)
+            cold_start_s = idle.slow_startup_s(w, history) + (0 if paid else idle.BOOT_MARGIN * nodes.boot_s(
+                w, pools, pool_histories))
+        recommended[w.name] = recommend(w, observations[w.name], history, now, cold_start_s, paid)
+    by_name = {w.name: w for w in observed}
     # Replicas a user pinned (spec.replicas) are wanted whatever the queue holds: their tasks may get new nodes.
     demands = [nodes.Demand(w, recommended[w.name].replicas,
-                            w.paused_replicas is not None or not backlog.is_drained(w, observations[w.name]))
+                            w.paused_replicas is not None or not backlog.is_drained(w, observations[w.name]),
+                            _nodes_wanted_in_s(w, observations[w.name], recommended[w.name].history, pools,
+                                               pool_histories, now),
+                            observations[w.name].replicas, _backlog(w, observations[w.name]))
                for w in by_name.values() if w.node_pools]
-    plan = nodes.plan(demands, pools, node_states, pool_histories or {}, now)
+    plan = nodes.plan(demands, pools, node_states, pool_histories, now)
     decided = {}
     for name, decision in recommended.items():
         if name in plan.capacity:
@@ -158,6 +199,23 @@ def decide_tick(workloads: tuple[Workload, ...], pools: Mapping[str, NodePool],
             decision = cap(decision, limit.replicas, limit.reason, limit.message)
         decided[name] = conclude(by_name[name], observations[name], decision, now)
     return TickDecision(decided, plan.pools)
+
+
+def _backlog(workload: Workload, observed: Observation) -> int:
+    return backlog.backlog_of(workload, observed.queue) if observed.queue is not None else 0
+
+
+def _nodes_wanted_in_s(workload: Workload, observed: Observation, history: History, pools, pool_histories,
+                       now: datetime) -> float | None:
+    """When a drained workload will want nodes again: its next work, and for a batching one the wait it allows."""
+    if not backlog.is_drained(workload, observed):
+        return None
+    arrival_in_s = backlog.next_work_in_s(history, now)
+    if arrival_in_s is None:
+        return None
+    cold_start_s = idle.slow_startup_s(workload, history) + idle.BOOT_MARGIN * nodes.boot_s(workload, pools,
+                                                                                             pool_histories)
+    return arrival_in_s + idle.hold_s(workload, cold_start_s)
 
 
 def _able(reason: str) -> Condition:

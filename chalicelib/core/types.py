@@ -150,9 +150,14 @@ class History:
     scale_down_events: tuple[ScaleEvent, ...] = ()
     queue_last_nonempty_at: datetime | None = None
     throughput_per_s: float | None = None  # smoothed items per second per replica
-    throughput_samples: int = 0
+    throughput_samples: int = 0  # readings that held completions
+    throughput_busy_s: float = 0.0  # replica-seconds of work behind the estimate, up to deadline.THROUGHPUT_MEMORY_S
     startup_s: float | None = None  # smoothed start-up latency
+    startup_dev_s: float | None = None  # smoothed deviation of the start-ups from it
     last_scale_at: datetime | None = None
+    last_scale_up_at: datetime | None = None  # when the newest tasks were asked for: billing runs from there
+    waiting_since: datetime | None = None  # when work began waiting for the workload at zero (batching's clock)
+    gap_s: float | None = None  # smoothed time from the queue draining to work coming back
 
     def evolve(self, **changes) -> History:
         """dataclasses.replace without its per-call field introspection: a tick builds thousands of these."""
@@ -168,8 +173,13 @@ class History:
             "queue_last_nonempty_at": _iso(self.queue_last_nonempty_at),
             "throughput_per_s": self.throughput_per_s,
             "throughput_samples": self.throughput_samples,
+            "throughput_busy_s": self.throughput_busy_s,
             "startup_s": self.startup_s,
+            "startup_dev_s": self.startup_dev_s,
             "last_scale_at": _iso(self.last_scale_at),
+            "last_scale_up_at": _iso(self.last_scale_up_at),
+            "waiting_since": _iso(self.waiting_since),
+            "gap_s": self.gap_s,
         }
 
     @classmethod
@@ -182,8 +192,13 @@ class History:
             queue_last_nonempty_at=_time(data.get("queue_last_nonempty_at")),
             throughput_per_s=data.get("throughput_per_s"),
             throughput_samples=data.get("throughput_samples", 0),
+            throughput_busy_s=data.get("throughput_busy_s", 0.0),
             startup_s=data.get("startup_s"),
+            startup_dev_s=data.get("startup_dev_s"),
             last_scale_at=_time(data.get("last_scale_at")),
+            last_scale_up_at=_time(data.get("last_scale_up_at")),
+            waiting_since=_time(data.get("waiting_since")),
+            gap_s=data.get("gap_s"),
         )
 
 
@@ -219,6 +234,7 @@ class PoolObservation:
 
     nodes: int
     ready_nodes: int | None = None
+    boot_s: float | None = None  # measured seconds from a scale-up to its nodes ready, when one completed this tick
 
 
 @dataclass(frozen=True)
@@ -226,13 +242,15 @@ class PoolHistory:
     """When each surplus node became unneeded, oldest first (cluster-autoscaler's unneeded-since, by count)."""
 
     unneeded_since: tuple[datetime, ...] = ()
+    boot_s: float | None = None  # smoothed boot-to-ready time of the pool's nodes
 
     def to_dict(self) -> dict:
-        return {"unneeded_since": [t.isoformat() for t in self.unneeded_since]}
+        return {"unneeded_since": [t.isoformat() for t in self.unneeded_since], "boot_s": self.boot_s}
 
     @classmethod
     def from_dict(cls, data: Mapping | None) -> PoolHistory:
-        return cls(tuple(_time(t) for t in (data or {}).get("unneeded_since", ())))
+        data = data or {}
+        return cls(tuple(_time(t) for t in data.get("unneeded_since", ())), data.get("boot_s"))
 
 
 @dataclass(frozen=True)

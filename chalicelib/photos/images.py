@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 
@@ -80,6 +81,12 @@ def list_images(store: Store, user: str, query: dict) -> dict:
     limit = _limit(query.get("limit"))
     jobs, token = store.list(job.KIND, user, limit=limit, continue_token=query.get("continue"))
     return {"items": [_image(j) for j in jobs], "continue": token}
+
+
+def name_in_path(raw: str) -> str:
+    """A name as the route's path carried it: API Gateway's REST API (and chalice local) pass path parameters as sent,
+    percent-encoded, so a client sends quote(name, safe="") and "50%25 off.jpg" arrives as "50%2525%20off.jpg"."""
+    return unquote(raw)
 
 
 def get_image(store: Store, objects: Objects, user: str, op: str, name: str) -> dict:

@@ -253,19 +253,23 @@ def test_counters_add_up_per_minute_and_the_stamp_is_not_a_counter(store):
                                                 "lastArrivalAt": (NOW + timedelta(seconds=40)).isoformat()}]
 
 
-def test_latest_stamps_reads_this_minute_and_the_last_for_many_names_in_batches(store):
+def test_recent_stats_reads_this_minute_and_the_last_for_many_names_in_batches(store):
     names = [f"w{i}" for i in range(120)]  # 240 keys: three BatchGetItem calls of at most 100
     for i, name in enumerate(names):
         if i % 3 == 0:
             store.add_stats(name, NOW - timedelta(seconds=30), {"arrived": 1}, stamp="lastArrivalAt")
         if i % 3 == 1:
             store.add_stats(name, NOW - timedelta(seconds=30), {"arrived": 1}, stamp="lastArrivalAt")
-            store.add_stats(name, NOW + timedelta(seconds=10), {"arrived": 1}, stamp="lastArrivalAt")
-    store.add_stats("w2", NOW - timedelta(minutes=5), {"arrived": 1}, stamp="lastArrivalAt")  # remembered by then
-    store.add_stats("w5", NOW, {"done": 1})  # a completion is no arrival
+            store.add_stats(name, NOW + timedelta(seconds=10), {"done": 2, "busyMs": 1500})
+    store.add_stats("w2", NOW - timedelta(minutes=5), {"arrived": 1}, stamp="lastArrivalAt")  # older: not read
     calls = []
     store._table.meta.client.meta.events.register("before-call.dynamodb.BatchGetItem", lambda **_: calls.append(1))
-    found = store.latest_stamps(names, "lastArrivalAt", NOW + timedelta(seconds=20))
+    found = store.recent_stats(names, NOW + timedelta(seconds=20))
     assert len(calls) == 3
-    assert found == {**{n: NOW - timedelta(seconds=30) for i, n in enumerate(names) if i % 3 == 0},
-                     **{n: NOW + timedelta(seconds=10) for i, n in enumerate(names) if i % 3 == 1}}
+    before = (NOW - timedelta(minutes=1)).isoformat()
+    stamp = (NOW - timedelta(seconds=30)).isoformat()
+    assert found == {**{n: [{"minute": before, "arrived": 1, "lastArrivalAt": stamp}]
+                        for i, n in enumerate(names) if i % 3 == 0},
+                     **{n: [{"minute": before, "arrived": 1, "lastArrivalAt": stamp},
+                            {"minute": NOW.isoformat(), "done": 2, "busyMs": 1500}]
+                        for i, n in enumerate(names) if i % 3 == 1}}

@@ -1,6 +1,7 @@
 """Every way `ballast` can be misused or let down ends in one line and an exit code: 2 for usage, 1 for failures."""
 import http.server
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -149,7 +150,7 @@ def test_every_subcommand_help_lists_its_flags_and_an_example():
     commands = next(a for a in root._actions if a.dest == "command").choices
     for name, sub in commands.items():
         text = sub.format_help()
-        assert "examples:" in text and "--endpoint" in text and "-n NAMESPACE" in text, name
+        assert re.search(r"^\s+ballast \w", text, re.M) and "--endpoint" in text and "-n NAMESPACE" in text, name
     ran = ballast("get", "--help")
     assert ran.code == 0 and "workloads (wl)" in ran.out and "-o FORMAT" in ran.out and "examples:" in ran.out
 

@@ -78,8 +78,9 @@ def test_create_is_201_with_server_metadata_and_defaults(client, path, manifest)
 def test_workload_defaults_are_applied_as_kubernetes_does(client):
     _, body = send(client, "POST", "/workloads", workload())
     assert body["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
-    assert body["spec"]["cooldownSeconds"] == 300
     assert body["spec"]["metrics"][0]["backlog"]["activationThreshold"] == 0
+    # No fixed cooldown is filled in: unset, an idle workload keeps its replicas for the break-even time.
+    assert "cooldownSeconds" not in body["spec"] and "latencyBoundSeconds" not in body["spec"]
 
 
 def test_create_of_an_existing_name_is_409_and_keeps_the_first(client):

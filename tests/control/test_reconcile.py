@@ -1,4 +1,5 @@
 """The controller's loop against fakes of the fleets, queues and node groups, and the real store on moto."""
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
@@ -42,9 +43,13 @@ class FakeFleets:
 class FakeQueues:
     def __init__(self):
         self.depths = {}
+        self.sent = []
 
     def backlog(self, names):
         return {name: self.depths.get(name, Backlog(0, 0, 0)) for name in names}
+
+    def send(self, name, body):
+        self.sent.append((name, body))
 
 
 class FakeNodeGroups:
@@ -99,11 +104,11 @@ def test_a_burst_scales_up_on_the_first_tick_and_says_why(world):
     world.store.create(workload("thumbnail"))
     world.queues.depths["ballast-dev-thumbnail"] = Backlog(visible=420, in_flight=0, delayed=0)
     summary = reconcile.tick(world, T0)
-    # 42 wanted, 10 allowed by maxReplicas, 4 by HPA's default scale-up rate (max of 4 pods and 100 % per 15 s).
-    assert world.fleets.calls == [("thumbnail", 4)]
+    # 42 wanted, 10 allowed by maxReplicas; activation from zero is not paced by the scale-up rate (4 pods per 15 s).
+    assert world.fleets.calls == [("thumbnail", 10)]
     assert summary.actions == 1
     got = status(world.store, "thumbnail")
-    assert (got["currentReplicas"], got["desiredReplicas"], got["reason"]) == (0, 4, "ScaleUpLimit")
+    assert (got["currentReplicas"], got["desiredReplicas"], got["reason"]) == (0, 10, "TooManyReplicas")
     assert got["backlog"] == {"visible": 420, "inFlight": 0, "delayed": 0}
     limited = {c["type"]: c for c in got["conditions"]}["ScalingLimited"]
     assert limited["status"] == "True"
@@ -277,9 +282,23 @@ def test_the_loop_ticks_until_its_time_is_nearly_used_then_frees_the_lease(world
     ticks = loop.run(world, time_left_ms=lambda: next(remaining))
     assert ticks >= 2
     assert world.store.lease_holder(loop.LEASE) is None
+    # Work goes on: the next invocation is started now, not at the next minute's schedule.
+    assert [(name, body["reason"]) for name, body in world.queues.sent] == [("ballast-dev-nudge", "hand-off")]
+
+
+def test_a_tick_that_wakes_a_workload_is_followed_by_another_within_seconds(world, monkeypatch):
+    # The first tick after a burst's first upload sees its first second only: the next one must not wait a tick.
+    monkeypatch.setattr(loop.config, "TICK_INTERVAL_S", 30)
+    monkeypatch.setattr(loop, "FOLLOW_UP_S", 0.05)
+    world.store.create(workload("thumbnail"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(5, 0, 0)
+    ends = time.monotonic() + 2 + loop.SAFETY_MARGIN_S
+    ticks = loop.run(world, time_left_ms=lambda: (ends - time.monotonic()) * 1000)
+    assert ticks == 2  # the waking tick and its follow-up; the next regular one (30 s) is past the time left
+    assert world.fleets.calls == [("thumbnail", 1)]
 
 
 def test_an_idle_system_ticks_once_and_returns(world):
     world.store.create(workload("thumbnail"))
     assert loop.run(world, time_left_ms=lambda: 60_000) == 1
-    assert world.fleets.calls == []
+    assert world.fleets.calls == [] and world.queues.sent == []

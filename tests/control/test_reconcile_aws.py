@@ -282,15 +282,22 @@ def test_a_tick_reads_the_store_in_two_queries_whatever_the_number_of_workloads(
     assert dynamodb["UpdateItem"] == 30  # one status write each
 
 
-def test_completion_stats_are_read_once_a_minute_for_deadline_workloads_only(store):
+def test_the_stats_are_read_in_one_batch_per_tick_and_each_tick_learns_what_completed_since_the_last(store):
     service("thumbnail")
+    service("grayscale")
     workload(store, "thumbnail", metrics=[{"type": "Deadline", "deadline": {"seconds": 300}}])
+    workload(store, "grayscale")
     store.add_stats("thumbnail", T0 - timedelta(minutes=1), {"arrived": 120, "done": 30, "busyMs": 60_000})
     dynamodb = calls(store._table.meta.client)
-    for seconds in (0, 15, 30, 45, 60):
-        reconcile.tick(wiring.adapters(), T0 + timedelta(seconds=seconds))
-    assert dynamodb["Query"] == 2 * 5 + 2  # the first tick of each minute reads the stats
-    assert status(store, "thumbnail")["history"]["throughput_samples"] == 1
+    reconcile.tick(wiring.adapters(), T0)
+    store.add_stats("thumbnail", T0 + timedelta(seconds=5), {"done": 10, "busyMs": 5_000})
+    reconcile.tick(wiring.adapters(), T0 + timedelta(seconds=15))
+    reconcile.tick(wiring.adapters(), T0 + timedelta(seconds=30))  # nothing completed since: nothing to learn
+    assert dynamodb["BatchGetItem"] == 3 and dynamodb["Query"] == 2 * 3  # stats in one batch; the objects' lists
+    learned = status(store, "thumbnail")
+    assert learned["history"]["throughput_samples"] == 2
+    assert learned["history"]["throughput_per_s"] == pytest.approx(40 / 65)  # 30 in 60 s, then 10 in 5 s
+    assert learned["arrivalPerSecond"] == 2.0 and status(store, "grayscale")["arrivalPerSecond"] == 0.0
 
 
 def test_two_overlapping_invocations_only_one_acts_and_the_other_exits_at_once(store):

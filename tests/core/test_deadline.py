@@ -26,12 +26,34 @@ def _observed(current, backlog, samples=(), startup_s=None):
     return Observation(replicas=current, queue=QueueDepth(backlog), throughput=tuple(samples), startup_s=startup_s)
 
 
-def test_uses_the_prior_until_min_samples():
+def test_uses_the_prior_until_min_samples_readings_held_completions():
     metric = DeadlineMetric(300, prior_items_per_s=1.0, prior_startup_s=0, min_samples=3)
-    history = deadline.learn(_observed(0, 0, [ThroughputSample(10, 5)] * 2), History())
+    history = History()
+    for _ in range(2):
+        history = deadline.learn(_observed(0, 0, [ThroughputSample(10, 5)] * 2), history)
     assert deadline.throughput_of(metric, history) == 1.0
     history = deadline.learn(_observed(0, 0, [ThroughputSample(10, 5)]), history)
     assert deadline.throughput_of(metric, history) == 2.0
+
+
+def test_the_first_completions_of_a_burst_replace_the_prior_by_default():
+    metric = DeadlineMetric(300, prior_items_per_s=1.0)
+    assert deadline.throughput_of(metric, History()) == 1.0
+    history = deadline.learn(_observed(8, 900, [ThroughputSample(6, 12)]), History())  # one tick: 6 images, 12 s busy
+    assert deadline.throughput_of(metric, history) == 0.5
+
+
+def test_learned_throughput_weighs_each_reading_by_its_busy_time():
+    # 30 replica-seconds at 1/s, then 10 at 3/s: the busy-weighted mean is 1.5/s, not the mean of the two rates.
+    history = deadline.learn(_observed(4, 100, [ThroughputSample(30, 30)]), History())
+    history = deadline.learn(_observed(4, 100, [ThroughputSample(30, 10)]), history)
+    assert history.throughput_per_s == pytest.approx(1.5)
+
+
+def test_a_long_learned_throughput_moves_little_for_one_slow_reading():
+    history = History(throughput_per_s=2.0, throughput_samples=50, throughput_busy_s=deadline.THROUGHPUT_MEMORY_S)
+    history = deadline.learn(_observed(4, 100, [ThroughputSample(9, 18)]), history)  # one reading at 0.5/s
+    assert 1.9 < history.throughput_per_s < 2.0
 
 
 def test_proposes_fewer_replicas_once_faster_throughput_is_learned():

@@ -1,4 +1,6 @@
 """Node planning of core/nodes.py, and its cap on replicas through decide_tick."""
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.core import nodes
@@ -115,4 +117,25 @@ def test_fargate_workloads_need_no_nodes():
     wl = workload(min_replicas=0)
     tick = decide_tick((wl,), {"general": pool()}, {wl.name: Observation(0, queue=QueueDepth(100))}, {},
                        {"general": PoolObservation(1)}, NOW)
-    assert tick.workloads[wl.name].replicas == 4 and tick.pools["general"].tasks == 0
+    assert tick.workloads[wl.name].replicas == 20 and tick.pools["general"].tasks == 0
+
+
+def test_a_full_pool_is_divided_in_proportion_to_the_work_waiting():
+    # 24 slots; all three want 20. Grayscale has 800 waiting, the others 40 each: equal shares (8 each) would stop
+    # grayscale's busy workers to start the others', which would then idle long before grayscale is done.
+    gray, thumb, water = (workload(name, node_pools=("general",)) for name in ("grayscale", "thumbnail", "watermark"))
+    demands = [nodes.Demand(gray, 20, True, current=16, backlog=800), nodes.Demand(thumb, 20, True, current=4, backlog=40),
+               nodes.Demand(water, 20, True, current=4, backlog=40)]
+    plan = _plan(demands, [pool()], {"general": PoolObservation(6)})
+    # Grayscale grows only into room free now: the 4 the others give back are theirs until their tasks have stopped.
+    assert {name: limit.replicas for name, limit in plan.capacity.items()} == {"grayscale": 16, "thumbnail": 2,
+                                                                             "watermark": 2}
+    later = [replace(d, current=min(d.current, 2)) if d.workload.name != "grayscale" else d for d in demands]
+    plan = _plan(later, [pool()], {"general": PoolObservation(6)})
+    assert "grayscale" not in plan.capacity  # the next tick: all 20 it wants
+
+
+def test_shares_of_a_full_pool_follow_the_backlogs_by_largest_remainder():
+    demands = [nodes.Demand(workload(name), 99, True, backlog=backlog)
+               for name, backlog in (("grayscale", 4000), ("thumbnail", 4000), ("watermark", 2000))]
+    assert nodes._shares(demands, 12) == {"grayscale": 5, "thumbnail": 5, "watermark": 2}

@@ -1,5 +1,7 @@
 """The replay entry point: a recorded burst through the core gives the recorded decisions."""
 import io
+import subprocess
+import sys
 import json
 from pathlib import Path
 
@@ -13,8 +15,9 @@ def _replicas():
 
 
 def test_replays_the_burst_into_the_recorded_decisions():
-    assert _replicas() == [("12:00", 0), ("12:01", 4), ("12:02", 8), ("12:03", 8), ("12:04", 8), ("12:05", 8),
-                           ("12:06", 8), ("12:07", 0), ("12:08", 0)]
+    # Activation goes straight to the backlog-sized count (400 at 20 per replica); HPA's scale-down window then holds it.
+    assert _replicas() == [("12:00", 0), ("12:01", 20), ("12:02", 20), ("12:03", 20), ("12:04", 20), ("12:05", 20),
+                           ("12:06", 15), ("12:07", 0), ("12:08", 0)]
 
 
 def test_never_scales_up_once_the_queue_is_empty():
@@ -34,3 +37,15 @@ def test_cli_prints_one_json_line_per_tick():
     assert replay.main([], stdin=io.StringIO(BURST.read_text()), stdout=out) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(lines) == 9 and lines[1]["workloads"]["thumbnail"]["events"][0]["reason"] == "SuccessfulRescale"
+
+
+def test_cli_stops_quietly_when_its_reader_goes_away():
+    done = subprocess.run(f"{sys.executable} -m local.replay {BURST} | head -1", shell=True, capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.startswith('{"now"') and "Traceback" not in done.stderr
+
+
+def test_cli_names_a_file_it_cannot_read_in_one_line():
+    done = subprocess.run([sys.executable, "-m", "local.replay", "no-such-file.jsonl"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no-such-file.jsonl" in done.stderr
