@@ -12,7 +12,7 @@ CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test bench chaos package infra policies clean
 
-$(STAMP): requirements.txt requirements-dev.txt workers/requirements.txt pyproject.toml | $(CHROMIUM)
+$(STAMP): requirements.txt requirements-dev.txt workers/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -20,14 +20,15 @@ $(STAMP): requirements.txt requirements-dev.txt workers/requirements.txt pyproje
 	touch $(STAMP)
 
 # The console's browser tests drive Debian's Chromium (Playwright's own browser download is not reachable everywhere
-# we run); installed only when missing. CI runs as root on a fresh clone, so apt-get needs no sudo there.
+# we run); installed only when missing, and only for the tests: the demo needs no browser. CI runs as root on a fresh
+# clone, so apt-get needs no sudo there.
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
 demo: $(STAMP)
 	$(BIN)/python -m local.demo --n $(N) $(if $(PHOTOS),--photos $(PHOTOS))
 
-test: $(STAMP)
+test: $(STAMP) | $(CHROMIUM)
 	$(BIN)/pytest -n 2  # the two cores CI has; the suite's subprocesses and moto servers use free ports
 
 chaos: $(STAMP)

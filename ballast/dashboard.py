@@ -42,7 +42,11 @@ def has_display() -> bool:
 
 
 def add_commands(commands) -> None:
-    dashboard = commands.add_parser("dashboard", help="the console: a live web view on 127.0.0.1, through your credentials")
+    dashboard = commands.add_parser(
+        "dashboard", help="the console: a live web view on 127.0.0.1, through your credentials",
+        description="Serves the console on 127.0.0.1 and forwards its calls to the API, signed with your credentials.",
+        epilog="examples:\n  ballast dashboard\n  ballast dashboard --port 8001 --no-browser\n"
+               "  ballast dashboard -n team --endpoint https://abc123.execute-api.eu-west-1.amazonaws.com/api")
     dashboard.add_argument("--port", type=int, default=0, help="the port to listen on (default: a free one)")
     dashboard.add_argument("--no-browser", action="store_true", help="print the address, do not open a browser")
     dashboard.set_defaults(run=cmd_dashboard)

@@ -104,9 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     # The handlers' logs go where CloudWatch Logs would keep them; the terminal keeps the address.
     sys.stdout = open(out / "lambda.log", "a", buffering=1)
     runtime = Runtime(out).start()
+    from chalicelib import config
+
     try:
+        # No AWS credentials are needed: the CLI signs with local ones when the endpoint is on this machine.
         print(f"local runtime up: API server {runtime.api_url}, moto {runtime.moto.endpoint}\n"
-              f"  export BALLAST_API_URL={runtime.api_url} AWS_ENDPOINT_URL={runtime.moto.endpoint}\n"
+              f"  export BALLAST_API_URL={runtime.api_url} AWS_ENDPOINT_URL={runtime.moto.endpoint} "
+              f"BALLAST_CLUSTER={config.CLUSTER} BALLAST_LOG_FILE={(out / 'lambda.log').resolve()}\n"
               f"  {MEMORY_ONLY}\n"
               f"  then `ballast dashboard` opens the console in a browser\n"
               f"Ctrl-C stops it.", file=sys.__stdout__, flush=True)

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ballast.api_client import Api, ApiError, api_error
 from ballast.console import guard, manifests
+from ballast.errors import UsageError
 
 STATIC = resources.files("ballast.console") / "static"
 STATIC_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[a-z]+)?")
@@ -144,8 +145,10 @@ class Handler(BaseHTTPRequestHandler):
                 code, raw = self._replace_if_unchanged(path, query, body, loaded)
             else:
                 code, raw = self.console.api.exchange(method, path, body, query, content_type)
-        except ApiError as error:  # no answer at all: no credentials, or nothing at the endpoint
+        except ApiError as error:  # no answer at all: nothing at the endpoint
             return self._status(502 if error.reason == "Unreachable" else error.code, error.reason, error.message)
+        except UsageError as error:  # nothing to sign with: no credentials, an unknown profile
+            return self._status(401, "NoCredentials", str(error))
         if code >= 400:
             error = api_error(code, raw)
             line = manifests.line_of(edit, error.field) if edit and error.field else None

@@ -45,11 +45,15 @@ def _decode_token(token: str | None, partition: str) -> dict | None:
 
 
 def _written(current: dict, spec: dict | None = None, labels: dict | None = None, generation: int | None = None,
-             status: dict | None = None) -> dict:
+             status: dict | None = None, annotations: dict | None = None) -> dict:
     """`current` as a write conditional on its resourceVersion leaves it, with the parts that write set."""
     metadata = {**current["metadata"], "resourceVersion": str(int(current["metadata"]["resourceVersion"]) + 1)}
     if labels is not None:
         metadata["labels"] = labels
+    if annotations is not None:
+        metadata.pop("annotations", None)
+        if annotations:
+            metadata["annotations"] = annotations
     if generation is not None:
         metadata["generation"] = generation
     return {**current, "metadata": metadata, "spec": current["spec"] if spec is None else spec,
@@ -78,6 +82,8 @@ class Store(Leases, Stats):
             "uid": str(uuid.uuid4()),
             "created": _now().isoformat(),
             "labels": dict(meta.get("labels", {})),
+            # A JSON string, as spec is: annotation keys hold '/' and '.', and values may be whole documents.
+            "annotations": json.dumps(meta.get("annotations", {}), sort_keys=True),
             "spec": json.dumps(manifest.get("spec", {}), sort_keys=True),
             "status": json.dumps(manifest.get("status", {}), sort_keys=True),
         }
@@ -119,8 +125,25 @@ class Store(Leases, Stats):
         items, _ = self._query({"KeyConditionExpression": Key(PARTITION).eq(_partition(kind, namespace))}, until=None)
         return [self._object(kind, item) for item in items]
 
+    def list_every_namespace(self, kind: str) -> list[dict]:
+        """Objects of `kind` in all namespaces: a Scan, since namespaces are partitions. It reads the whole table
+        (jobs and events too), so it serves `ballast get -A`, never the controller."""
+        scan = {"FilterExpression": Attr(PARTITION).begins_with(f"{kind}#"), "ConsistentRead": True}
+        items = []
+        while True:
+            try:
+                page = self._table.scan(**scan)
+            except ClientError as error:
+                raise translate(error, "list") from None
+            items += page.get("Items", [])
+            if not page.get("LastEvaluatedKey"):
+                break
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        objects = [self._object(kind, item) for item in items]
+        return sorted(objects, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+
     def replace(self, manifest: dict, resource_version: str | None, current: dict | None = None) -> dict:
-        """Writes spec and labels (never status); generation moves only when the spec changed.
+        """Writes spec, labels and annotations (never status); generation moves only when the spec changed.
 
         `current` is the object as the caller just read it (a patch reads before it merges): passing it saves a read.
         """
@@ -129,13 +152,16 @@ class Store(Leases, Stats):
         current = current or self.get(kind, namespace, name)
         expected = int(resource_version or current["metadata"]["resourceVersion"])
         spec, labels = json.dumps(manifest.get("spec", {}), sort_keys=True), dict(meta.get("labels", {}))
+        annotations = dict(meta.get("annotations", {}))
         spec_changed = spec != json.dumps(current["spec"], sort_keys=True)
         written = None
         if expected == int(current["metadata"]["resourceVersion"]):
-            written = _written(current, spec=json.loads(spec), labels=labels,
+            written = _written(current, spec=json.loads(spec), labels=labels, annotations=annotations,
                                generation=current["metadata"]["generation"] + spec_changed)
-        return self._update(kind, namespace, name, expected, "SET #spec = :spec, labels = :labels, gen = gen + :g",
-                            {":spec": spec, ":labels": labels, ":g": 1 if spec_changed else 0}, {"#spec": "spec"}, written)
+        return self._update(kind, namespace, name, expected,
+                            "SET #spec = :spec, labels = :labels, annotations = :annotations, gen = gen + :g",
+                            {":spec": spec, ":labels": labels, ":annotations": json.dumps(annotations, sort_keys=True),
+                             ":g": 1 if spec_changed else 0}, {"#spec": "spec"}, written)
 
     def update_status(self, kind: str, namespace: str, name: str, status: dict, resource_version: str | None = None,
                       current: dict | None = None) -> dict:
@@ -205,6 +231,7 @@ class Store(Leases, Stats):
     @staticmethod
     def _object(kind: str, item: dict) -> dict:
         namespace = item[PARTITION].split("#", 1)[1]
+        annotations = json.loads(item.get("annotations") or "{}")
         return {
             "apiVersion": API_VERSION,
             "kind": kind,
@@ -216,6 +243,7 @@ class Store(Leases, Stats):
                 "generation": int(item["gen"]),
                 "creationTimestamp": item["created"],
                 "labels": dict(item.get("labels", {})),
+                **({"annotations": annotations} if annotations else {}),
             },
             "spec": json.loads(item["spec"]),
             "status": json.loads(item["status"]),

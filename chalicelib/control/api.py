@@ -93,6 +93,13 @@ def unknown_resource(resource: str, paths: list[str]) -> None:
 
 def list_objects(store: Store, kind: str, namespace: str, query: dict) -> dict:
     labels, limit = parse_selector(query.get("labelSelector")), parse_limit(query.get("limit"))
+    if query.get("allNamespaces") not in (None, "true", "false"):
+        raise SpecError("allNamespaces", f"must be true or false, got {query['allNamespaces']!r}")
+    if query.get("allNamespaces") == "true":
+        if query.get("continue"):
+            raise SpecError("continue", "is not offered with allNamespaces=true, which answers with every object at once")
+        items = [i for i in store.list_every_namespace(kind) if all(i["metadata"]["labels"].get(k) == v for k, v in labels.items())]
+        return {"apiVersion": schema.API_VERSION, "kind": f"{kind}List", "metadata": {"continue": None}, "items": items}
     try:
         items, token = store.list(kind, namespace, labels, limit, query.get("continue"))
     except Conflict as error:
@@ -101,10 +108,24 @@ def list_objects(store: Store, kind: str, namespace: str, query: dict) -> dict:
     return {"apiVersion": schema.API_VERSION, "kind": f"{kind}List", "metadata": {"continue": token}, "items": items}
 
 
-def create(store: Store, kind: str, namespace: str, body: object) -> dict:
+def is_dry_run(query: dict) -> bool:
+    """Kubernetes' `?dryRun=All`: validate, default and answer with the object as written, but write nothing."""
+    value = query.get("dryRun")
+    if value not in (None, "All"):
+        raise SpecError("dryRun", f"must be 'All' (the only dry-run mode Kubernetes has), got {value!r}")
+    return value == "All"
+
+
+def create(store: Store, kind: str, namespace: str, body: object, dry_run: bool = False) -> dict:
     manifest = _manifest(kind, namespace, body)
     if "resourceVersion" in manifest["metadata"]:
         raise SpecError("metadata.resourceVersion", "must not be set on create")
+    if dry_run:
+        try:
+            store.get(kind, namespace, manifest["metadata"]["name"])
+        except NotFound:
+            return {**manifest, "metadata": {**manifest["metadata"], "generation": 1}, "status": {}}
+        raise Conflict(f"{kind} {namespace}/{manifest['metadata']['name']} already exists")
     return store.create(manifest)
 
 
@@ -112,16 +133,30 @@ def get(store: Store, kind: str, namespace: str, name: str) -> dict:
     return store.get(kind, namespace, check_name("name", name))
 
 
-def replace(store: Store, kind: str, namespace: str, name: str, body: object) -> dict:
+def replace(store: Store, kind: str, namespace: str, name: str, body: object, dry_run: bool = False) -> dict:
     """PUT: the whole spec; conditional on metadata.resourceVersion when the body carries one (as kubectl replace)."""
     check_name("name", name)
     manifest = _manifest(kind, namespace, body)
     if manifest["metadata"]["name"] != name:
         raise SpecError("metadata.name", f"must match the name in the URL ({name!r}), got {manifest['metadata']['name']!r}")
+    if dry_run:
+        return _as_replaced(store.get(kind, namespace, name), manifest, manifest["metadata"].get("resourceVersion"))
     return store.replace(manifest, manifest["metadata"].get("resourceVersion"))
 
 
-def patch(store: Store, kind: str, namespace: str, name: str, body: object) -> dict:
+def _as_replaced(current: dict, manifest: dict, version: str | None) -> dict:
+    """What a replace would leave, for a dry run: the write's precondition is checked, nothing is written."""
+    meta = current["metadata"]
+    if version is not None and version != meta["resourceVersion"]:
+        raise Conflict(f"{current['kind']} {meta['namespace']}/{meta['name']} was modified (resourceVersion is now "
+                       f"{meta['resourceVersion']}); read it again and retry")
+    written = {key: value for key, value in meta.items() if key not in ("labels", "annotations")}
+    written.update({key: manifest["metadata"][key] for key in ("labels", "annotations") if manifest["metadata"].get(key)})
+    written["generation"] = meta["generation"] + (manifest["spec"] != current["spec"])
+    return {**current, "metadata": written, "spec": manifest["spec"]}
+
+
+def patch(store: Store, kind: str, namespace: str, name: str, body: object, dry_run: bool = False) -> dict:
     """JSON merge patch: one read, merge, validate, one write conditional on the version read (or the one sent)."""
     check_name("name", name)
     if not isinstance(body, dict):
@@ -135,6 +170,8 @@ def patch(store: Store, kind: str, namespace: str, name: str, body: object) -> d
     manifest = spec.parse_spec(kind, merged)
     # parse_spec checked the patch's metadata.resourceVersion (if any): a client may pin the patch to what it read.
     version = manifest["metadata"].get("resourceVersion", current["metadata"]["resourceVersion"])
+    if dry_run:
+        return _as_replaced(current, manifest, version)
     return store.replace(manifest, version, current=current)
 
 
@@ -167,8 +204,8 @@ def _manifest(kind: str, namespace: str, body: object) -> dict:
 
 def _writable(stored: dict) -> dict:
     meta = stored["metadata"]
-    return {"apiVersion": stored["apiVersion"], "kind": stored["kind"], "spec": stored["spec"],
-            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": meta["labels"]}}
+    writable = {key: meta[key] for key in ("name", "namespace", "labels", "annotations") if key in meta}
+    return {"apiVersion": stored["apiVersion"], "kind": stored["kind"], "spec": stored["spec"], "metadata": writable}
 
 
 # ---- subresources and events ---------------------------------------------------------------------

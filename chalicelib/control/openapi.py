@@ -206,9 +206,13 @@ def _parameters(path: str, method: str, entry) -> list[dict]:
     params.append({"name": "namespace", "in": "query", "schema": {**schema.DNS1123_LABEL, "default": "default"}})
     if method == "GET" and path.strip("/") in RESOURCES:
         params += [_query("labelSelector", "equality terms: app=photos,op=thumbnail"),
-                   _query("limit", "page size, 1 to 500"), _query("continue", "the token from the previous page")]
+                   _query("limit", "page size, 1 to 500"), _query("continue", "the token from the previous page"),
+                   _query("allNamespaces", "true: every namespace's objects at once (a table scan; no continue)")]
     if method == "DELETE":
         params.append(_query("resourceVersion", "delete only if the object is still at this version"))
+    if method in ("POST", "PUT", "PATCH") and path.strip("/").split("/")[0] in RESOURCES and "/scale" not in path:
+        params.append({"name": "dryRun", "in": "query", "description": "All: validate and default, answer, write nothing",
+                       "schema": {"enum": ["All"]}})
     if path.endswith(("/stats", "/series")):
         params.append(_query("since", "a duration back from now (90s, 15m, 24h) or an ISO 8601 time; default 1h"))
     if path == "/events":

@@ -21,7 +21,8 @@ from chalicelib.errors import NotFound, SpecError
 
 logger = Logger(child=True)
 DEFAULT_USER = "u-local"
-CONTENT_TYPES = ("image/jpeg", "image/png")
+# What workers/ops.py decodes (ACCEPTED_FORMATS); anything else would only end as a failed job.
+CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/bmp")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_NAME_BYTES = 255
 UPLOAD_EXPIRES_S = 900  # S3 accepts the POST until then; a slow client asks again

@@ -602,3 +602,57 @@ def test_the_logging_middleware_also_serves_event_handlers(stack):
         probe_client.lambda_.invoke("on_message", probe_client.events.generate_sqs_event(["hello"], queue_name="probe"))
         probe_client.lambda_.invoke("plain", {})
     assert len(seen) == 2 and all(seen)
+
+
+def test_annotations_are_kept_through_create_replace_and_patch_and_removed_by_null(client):
+    original = json.dumps({"kind": "HorizontalPodAutoscaler", "spec": {"maxReplicas": 5}})
+    body = workload()
+    body["metadata"]["annotations"] = {"ballast.io/original": original, "team": "photos"}
+    status, created = send(client, "POST", "/workloads", body)
+    assert status == 201 and created["metadata"]["annotations"]["ballast.io/original"] == original
+    body["metadata"]["annotations"] = {"team": "images"}
+    status, replaced = send(client, "PUT", "/workloads/photos-thumbnail", body)
+    assert status == 200 and replaced["metadata"]["annotations"] == {"team": "images"}
+    assert replaced["metadata"]["generation"] == 1  # annotations, like labels, are not the spec
+    status, patched = send(client, "PATCH", "/workloads/photos-thumbnail",
+                           {"metadata": {"annotations": {"team": None, "owner": "ana"}}}, MERGE_PATCH)
+    assert status == 200 and patched["metadata"]["annotations"] == {"owner": "ana"}
+    assert send(client, "GET", "/workloads/photos-thumbnail")[1]["metadata"]["annotations"] == {"owner": "ana"}
+
+
+def test_an_annotation_value_that_is_not_a_string_is_a_400_naming_it(client):
+    body = workload()
+    body["metadata"]["annotations"] = {"replicas": 3}
+    status, answer = send(client, "POST", "/workloads", body)
+    assert_failure(status, answer, 400)
+    assert "annotations" in answer["details"]["field"]
+
+
+def test_dry_run_answers_with_the_defaulted_object_and_writes_nothing(client):
+    status, created = send(client, "POST", "/workloads?dryRun=All", workload(maxReplicas=7))
+    assert status == 201 and created["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    assert send(client, "GET", "/workloads/photos-thumbnail")[0] == 404
+    assert send(client, "POST", "/workloads", workload(maxReplicas=7))[0] == 201
+    status, replaced = send(client, "PUT", "/workloads/photos-thumbnail?dryRun=All", workload(maxReplicas=9))
+    assert (status, replaced["spec"]["maxReplicas"], replaced["metadata"]["generation"]) == (200, 9, 2)
+    status, patched = send(client, "PATCH", "/workloads/photos-thumbnail?dryRun=All", {"spec": {"maxReplicas": 8}}, MERGE_PATCH)
+    assert (status, patched["spec"]["maxReplicas"]) == (200, 8)
+    stored = send(client, "GET", "/workloads/photos-thumbnail")[1]
+    assert (stored["spec"]["maxReplicas"], stored["metadata"]["resourceVersion"]) == (7, "1")
+    # A dry run checks what the write would: an existing name, a stale version.
+    assert_failure(*send(client, "POST", "/workloads?dryRun=All", workload()), 409)
+    stale = workload(maxReplicas=9)
+    stale["metadata"]["resourceVersion"] = "5"
+    assert_failure(*send(client, "PUT", "/workloads/photos-thumbnail?dryRun=All", stale), 409)
+    assert_failure(*send(client, "POST", "/workloads?dryRun=true", workload()), 400, "dryRun")
+
+
+def test_all_namespaces_lists_every_namespaces_objects_with_their_labels_filtered(client):
+    send(client, "POST", "/workloads", workload("a"))
+    send(client, "POST", "/workloads?namespace=team-b", workload("b"))
+    send(client, "POST", "/nodepools?namespace=team-b", nodepool("pool"))
+    status, listed = send(client, "GET", "/workloads?allNamespaces=true")
+    assert status == 200
+    assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in listed["items"]] == [("default", "a"), ("team-b", "b")]
+    assert send(client, "GET", "/workloads?allNamespaces=true&labelSelector=op=none")[1]["items"] == []
+    assert_failure(*send(client, "GET", "/workloads?allNamespaces=yes"), 400, "allNamespaces")

@@ -147,3 +147,26 @@ def test_two_identities_get_two_prefixes():
     alice = images.user_of({"identity": {"userArn": "arn:aws:iam::123456789012:user/alice"}})
     bob = images.user_of({"identity": {"userArn": "arn:aws:iam::123456789012:user/bob"}})
     assert alice != bob
+
+
+@pytest.mark.parametrize("pillow_format, content_type", [
+    ("JPEG", "image/jpeg"), ("PNG", "image/png"), ("GIF", "image/gif"), ("WEBP", "image/webp"), ("TIFF", "image/tiff"),
+    ("BMP", "image/bmp"),
+])
+def test_every_format_the_workers_decode_can_be_uploaded(client, pillow_format, content_type):
+    import io
+
+    from PIL import Image
+
+    from workers import ops
+
+    photo = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(photo, pillow_format)
+    assert ops.apply("thumbnail", photo.getvalue()).width > 0  # the worker takes it
+    assert post_image(client, name=f"x.{pillow_format.lower()}", contentType=content_type).status_code == 201
+
+
+def test_the_api_takes_exactly_the_workers_formats():
+    from workers import ops
+
+    assert set(images.CONTENT_TYPES) == {f"image/{f.lower()}" for f in ops.ACCEPTED_FORMATS}
