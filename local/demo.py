@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ballast.console import server as dashboard_server
-from local import report
+from local import costs, report
 from local.runtime import Runtime, Shape
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
@@ -216,6 +216,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
             settings={"photos": str(directory), "n": len(plan), "seed": args.seed, "nodes": runtime.shape.nodes,
                       "cpus": os.cpu_count(), "timed_out": time.monotonic() - started >= timeout})
         built["tasks"] = runtime.agent.history
+        built["costs"] = costs.estimate(timeline.jobs, uploads)
         report.write(built, args.out)
         report.plot(timeline.samples, ops, args.out / "timeline.png", events=events, started_epoch=timeline.started_epoch,
                     workloads=workloads)
@@ -254,7 +255,28 @@ def print_report(built: dict, out: Path, console: Console) -> None:
         console.print(f"  {event['time'][11:19]} {event['object']:<24} {event['reason']}: {event['message']}")
     if built["runtime_errors"]:
         console.print(f"[red]{len(built['runtime_errors'])} handler/runtime errors (see {out / 'lambda.log'}, {out / 'runtime.log'})")
+    print_costs(built.get("costs") or [], console)
     console.print(f"report: {out / 'report.json'}   plot: {out / 'timeline.png'}")
+
+
+def print_costs(rows: list[dict], console: Console) -> None:
+    """The same uploads at the service times this run measured, simulated on the seed's AWS shapes."""
+    if not rows:
+        return
+    by = {(r["platform"], r["policy"]): r for r in rows}
+    table = Table(title="this batch in AWS (simulated: these uploads, the service times measured here)",
+                  title_justify="left")
+    for column in ("platform", "Ballast", "KEDA + cluster-autoscaler", "cost ratio"):
+        table.add_column(column, justify="left" if column == "platform" else "right")
+    for platform in dict.fromkeys(r["platform"] for r in rows):
+        ours, theirs = by.get((platform, "ballast")), by.get((platform, "keda"))
+        if ours is None or theirs is None:
+            continue
+        table.add_row(platform, f"${ours['cost']:.4f} in {ours['makespan_s']:.0f} s",
+                      f"${theirs['cost']:.4f} in {theirs['makespan_s']:.0f} s",
+                      f"×{ours['cost'] / theirs['cost']:.2f}" if theirs["cost"] else "-")
+    console.print(table)
+    console.print("[dim]`ballast simulate seed-eks` shows every policy and the lower bound; the README's What-if says how")
 
 
 def _fmt(value) -> str:

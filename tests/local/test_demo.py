@@ -158,3 +158,12 @@ def test_scale_events_are_marked_at_their_second_of_the_timeline():
               {"reason": "FailedGetScale", "time": "2026-01-01T00:00:14+00:00", "involvedObject": {"kind": "Workload", "name": "x"}}]
     assert report.scale_marks(events, started) == {"Workload/photos-thumbnail": [(12.5, "SuccessfulRescale")],
                                                    "NodePool/local": [(13.0, "TriggeredScaleUp")]}
+
+
+def test_the_report_prices_the_batch_in_aws_under_ballast_and_keda(run):
+    done, _, report = run
+    # Every image that finished measured its service time, so each shape is priced under both policies.
+    assert {(r["platform"], r["policy"]) for r in report["costs"]} == {
+        (p, q) for p in ("Fargate", "EKS") for q in ("ballast", "keda")}
+    assert all(r["cost"] > 0 and r["makespan_s"] > 0 for r in report["costs"])
+    assert "this batch in AWS" in done.stdout and "KEDA + cluster-autoscaler" in done.stdout
