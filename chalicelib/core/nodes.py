@@ -50,39 +50,51 @@ class Plan:
     pools: Mapping[str, NodeDecision]  # by pool name, for every observed pool
 
 
+# Tasks that request no CPU are bound by memory and task slots alone.
+_UNBOUND = 1 << 30
+
+
+def _fit(free_cpu: int, free_memory: int, cpu: int, memory: int) -> int:
+    return min(free_cpu // cpu if cpu else _UNBOUND, free_memory // memory)
+
+
 class _Bins:
     """The free room of each node of one pool while planning (first fit, identical tasks placed in bulk)."""
 
     def __init__(self, pool: NodePool, smallest_task: tuple[int, int]):
         self.cpu, self.memory = pool.instance.allocatable_cpu_millicores, pool.instance.allocatable_memory_mib
-        self.free: list[list[int]] = []
+        # A node's task slots (EKS max pods, ECS awsvpc ENIs) run out before its CPU and memory may.
+        self.slots = pool.instance.max_tasks or _UNBOUND
+        self.free: list[list[int]] = []  # [cpu, memory, slots] left on each node
         self.tasks = 0
         # First fit fills nodes front to back: nodes before this index hold not even the smallest task, skip them.
         self._smallest = smallest_task
         self._first_open = 0
 
     def per_node(self, cpu: int, memory: int) -> int:
-        return min(self.cpu // cpu, self.memory // memory)
+        return min(_fit(self.cpu, self.memory, cpu, memory), self.slots)
 
     def place(self, cpu: int, memory: int, count: int, max_bins: int) -> int:
         placed = 0
         least_cpu, least_memory = self._smallest
-        while self._first_open < len(self.free) and (self.free[self._first_open][0] < least_cpu
-                                                     or self.free[self._first_open][1] < least_memory):
+        free = self.free
+        while self._first_open < len(free) and (free[self._first_open][0] < least_cpu or free[self._first_open][1]
+                                                < least_memory or free[self._first_open][2] == 0):
             self._first_open += 1
-        for index in range(self._first_open, len(self.free)):
+        for index in range(self._first_open, len(free)):
             if placed == count:
                 break
-            room = self.free[index]
-            fit = min(count - placed, room[0] // cpu, room[1] // memory)
+            room = free[index]
+            fit = min(count - placed, _fit(room[0], room[1], cpu, memory), room[2])
             if fit > 0:
                 room[0] -= fit * cpu
                 room[1] -= fit * memory
+                room[2] -= fit
                 placed += fit
         per_node = self.per_node(cpu, memory)
-        while placed < count and len(self.free) < max_bins and per_node > 0:
+        while placed < count and len(free) < max_bins and per_node > 0:
             fit = min(count - placed, per_node)
-            self.free.append([self.cpu - fit * cpu, self.memory - fit * memory])
+            free.append([self.cpu - fit * cpu, self.memory - fit * memory, self.slots - fit])
             placed += fit
         self.tasks += placed
         return placed
@@ -96,9 +108,11 @@ def pools_by_cost(workload: Workload, pools: Mapping[str, NodePool]) -> list[Nod
         pool = pools.get(name)
         if pool is None:
             continue
-        per_node = min(pool.instance.allocatable_cpu_millicores // cpu, pool.instance.allocatable_memory_mib // memory)
+        shape = pool.instance
+        per_node = min(_fit(shape.allocatable_cpu_millicores, shape.allocatable_memory_mib, cpu, memory),
+                       shape.max_tasks or _UNBOUND)
         if per_node > 0:
-            fitting.append((pool.instance.price_per_hour / per_node, pool.instance.price_per_hour, pool.name, pool))
+            fitting.append((shape.price_per_hour / per_node, shape.price_per_hour, pool.name, pool))
     return [entry[-1] for entry in sorted(fitting, key=lambda e: e[:3])]
 
 
@@ -131,18 +145,24 @@ def _ready(state: PoolObservation) -> int:
     return state.nodes if state.ready_nodes is None else min(state.ready_nodes, state.nodes)
 
 
-def _largest_first(demands: list[Demand]) -> list[Demand]:
-    return sorted(demands, key=lambda d: (-d.workload.resources.cpu_millicores, -d.workload.resources.memory_mib,
-                                          d.workload.name))
+def _score(demand: Demand, fitting: list[NodePool]) -> float:
+    """cluster-autoscaler's DecreasingPodOrderer score: cpu / node cpu + memory / node memory, on the first pool."""
+    if not fitting:
+        return 0.0
+    shape, resources = fitting[0].instance, demand.workload.resources
+    return (resources.cpu_millicores / shape.allocatable_cpu_millicores
+            + resources.memory_mib / shape.allocatable_memory_mib)
 
 
 def _pack(demands: list[Demand], pools: Mapping[str, NodePool], max_bins, fair: bool = False
           ) -> tuple[dict[str, _Bins], dict[str, int]]:
-    """First fit, largest tasks first; `fair` deals one task per workload per round, so a full pool is shared."""
+    """First fit decreasing, as cluster-autoscaler's binpacking estimator: larger tasks (by its score) first; `fair`
+    deals one task per workload per round, so a full pool is shared."""
     smallest = (min((d.workload.resources.cpu_millicores for d in demands), default=1),
                 min((d.workload.resources.memory_mib for d in demands), default=1))
     bins = {name: _Bins(pool, smallest) for name, pool in pools.items()}
-    order = [(d, pools_by_cost(d.workload, pools)) for d in _largest_first(demands)]
+    order = [(d, pools_by_cost(d.workload, pools)) for d in demands]
+    order.sort(key=lambda entry: (-_score(*entry), entry[0].workload.name))
     left = {d.workload.name: d.replicas for d in demands}
     while True:
         progress = False
@@ -171,11 +191,14 @@ def plan(demands: list[Demand], pools: Mapping[str, NodePool], observed: Mapping
     _, at_most = _pack(demands, pools, at_max_nodes)
     if any(at_most[d.workload.name] < d.replicas for d in demands):
         # Not everything fits: deal the room out rather than let the first workloads take it all, in proportion to
-        # the work waiting where it is known, task by task for the rest.
+        # the work waiting where it is known, task by task for the rest. The shares are placed in rounds too, the
+        # estimator's larger tasks first within each: placed whole in that order, a share of large tasks could take
+        # the room a smaller task's share was counted in, and leave that workload at zero.
         _, at_most = _pack(demands, pools, at_max_nodes, fair=True)
         shares = _shares(demands, sum(at_most.values()))
         if shares:
-            _, at_most = _pack([replace(d, replicas=shares[d.workload.name]) for d in demands], pools, at_max_nodes)
+            _, at_most = _pack([replace(d, replicas=shares[d.workload.name]) for d in demands], pools, at_max_nodes,
+                               fair=True)
     capacity, capped_pools = {}, set()
     for demand in demands:
         wl = demand.workload
