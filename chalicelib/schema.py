@@ -48,6 +48,10 @@ SCALING_RULES = {
                 "additionalProperties": False,
             },
         },
+        # Kubernetes 1.33's per-direction tolerance (HPAConfigurableTolerance); unset, the controller's 0.1.
+        "tolerance": {"type": "number", "minimum": 0,
+                      "description": "how far the usage ratio may stray from 1 in this direction before the count "
+                                     "changes; unset: 0.1, kube-controller-manager's default"},
     },
     "additionalProperties": False,
 }
@@ -63,11 +67,29 @@ RESOURCE_TARGET = {
     "additionalProperties": False,
 }
 
+# A CloudWatch metric as an HPA metric source names it: the series, and the statistic its datapoints are read with.
+CLOUDWATCH_METRIC = {
+    "namespace": AWS_NAME,
+    "name": AWS_NAME,
+    "dimensions": {"type": "object", "maxProperties": 10, "additionalProperties": {"type": "string", "maxLength": 255}},
+    "statistic": {"enum": ["Average", "Sum", "Maximum", "Minimum", "SampleCount"]},
+}
+VALUE_TARGET = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"enum": ["Value", "AverageValue"]},
+        "value": {"type": "number", "exclusiveMinimum": 0},
+        "averageValue": {"type": "number", "exclusiveMinimum": 0},
+    },
+    "additionalProperties": False,
+}
+
 METRIC = {
     "type": "object",
     "required": ["type"],
     "properties": {
-        "type": {"enum": ["Backlog", "Resource", "External", "Deadline"]},
+        "type": {"enum": ["Backlog", "Resource", "ContainerResource", "External", "Pods", "Object", "Deadline"]},
         # KEDA's aws-sqs-queue scaler: queueLength and activationQueueLength.
         "backlog": {
             "type": "object",
@@ -85,6 +107,13 @@ METRIC = {
             "properties": {"name": {"enum": ["cpu", "memory"]}, "target": RESOURCE_TARGET},
             "additionalProperties": False,
         },
+        # HPA ContainerResource metric: one container of a multi-container task, from Container Insights.
+        "containerResource": {
+            "type": "object",
+            "required": ["name", "container", "target"],
+            "properties": {"name": {"enum": ["cpu", "memory"]}, "container": AWS_NAME, "target": RESOURCE_TARGET},
+            "additionalProperties": False,
+        },
         # HPA External metric, read from CloudWatch.
         "external": {
             "type": "object",
@@ -93,24 +122,48 @@ METRIC = {
                 "metric": {
                     "type": "object",
                     "required": ["namespace", "name"],
-                    "properties": {
-                        "namespace": AWS_NAME,
-                        "name": AWS_NAME,
-                        "dimensions": {"type": "object", "maxProperties": 10, "additionalProperties": {"type": "string", "maxLength": 255}},
-                        "statistic": {"enum": ["Average", "Sum", "Maximum", "Minimum", "SampleCount"], "default": "Average"},
-                    },
+                    "properties": {**CLOUDWATCH_METRIC,
+                                   "statistic": {**CLOUDWATCH_METRIC["statistic"], "default": "Average"}},
                     "additionalProperties": False,
                 },
+                "target": VALUE_TARGET,
+            },
+            "additionalProperties": False,
+        },
+        # HPA Pods metric: a per-task metric averaged over the workload's tasks. Unnamed, namespace and dimensions are
+        # Container Insights' for the target (ECS/ContainerInsights by ClusterName and ServiceName; ContainerInsights
+        # by ClusterName, Namespace and PodName).
+        "pods": {
+            "type": "object",
+            "required": ["metric", "target"],
+            "properties": {
+                "metric": {"type": "object", "required": ["name"], "properties": CLOUDWATCH_METRIC,
+                           "additionalProperties": False},
                 "target": {
                     "type": "object",
-                    "required": ["type"],
-                    "properties": {
-                        "type": {"enum": ["Value", "AverageValue"]},
-                        "value": {"type": "number", "exclusiveMinimum": 0},
-                        "averageValue": {"type": "number", "exclusiveMinimum": 0},
-                    },
+                    "required": ["type", "averageValue"],
+                    "properties": {"type": {"const": "AverageValue"},
+                                   "averageValue": {"type": "number", "exclusiveMinimum": 0}},
                     "additionalProperties": False,
                 },
+            },
+            "additionalProperties": False,
+        },
+        # HPA Object metric: one value describing one object; the object is a CloudWatch dimension (its kind the
+        # dimension's name, e.g. LoadBalancer or TargetGroup, its name the value).
+        "object": {
+            "type": "object",
+            "required": ["describedObject", "metric", "target"],
+            "properties": {
+                "describedObject": {
+                    "type": "object",
+                    "required": ["kind", "name"],
+                    "properties": {"kind": AWS_NAME, "name": {"type": "string", "minLength": 1, "maxLength": 255}},
+                    "additionalProperties": False,
+                },
+                "metric": {"type": "object", "required": ["namespace", "name"], "properties": CLOUDWATCH_METRIC,
+                           "additionalProperties": False},
+                "target": VALUE_TARGET,
             },
             "additionalProperties": False,
         },
@@ -150,13 +203,21 @@ WORKLOAD_SPEC = {
         "queue": {
             "type": "object",
             "required": ["name"],
-            "properties": {"name": QUEUE_NAME, "includeDelayed": {"type": "boolean", "default": False}},
+            "properties": {
+                "name": QUEUE_NAME,
+                # KEDA's aws-sqs-queue scaleOnInFlight and scaleOnDelayed; unset: in-flight messages count, delayed do not.
+                "scaleOnInFlight": {"type": "boolean", "description": "count in-flight messages; unset: true"},
+                "scaleOnDelayed": {"type": "boolean", "description": "count delayed messages; unset: false"},
+                "includeDelayed": {"type": "boolean", "default": False, "deprecated": True,
+                                   "description": "the former name of scaleOnDelayed"},
+            },
             "additionalProperties": False,
         },
         "resources": {
             "type": "object",
             "properties": {
-                "cpuMillicores": {"type": "integer", "minimum": 1, "maximum": 192000, "default": 1000},
+                # 0: the task requests no CPU (ECS on EC2 without a CPU size); a cpu Utilization target then fails.
+                "cpuMillicores": {"type": "integer", "minimum": 0, "maximum": 192000, "default": 1000},
                 "memoryMiB": {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 2048},
             },
             "additionalProperties": False,
@@ -165,6 +226,17 @@ WORKLOAD_SPEC = {
         "maxReplicas": {"type": "integer", "minimum": 1, "maximum": 10000},
         # Set through the scale subresource: holds this count and pauses autoscaling (KEDA's paused-replicas).
         "replicas": {"type": ["integer", "null"], "minimum": 0, "maximum": 10000},
+        # KEDA's idleReplicaCount: an inactive workload rests here, below minReplicas; active, it runs min to max.
+        "idleReplicas": {"type": "integer", "minimum": 0, "maximum": 10000},
+        # Leaving rest: "Sized" goes straight to the count the metrics ask for (Ballast's); "Paced" to max(minReplicas,
+        # 1), the rate policies pacing the rest, as KEDA does. Unset: Sized.
+        "activation": {"enum": ["Sized", "Paced"]},
+        # KEDA's paused-scale-in and paused-scale-out annotations: one direction held, the other free.
+        "pausedScaleIn": {"type": "boolean"},
+        "pausedScaleOut": {"type": "boolean"},
+        # kube-controller-manager's CPU initialization period and initial readiness delay, per workload; unset 300 and 30.
+        "cpuInitializationPeriodSeconds": {"type": "integer", "minimum": 0, "maximum": 3600},
+        "initialReadinessDelaySeconds": {"type": "integer", "minimum": 0, "maximum": 3600},
         "metrics": {"type": "array", "maxItems": 10, "items": METRIC},
         "behavior": {
             "type": "object",
@@ -207,6 +279,9 @@ NODEPOOL_SPEC = {
                 "reservedCpuMillicores": {"type": "integer", "minimum": 0, "default": 0},
                 "reservedMemoryMiB": {"type": "integer", "minimum": 0, "default": 0},
                 "pricePerHour": {"type": "number", "minimum": 0, "default": 0},
+                # Tasks a node holds at most whatever room is left: EKS max pods (29 on an m5.large with the VPC CNI),
+                # awsvpc ENIs on ECS (2 on an m5.large without ENI trunking). Unset: no limit but CPU and memory.
+                "maxTasks": {"type": "integer", "minimum": 1, "maximum": 10000},
             },
             "additionalProperties": False,
         },

@@ -73,8 +73,8 @@ def propose(workload: Workload, metric: DeadlineMetric, observed: Observation, h
                         f"unable to read the attributes of queue {workload.queue_name}", valid=False)
     waiting = backlog.backlog_of(workload, observed.queue)
     if waiting == 0:
-        return backlog.drained(workload, observed, history, now, name) if current else \
-            Proposal(0, name, backlog.NOT_ACTIVE, "queue and in-flight empty")
+        return Proposal(current, name, backlog.NOT_ACTIVE, "queue and in-flight empty") \
+            if backlog.is_resting(workload, current) else backlog.drained(workload, observed, history, now, name)
     per_replica_s = throughput_of(metric, history)
     startup_s = history.startup_s if history.startup_s is not None else metric.prior_startup_s
     arrival_per_s = observed.arrival_per_s or 0.0
