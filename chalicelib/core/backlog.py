@@ -78,6 +78,10 @@ def remember(workload: Workload, observed: Observation, history: History, now: d
         new_anchor = now
     elif returned is not None:
         new_anchor = min(returned, now)
+    elif anchor is None and is_resting(workload, observed.replicas):
+        # At rest there is nothing to scale in: the first sight of the quiet queue starts the clock the first gap
+        # between bursts is learned from. Running and never active, the anchor stays unset and the replicas go.
+        new_anchor = now
     else:
         new_anchor = anchor
     if anchor is not None and (busy or returned is not None):
