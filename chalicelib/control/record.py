@@ -16,6 +16,7 @@ from chalicelib.model import BacklogMetric, Condition, ExternalMetric, NodePool,
 from chalicelib.telemetry import logger
 
 FAILED_GET_SCALE = "FailedGetScale"  # HPA's reason, verbatim
+AMBIGUOUS = "AmbiguousSelector"  # HPA's, when several autoscalers select the same pods
 
 
 def workload_status(store, workload: Workload, status: dict, observation: Observation, completions: Completions,
@@ -84,12 +85,27 @@ def failure(store, obj: Workload | NodePool, status: dict, error: Exception, wha
     _write_status(store, obj, new_status, [warning.to_dict()], outbox)
 
 
-def events(store, namespace: str, outbox: list[dict]) -> None:
-    """The whole tick's events together: batch writes of 25, not one call per workload."""
+def conflict(store, obj: Workload | NodePool, status: dict, message: str, now: datetime, outbox: list[dict]) -> None:
+    """Another object owns what this one does (they predate the API's check): scale neither, say so (HPA's
+    AmbiguousSelector, on ScalingActive), warn once when the conflict is first seen, keep the rest of the status."""
+    condition = Condition("ScalingActive", False, AMBIGUOUS, message)
+    before = next((c for c in status.get("conditions", []) if c["type"] == "ScalingActive"), {})
+    others = [c for c in status.get("conditions", []) if c["type"] != "ScalingActive"]
+    new_status = {**status, "reason": AMBIGUOUS, "message": message,
+                  "conditions": others + _conditions([condition], status.get("conditions", []), now)}
+    warnings = [] if before.get("reason") == AMBIGUOUS else [event(obj, "Warning", AMBIGUOUS, message, now).to_dict()]
+    if warnings:
+        logger.warning("owner conflict", extra={"kind": kind_of(obj), "object": obj.name, "namespace": obj.namespace,
+                                                "detail": message})
+    _write_status(store, obj, new_status, warnings, outbox)
+
+
+def events(store, outbox: list[dict]) -> None:
+    """The whole tick's events together, each in its object's namespace: batch writes of 25, not one call per workload."""
     if not outbox:
         return
     try:
-        store.record_events(namespace, outbox, config.EVENT_TTL_S)
+        store.record_events("default", outbox, config.EVENT_TTL_S)
     except BallastError as error:
         logger.warning("events not recorded", extra={"events": len(outbox), "error": str(error)})
 
@@ -99,7 +115,8 @@ def _write_status(store, obj: Workload | NodePool, status: dict, events: list[di
         store.update_status(kind_of(obj), obj.namespace, obj.name, status)
     except BallastError as error:
         # Deleted between read and write, or the store hiccuped: the next tick writes a fresh status.
-        logger.warning("status not recorded", extra={"kind": kind_of(obj), "object": obj.name, "error": str(error)})
+        logger.warning("status not recorded", extra={"kind": kind_of(obj), "object": obj.name,
+                                                     "namespace": obj.namespace, "error": str(error)})
         return
     outbox.extend(events)
 
@@ -152,6 +169,8 @@ def _publish(workload: Workload, observation: Observation, decision: Decision) -
     """
     emf = EphemeralMetrics()
     emf.add_dimension(name="workload", value=workload.name)
+    if workload.namespace != "default":  # the default namespace keeps the series it published before namespaces
+        emf.add_dimension(name="namespace", value=workload.namespace)
     emf.add_metric(name="DesiredReplicas", unit=MetricUnit.Count, value=decision.replicas)
     emf.add_metric(name="CurrentReplicas", unit=MetricUnit.Count, value=observation.replicas)
     emf.add_metric(name="ReadyReplicas", unit=MetricUnit.Count, value=observation.ready_replicas)

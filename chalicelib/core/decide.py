@@ -250,4 +250,4 @@ def _held(replicas: int, history: History, reason: str, message: str) -> Decisio
 
 def _event(workload: Workload, kind: str, reason: str, message: str, now: datetime,
            data: tuple[tuple[str, object], ...] = ()) -> Event:
-    return Event(kind, reason, message, "Workload", workload.name, now, data)
+    return Event(kind, reason, message, "Workload", workload.name, now, data, workload.namespace)

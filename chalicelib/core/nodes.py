@@ -327,4 +327,4 @@ def _size(pool: NodePool, observed: PoolObservation, history: PoolHistory, bins:
 
 
 def _event(pool: NodePool, reason: str, message: str, now: datetime, before: int, after: int) -> Event:
-    return Event("Normal", reason, message, "NodePool", pool.name, now, (("from", before), ("to", after)))
+    return Event("Normal", reason, message, "NodePool", pool.name, now, (("from", before), ("to", after)), pool.namespace)
