@@ -12,7 +12,8 @@ from chalicelib.core.backlog import backlog_of
 from chalicelib.core.tracking import Completions
 from chalicelib.core.types import Decision, NodeDecision, Observation, PoolObservation
 from chalicelib.errors import BallastError
-from chalicelib.model import BacklogMetric, Condition, ExternalMetric, NodePool, ResourceMetric, Workload
+from chalicelib.model import (BacklogMetric, Condition, ContainerResourceMetric, ExternalMetric, NodePool, ObjectMetric,
+                              PodsMetric, ResourceMetric, Workload)
 from chalicelib.telemetry import logger
 
 FAILED_GET_SCALE = "FailedGetScale"  # HPA's reason, verbatim
@@ -151,11 +152,23 @@ def _current_metrics(workload: Workload, observation: Observation) -> list[dict]
                 "averageUtilization": round(usage.average_utilization),
                 "averageValue": round(usage.average_utilization / 100 * request)}
             shown.append({"type": metric.type, "resource": {"name": metric.resource, "current": current}})
-        elif isinstance(metric, ExternalMetric):
+        elif isinstance(metric, ContainerResourceMetric):
+            usage = observation.resources.get(metric.key)
+            current = {} if usage is None else {k: round(v) for k, v in (("averageUtilization", usage.average_utilization),
+                                                                          ("averageValue", usage.average_value))
+                                                if v is not None}
+            shown.append({"type": metric.type, "containerResource": {"name": metric.resource,
+                                                                     "container": metric.container, "current": current}})
+        elif isinstance(metric, (ExternalMetric, PodsMetric, ObjectMetric)):
             value = observation.external.get(metric.key)
-            current = {} if value is None else {"value": value,
-                                                "averageValue": round(value / max(observation.replicas, 1), 3)}
-            shown.append({"type": metric.type, "external": {"metric": {"name": metric.name}, "current": current}})
+            if value is None:
+                current = {}
+            elif isinstance(metric, PodsMetric):
+                current = {"averageValue": value}  # already the tasks' average
+            else:
+                current = {"value": value, "averageValue": round(value / max(observation.replicas, 1), 3)}
+            block = {ExternalMetric: "external", PodsMetric: "pods", ObjectMetric: "object"}[type(metric)]
+            shown.append({"type": metric.type, block: {"metric": {"name": metric.name}, "current": current}})
         else:
             shown.append({"type": metric.type, "deadline": {"current": {} if backlog is None else {"value": backlog}}})
     return shown

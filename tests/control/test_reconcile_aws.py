@@ -415,3 +415,45 @@ def test_a_workload_asleep_at_zero_publishes_no_metrics_of_its_own(store, capsys
     reconcile.tick(wiring.adapters(), T0 + timedelta(seconds=15))
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert next(d for d in documents if d.get("workload") == "thumbnail")["Backlog"] == [1.0]
+
+
+def test_pods_object_and_container_metrics_are_read_from_cloudwatch_in_one_call_and_scale(store):
+    service("api", desired=4)
+
+    def running(parsed, **_):  # as ECS reports a service whose four tasks have started
+        for described in parsed.get("services", []):
+            described["runningCount"], described["pendingCount"] = described["desiredCount"], 0
+
+    wiring.client("ecs").meta.events.register("after-call.ecs.DescribeServices", running)
+    at = T0 - timedelta(seconds=30)
+    cloudwatch = wiring.client("cloudwatch")
+    dims = [{"Name": "ClusterName", "Value": CLUSTER}, {"Name": "ServiceName", "Value": "api"}]
+    for namespace, name, dimensions, value in (
+            ("ECS/ContainerInsights", "NetworkRxBytes", dims, 1500.0),  # per task, 1.5 × the target
+            ("AWS/ApplicationELB", "RequestCount", [{"Name": "LoadBalancer", "Value": "app/web/1"}], 1000.0),
+            ("ECS/ContainerInsights", "ContainerCpuUtilized", dims + [{"Name": "ContainerName", "Value": "app"}], 900.0),
+            ("ECS/ContainerInsights", "ContainerCpuReserved", dims + [{"Name": "ContainerName", "Value": "app"}], 1000.0)):
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=[
+            {"MetricName": name, "Dimensions": dimensions, "Value": value, "Timestamp": at}])
+    # No queue: the drained-queue guard is for workloads that drain one; an API service scales on its metrics alone.
+    store.create(parse_spec("Workload", {"metadata": {"name": "api"}, "spec": {
+        "target": {"kind": "ECSService", "cluster": CLUSTER, "service": "api"}, "minReplicas": 1, "maxReplicas": 10,
+        "resources": {"cpuMillicores": 1000, "memoryMiB": 1024}, "metrics": [
+        {"type": "Pods", "pods": {"metric": {"name": "NetworkRxBytes"},
+                                  "target": {"type": "AverageValue", "averageValue": 1000}}},
+        {"type": "Object", "object": {"describedObject": {"kind": "LoadBalancer", "name": "app/web/1"},
+                                      "metric": {"namespace": "AWS/ApplicationELB", "name": "RequestCount",
+                                                 "statistic": "Sum"},
+                                      "target": {"type": "Value", "value": 500}}},
+        {"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app", "target": {
+            "type": "Utilization", "averageUtilization": 60}}}]}}))
+    metric_calls = calls(wiring.client("cloudwatch"))
+    reconcile.tick(wiring.adapters(), T0)
+    assert metric_calls["GetMetricData"] == 1
+    # Pods 1.5 × 4 = 6; Object 1000 / 500 × 4 ready = 8; the container at 90 % of 60 % = 6: the largest wins.
+    assert desired("api") == 8
+    got = status(store, "api")
+    assert got["metric"] == "object:LoadBalancer app/web/1/RequestCount"
+    assert [m["type"] for m in got["currentMetrics"]] == ["Pods", "Object", "ContainerResource"]
+    assert got["currentMetrics"][0]["pods"]["current"] == {"averageValue": 1500.0}
+    assert got["currentMetrics"][2]["containerResource"]["current"] == {"averageUtilization": 90, "averageValue": 900}
