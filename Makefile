@@ -8,6 +8,7 @@ PHOTOS ?=
 STAGE ?= dev
 PARAMS ?=
 PACKAGE := out/package/$(STAGE)
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test bench chaos package infra policies clean
 
@@ -18,10 +19,16 @@ $(STAMP): requirements.txt requirements-dev.txt workers/requirements.txt pyproje
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# The console's browser tests drive Debian's Chromium (Playwright's own browser download is not reachable everywhere
+# we run); installed only when missing, and only for the tests: the demo needs no browser. CI runs as root on a fresh
+# clone, so apt-get needs no sudo there.
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
 demo: $(STAMP)
 	$(BIN)/python -m local.demo --n $(N) $(if $(PHOTOS),--photos $(PHOTOS))
 
-test: $(STAMP)
+test: $(STAMP) | $(CHROMIUM)
 	$(BIN)/pytest -n 2  # the two cores CI has; the suite's subprocesses and moto servers use free ports
 
 chaos: $(STAMP)

@@ -72,8 +72,8 @@ def list_workloads():
 @app.route("/workloads", methods=["POST"], authorizer=IAM, content_types=JSON)
 @http_errors
 def create_workload():
-    store, namespace, _, body = _request()
-    return Response(api.create(store, "Workload", namespace, body), status_code=201)
+    store, namespace, query, body = _request()
+    return Response(api.create(store, "Workload", namespace, body, api.is_dry_run(query)), status_code=201)
 
 
 @app.route("/workloads/{name}", methods=["GET"], authorizer=IAM)
@@ -86,15 +86,15 @@ def get_workload(name):
 @app.route("/workloads/{name}", methods=["PUT"], authorizer=IAM, content_types=JSON)
 @http_errors
 def replace_workload(name):
-    store, namespace, _, body = _request()
-    return api.replace(store, "Workload", namespace, name, body)
+    store, namespace, query, body = _request()
+    return api.replace(store, "Workload", namespace, name, body, api.is_dry_run(query))
 
 
 @app.route("/workloads/{name}", methods=["PATCH"], authorizer=IAM, content_types=MERGE_PATCH)
 @http_errors
 def patch_workload(name):
-    store, namespace, _, body = _request()
-    return api.patch(store, "Workload", namespace, name, body)
+    store, namespace, query, body = _request()
+    return api.patch(store, "Workload", namespace, name, body, api.is_dry_run(query))
 
 
 @app.route("/workloads/{name}", methods=["DELETE"], authorizer=IAM, content_types=JSON)
@@ -132,6 +132,13 @@ def get_workload_stats(name):
     return api.get_stats(store, namespace, name, query, datetime.now(timezone.utc))
 
 
+@app.route("/workloads/{name}/series", methods=["GET"], authorizer=IAM)
+@http_errors
+def get_workload_series(name):
+    store, namespace, query, _ = _request()
+    return api.get_series(store, namespace, name, query, datetime.now(timezone.utc))
+
+
 @app.route("/nodepools", methods=["GET"], authorizer=IAM)
 @http_errors
 def list_nodepools():
@@ -142,8 +149,8 @@ def list_nodepools():
 @app.route("/nodepools", methods=["POST"], authorizer=IAM, content_types=JSON)
 @http_errors
 def create_nodepool():
-    store, namespace, _, body = _request()
-    return Response(api.create(store, "NodePool", namespace, body), status_code=201)
+    store, namespace, query, body = _request()
+    return Response(api.create(store, "NodePool", namespace, body, api.is_dry_run(query)), status_code=201)
 
 
 @app.route("/nodepools/{name}", methods=["GET"], authorizer=IAM)
@@ -156,15 +163,15 @@ def get_nodepool(name):
 @app.route("/nodepools/{name}", methods=["PUT"], authorizer=IAM, content_types=JSON)
 @http_errors
 def replace_nodepool(name):
-    store, namespace, _, body = _request()
-    return api.replace(store, "NodePool", namespace, name, body)
+    store, namespace, query, body = _request()
+    return api.replace(store, "NodePool", namespace, name, body, api.is_dry_run(query))
 
 
 @app.route("/nodepools/{name}", methods=["PATCH"], authorizer=IAM, content_types=MERGE_PATCH)
 @http_errors
 def patch_nodepool(name):
-    store, namespace, _, body = _request()
-    return api.patch(store, "NodePool", namespace, name, body)
+    store, namespace, query, body = _request()
+    return api.patch(store, "NodePool", namespace, name, body, api.is_dry_run(query))
 
 
 @app.route("/nodepools/{name}", methods=["DELETE"], authorizer=IAM, content_types=JSON)
@@ -254,13 +261,13 @@ def list_images():
 @app.route("/images/{op}/{name}", methods=["GET"], authorizer=IAM)
 @http_errors
 def get_image(op, name):
-    return images.get_image(wiring.store(), wiring.objects(), _user(), op, name)
+    return images.get_image(wiring.store(), wiring.objects(), _user(), op, images.name_in_path(name))
 
 
 @app.route("/images/{op}/{name}", methods=["DELETE"], authorizer=IAM)
 @http_errors
 def delete_image(op, name):
-    return images.delete_image(wiring.store(), wiring.objects(), _user(), op, name)
+    return images.delete_image(wiring.store(), wiring.objects(), _user(), op, images.name_in_path(name))
 
 
 @app.route("/jobs/{id}", methods=["GET"], authorizer=IAM)

@@ -1,51 +1,178 @@
-"""`ballast get`, `describe`, `apply`, `scale`, `delete` and `events`: the API's objects, as kubectl shows them."""
+"""`ballast get`, `describe` and `events`: the API's objects, as kubectl shows them."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+import time
 
-import yaml
-
+from ballast import kinds, output, tables
 from ballast.api_client import Api, ApiError
 from ballast.errors import UsageError
-from ballast.tables import (age, dump, event_rows, indent, job_row, metric_summaries, nodepool_row, table,
-                            workload_row)
+from ballast.manifests import leave as leave_as
+from ballast.tables import age, event_rows, indent, metric_summaries, table
 
-RESOURCES = {"workload": "workloads", "workloads": "workloads", "wl": "workloads",
-             "nodepool": "nodepools", "nodepools": "nodepools", "np": "nodepools",
-             "job": "jobs", "jobs": "jobs", "image": "jobs", "images": "jobs"}
-KIND_PATHS = {"Workload": "/workloads", "NodePool": "/nodepools"}
+WATCH_INTERVAL_S = 2.0
+
+GET_EXAMPLES = """examples:
+  ballast get workloads                          # kubectl get hpa's columns and KEDA's READY ACTIVE PAUSED TRIGGERS
+  ballast get wl photos-thumbnail -o yaml
+  ballast get workloads -l app=photos -o wide    # with DESIRED, BACKLOG, NODEPOOLS and the last tick's DECISION
+  ballast get workloads -w                       # a row on every change, until Ctrl-C
+  ballast get workloads -A                       # every namespace
+  ballast get workload web -o hpa > hpa.yaml     # as an autoscaling/v2 HPA (or -o scaledobject), to leave
+  ballast get nodepools                          # desired, ready and booting nodes, tasks pending
+  ballast get events --for Workload/photos-thumbnail
+  ballast get workloads -o jsonpath='{range .items[*]}{.metadata.name}{"\\t"}{.status.desiredReplicas}{"\\n"}{end}'"""
 
 
 def cmd_get(api: Api, args) -> str:
-    resource = _resource(args.resource)
+    resource_name, name = kinds.kind_and_name(args.resource, args.name)
+    resource = kinds.resource(resource_name)
+    fmt = output.check_format(args.output)
+    if fmt in ("hpa", "scaledobject") and (resource != "workloads" or not name):
+        raise UsageError(f"-o {fmt} writes one workload: ballast get workload NAME -o {fmt}")
+    if args.watch:
+        if fmt not in (None, "wide") or resource not in ("workloads", "nodepools"):
+            raise UsageError("-w watches workloads or nodepools as a table (-o wide allowed)")
+        return watch(api, args, resource, name)
     if resource == "jobs":
         items = api.all_items("/images")
-        return dump(items, args.output) if args.output else table([job_row(i) for i in items], ["JOB", "OP", "NAME", "PHASE", "REASON", "AGE"])
-    path = f"/{resource}" + (f"/{args.name}" if args.name else "")
-    document = api.get(path, namespace=args.namespace)
-    if args.output:
-        return dump(document, args.output)
-    items = document.get("items", []) if not args.name else [document]
+        return _shown(items, {"items": items}, fmt, "job", lambda: table([tables.job_row(i) for i in items], tables.JOB_COLUMNS))
+    if resource == "events":
+        items = sorted(_events(api, args), key=lambda e: e["time"])
+        return _shown(items, {"kind": "EventList", "items": items}, fmt, "event",
+                      lambda: table(event_rows(items), tables.EVENT_COLUMNS), "No events.")
+    items, document = _fetch(api, args, resource, name)
+    if fmt in ("hpa", "scaledobject"):
+        return leave(items[0], fmt, api)
+    return _shown(items, document, fmt, tables.KIND_NAMES[resource],
+                  lambda: _table(api, args, resource, items, fmt == "wide", args.all_namespaces and not name))
+
+
+def _shown(items: list[dict], document: dict, fmt: str | None, kind: str, as_table, empty: str = "No resources found.") -> str:
+    if fmt in ("json", "yaml"):
+        return output.dump(document, fmt)
+    if fmt == "name":
+        return output.names(items, kind) if kind != "job" else "\n".join(f"job/{i['jobId']}" for i in items)
+    if fmt and fmt.startswith("jsonpath"):
+        return output.jsonpath(fmt.split("=", 1)[1], document)
+    if not items:
+        return empty
+    return as_table()
+
+
+def _fetch(api: Api, args, resource: str, name: str | None) -> tuple[list[dict], dict]:
+    query = {"namespace": args.namespace, "labelSelector": args.selector}
+    if name:
+        item = api.get(f"/{resource}/{name}", namespace=args.namespace)
+        return [item], item
+    if args.all_namespaces:
+        query = {"allNamespaces": "true", "labelSelector": args.selector}
+    items = api.all_items(f"/{resource}", **query)
+    return items, {"apiVersion": "ballast.io/v1", "kind": f"{kinds.KIND_OF[resource]}List", "items": items}
+
+
+def _table(api: Api, args, resource: str, items: list[dict], wide: bool, namespaces: bool) -> str:
     if resource == "workloads":
-        return table([workload_row(i) for i in items], ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "DESIRED", "REPLICAS", "AGE"])
-    return table([nodepool_row(i) for i in items], ["NAME", "PROVIDER", "INSTANCE", "MIN", "MAX", "DESIRED", "CURRENT", "AGE"])
+        pools = {p["metadata"]["name"]: p for p in api.all_items("/nodepools", namespace=args.namespace)} if wide else {}
+        rows, header = [tables.workload_row(i, wide, pools) for i in items], tables.WORKLOAD_COLUMNS + (tables.WORKLOAD_WIDE if wide else [])
+    else:
+        workloads = api.all_items("/workloads", namespace=args.namespace)
+        rows = [tables.nodepool_row(p, _pending(p, workloads), wide) for p in items]
+        header = tables.NODEPOOL_COLUMNS + (tables.NODEPOOL_WIDE if wide else [])
+    if namespaces:
+        rows, header = [[i["metadata"]["namespace"], *row] for i, row in zip(items, rows)], ["NAMESPACE", *header]
+    return table(rows, header)
+
+
+def _pending(pool: dict, workloads: list[dict]) -> int:
+    return sum((w.get("status") or {}).get("pendingReplicas") or 0 for w in workloads
+               if pool["metadata"]["name"] in w["spec"].get("nodePools", []))
+
+
+def _events(api: Api, args) -> list[dict]:
+    involved = getattr(args, "involved", None)
+    if involved and "/" not in involved:
+        raise UsageError(f"--for takes KIND/NAME, e.g. Workload/photos-thumbnail, got {involved!r}")
+    return api.get("/events", involvedObject=involved, namespace=args.namespace, limit=str(args.limit)).get("items", [])
+
+
+def leave(item: dict, fmt: str, api: Api) -> str:
+    """The Workload as an HPA or a ScaledObject, with what does not survive the trip as comments above it."""
+    document, losses = leave_as.to_hpa(item) if fmt == "hpa" else leave_as.to_scaledobject(item, api.region)
+    lines = [f"# not kept: {loss}" for loss in losses]
+    return "\n".join(lines + [output.dump(document, "yaml")])
+
+
+def watch(api: Api, args, resource: str, name: str | None) -> str:
+    """kubectl get -w: the table once, then a row whenever desired, current, ready, backlog or the decision changes.
+
+    The API has no watch: it is read every --watch-interval. A read that fails for a moment (a timeout, a 5xx) is
+    said once on stderr and tried again, as kubectl's watch reconnects; a 4xx (the object deleted, a bad selector) ends it.
+    """
+    seen: dict[str, tuple] = {}
+    header_printed = failing = False
+    wide = args.output == "wide"
+    header = (tables.WORKLOAD_COLUMNS + (tables.WORKLOAD_WIDE if wide else []) if resource == "workloads"
+              else tables.NODEPOOL_COLUMNS + (tables.NODEPOOL_WIDE if wide else []))
+    try:
+        while True:
+            try:
+                rows = _changed_rows(api, args, resource, name, seen, wide)
+                failing = False
+            except ApiError as error:
+                if error.code < 500:
+                    raise
+                if not failing:
+                    print(f"warning: {error}; retrying", file=sys.stderr, flush=True)
+                failing, rows = True, []
+            if rows:
+                text = table(rows, header).splitlines()
+                print("\n".join(text if not header_printed else text[1:]), flush=True)
+                header_printed = True
+            time.sleep(args.watch_interval)
+    except KeyboardInterrupt:
+        return ""  # Ctrl-C is how a watch ends: what was asked for was done
+
+
+def _changed_rows(api: Api, args, resource: str, name: str | None, seen: dict, wide: bool) -> list[list[str]]:
+    items, _ = _fetch(api, args, resource, name)
+    pools = {p["metadata"]["name"]: p for p in api.all_items("/nodepools", namespace=args.namespace)}
+    workloads = api.all_items("/workloads", namespace=args.namespace) if resource == "nodepools" else []
+    rows = []
+    for item in items:
+        key = f"{item['metadata']['namespace']}/{item['metadata']['name']}"
+        status = item.get("status") or {}
+        if resource == "workloads":
+            depth = status.get("backlog") or {}
+            state = (status.get("desiredReplicas"), status.get("currentReplicas"), status.get("readyReplicas"),
+                     depth.get("visible"), depth.get("inFlight"), tables.decision(item, pools))
+            row = tables.workload_row(item, wide, pools)
+        else:
+            state = (status.get("desiredNodes"), status.get("currentNodes"), status.get("readyNodes"), status.get("reason"))
+            row = tables.nodepool_row(item, _pending(item, workloads), wide)
+        if seen.get(key) != state:
+            seen[key] = state
+            rows.append(row)
+    return rows
 
 
 def cmd_describe(api: Api, args) -> str:
-    resource = _resource(args.resource)
-    if resource == "jobs":
-        raise UsageError("describe works on workload and nodepool; see `ballast get jobs`")
-    item = api.get(f"/{resource}/{args.name}", namespace=args.namespace)
+    resource_name, name = kinds.kind_and_name(args.resource, args.name)
+    resource = kinds.resource(resource_name, ("workloads", "nodepools"))
+    if not name:
+        raise UsageError(f"describe needs a name: ballast describe {resource_name} NAME")
+    item = api.get(f"/{resource}/{name}", namespace=args.namespace)
     kind = item["kind"]
-    events = api.get("/events", involvedObject=f"{kind}/{args.name}", namespace=args.namespace, limit="20").get("items", [])
+    events = api.get("/events", involvedObject=f"{kind}/{name}", namespace=args.namespace, limit="20").get("items", [])
     meta, spec, status = item["metadata"], item["spec"], item.get("status") or {}
     lines = [f"Name:               {meta['name']}", f"Namespace:          {meta['namespace']}",
              f"Labels:             {','.join(f'{k}={v}' for k, v in meta.get('labels', {}).items()) or '<none>'}",
+             f"Annotations:        {', '.join(sorted(meta.get('annotations', {}))) or '<none>'}",
              f"CreationTimestamp:  {meta.get('creationTimestamp')}", f"Generation:         {meta.get('generation')}"]
     if kind == "Workload":
         target = spec["target"]
-        lines += [f"Reference:          {workload_row(item)[1]} (cluster {target['cluster']}, {target.get('launchType', 'FARGATE')})",
+        lines += [f"Reference:          {tables.reference(spec)} (cluster {target['cluster']}"
+                  + (f", {target.get('launchType', 'FARGATE')})" if target["kind"] == "ECSService" else ")"),
                   f"Queue:              {(spec.get('queue') or {}).get('name', '<none>')}",
                   "Metrics:            ( current / target )"]
         lines += [f"  {summary}" for summary in metric_summaries(spec, status)]
@@ -59,31 +186,35 @@ def cmd_describe(api: Api, args) -> str:
             policies = ", ".join(f"{p['value']} {p['type']} per {p['periodSeconds']}s" for p in rules.get("policies", []))
             lines.append(f"Behavior {direction + ':':<10} window {rules.get('stabilizationWindowSeconds')}s, "
                          f"select {rules.get('selectPolicy')}: {policies}")
-        lines.append(f"Replicas:           {status.get('currentReplicas', '<unknown>')} current / {status.get('desiredReplicas', '<unknown>')} desired")
+        lines.append(f"Replicas:           {status.get('currentReplicas', '<unknown>')} current / "
+                     f"{status.get('desiredReplicas', '<unknown>')} desired")
     else:
-        lines += [f"Provider:           {nodepool_row(item)[1]}", f"Instance:           {nodepool_row(item)[2]}",
+        lines += [f"Provider:           {tables.nodepool_row(item, 0)[1]}", f"Instance:           {tables.nodepool_row(item, 0)[2]}",
                   f"Nodes:              min {spec.get('minNodes', 0)}, max {spec['maxNodes']}, "
                   f"remove after {spec.get('scaleDownUnneededSeconds', 600)}s unneeded",
-                  f"Nodes now:          {status.get('currentNodes', '<unknown>')} current / {status.get('desiredNodes', '<unknown>')} desired"]
-    lines += _decision_lines(kind, status)
+                  f"Nodes now:          {status.get('readyNodes', '<unknown>')} ready, {tables.pool_booting(item)} booting, "
+                  f"{status.get('desiredNodes', '<unknown>')} desired"]
+    pools = {p["metadata"]["name"]: p for p in api.all_items("/nodepools", namespace=args.namespace)} if kind == "Workload" else {}
+    lines += _decision_lines(item, pools)
     conditions = status.get("conditions", [])
     lines.append("Conditions:" + ("" if conditions else "         <none>"))
     if conditions:
-        lines.append(indent(table([[c.get("type", ""), c.get("status", ""), c.get("reason", ""), c.get("message", "")] for c in conditions],
-                                   ["Type", "Status", "Reason", "Message"])))
+        lines.append(indent(table([[c.get("type", ""), c.get("status", ""), c.get("reason", ""), c.get("message", "")]
+                                   for c in conditions], ["Type", "Status", "Reason", "Message"])))
     lines.append("Events:" + ("" if events else "             <none>"))
     if events:
         lines.append(indent(table([[r[1], r[2], r[0], r[4]] for r in event_rows(list(reversed(events)))],
-                                   ["Type", "Reason", "Age", "Message"])))
+                                  ["Type", "Reason", "Age", "Message"])))
     return "\n".join(lines)
 
 
-def _decision_lines(kind: str, status: dict) -> list[str]:
+def _decision_lines(item: dict, pools: dict) -> list[str]:
     """What the controller saw and decided, in words; the raw status (with its history) is `get -o json`."""
+    status = item.get("status") or {}
     if not status:
         return ["Decision:           <none yet: the controller has not reconciled this object>"]
-    lines = [f"Decision:           {status.get('reason', '<none>')}: {status.get('message', '')}"]
-    if kind == "Workload":
+    lines = [f"Decision:           {tables.decision(item, pools) if item['kind'] == 'Workload' else tables.pool_decision(item)}"]
+    if item["kind"] == "Workload":
         lines.append(f"Ready/pending:      {status.get('readyReplicas', 0)} ready, {status.get('pendingReplicas', 0)} pending")
         depth = status.get("backlog")
         if depth:
@@ -97,138 +228,39 @@ def _decision_lines(kind: str, status: dict) -> list[str]:
         if status.get("dryRun"):
             lines.append("Dry run:            yes: decisions are recorded, no scaling call is made")
     else:
-        lines.append(f"Ready nodes:        {status.get('readyNodes', 0)}; tasks placed: {status.get('tasks', 0)}")
+        lines.append(f"Tasks placed:       {status.get('tasks', 0)}")
     return lines
 
 
-def cmd_apply(api: Api, args) -> str:
-    results = []
-    for manifest in load_manifests(args.filename):
-        kind, name = manifest.get("kind"), (manifest.get("metadata") or {}).get("name")
-        if kind not in KIND_PATHS:
-            raise UsageError(f"{args.filename}: kind must be one of {', '.join(KIND_PATHS)}, got {kind!r}")
-        path = KIND_PATHS[kind]
-        label = f"{kind.lower()}.ballast.io/{name}"
-        try:
-            current = api.get(f"{path}/{name}", namespace=args.namespace)
-        except ApiError as error:
-            if error.code != 404:
-                raise _about(error, label)
-            current = None
-        try:
-            if current is None:
-                api.request("POST", path, manifest, query={"namespace": args.namespace})
-                results.append(f"{label} created")
-                continue
-            manifest = {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}}
-            written = api.request("PUT", f"{path}/{name}", manifest, query={"namespace": args.namespace})
-        except ApiError as error:
-            raise _about(error, label)
-        changed = written["metadata"].get("generation") != current["metadata"].get("generation") or \
-            written["metadata"].get("labels") != current["metadata"].get("labels")
-        results.append(f"{label} {'configured' if changed else 'unchanged'}")
-    return "\n".join(results)
-
-
-def _about(error: ApiError, label: str) -> ApiError:
-    error.message = f"{label}: {error.message}"
-    return error
-
-
-def load_manifests(filename: str) -> list[dict]:
-    """YAML or JSON, one document, several (---), or a List with items; errors name the file and line."""
-    text = sys.stdin.read() if filename == "-" else Path(filename).read_text()
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UsageError(f"{filename}:{where} not valid YAML or JSON: {getattr(error, 'problem', error)}") from None
-    manifests = []
-    for document in documents:
-        if not isinstance(document, dict):
-            raise UsageError(f"{filename}: each document must be a mapping (a manifest), got {type(document).__name__}")
-        manifests.extend(document.get("items", []) if document.get("kind") == "List" else [document])
-    if not manifests:
-        raise UsageError(f"{filename}: no manifests")
-    return manifests
-
-
-def cmd_scale(api: Api, args) -> str:
-    if _resource(args.resource) != "workloads":
-        raise UsageError("only workloads scale; node pools follow the tasks that need them")
-    if args.auto == (args.replicas is not None):
-        raise UsageError("give either --replicas N (hold that count) or --auto (hand it back to the autoscaler)")
-    if args.auto:
-        api.patch(f"/workloads/{args.name}", {"spec": {"replicas": None}})
-        return f"workload.ballast.io/{args.name} autoscaled"
-    api.put(f"/workloads/{args.name}/scale", {"spec": {"replicas": args.replicas}})
-    return f"workload.ballast.io/{args.name} scaled to {args.replicas} (autoscaling paused; --auto resumes it)"
-
-
-def cmd_delete(api: Api, args) -> str:
-    if args.filename:
-        targets = [(m.get("kind"), (m.get("metadata") or {}).get("name")) for m in load_manifests(args.filename)]
-    elif args.resource and args.name:
-        resource = _resource(args.resource)
-        if resource == "jobs":
-            raise UsageError("jobs go with their image: `ballast rm OP/NAME`")
-        targets = [("Workload" if resource == "workloads" else "NodePool", args.name)]
-    else:
-        raise UsageError("give RESOURCE NAME or -f FILE")
-    results = []
-    for kind, name in targets:
-        if kind not in KIND_PATHS:
-            raise UsageError(f"kind must be one of {', '.join(KIND_PATHS)}, got {kind!r}")
-        api.request("DELETE", f"{KIND_PATHS[kind]}/{name}", query={"namespace": args.namespace})
-        results.append(f"{kind.lower()}.ballast.io/{name} deleted")
-    return "\n".join(results)
-
-
 def cmd_events(api: Api, args) -> str:
-    items = api.get("/events", involvedObject=args.involved, namespace=args.namespace, limit=str(args.limit)).get("items", [])
-    if args.output:
-        return dump(items, args.output)
-    return table(event_rows(list(reversed(items))), ["AGE", "TYPE", "REASON", "OBJECT", "MESSAGE"]) if items else "No events."
-
-
-def _resource(name: str) -> str:
-    if name not in RESOURCES:
-        raise UsageError(f"unknown resource {name!r}: use workloads, nodepools or jobs")
-    return RESOURCES[name]
+    items = sorted(_events(api, args), key=lambda e: e["time"])
+    fmt = output.check_format(args.output)
+    return _shown(items, {"kind": "EventList", "items": items}, fmt, "event",
+                  lambda: table(event_rows(items), tables.EVENT_COLUMNS), "No events.")
 
 
 def add_commands(commands) -> None:
-    get = commands.add_parser("get", help="list workloads, nodepools or jobs")
-    get.add_argument("resource")
-    get.add_argument("name", nargs="?")
-    get.add_argument("-o", "--output", choices=("json", "yaml"))
+    get = commands.add_parser("get", help="list or show workloads, nodepools, jobs or events", epilog=GET_EXAMPLES,
+                              description=f"resources: {kinds.RESOURCES_HELP}")
+    kinds.add_object_arguments(get, kinds.RESOURCES_HELP)
+    get.add_argument("-o", "--output", metavar="FORMAT", help=f"one of {', '.join(output.FORMATS)}")
+    get.add_argument("-l", "--selector", help="label equalities, e.g. app=photos,op=thumbnail")
+    get.add_argument("-w", "--watch", action="store_true", help="print a row on every change until Ctrl-C")
+    get.add_argument("--watch-interval", type=float, default=WATCH_INTERVAL_S, metavar="SECONDS", help="how often -w reads")
+    get.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace's objects")
+    get.add_argument("--for", dest="involved", metavar="KIND/NAME", help="events of one object only")
+    get.add_argument("--limit", type=int, default=100, help="events: at most this many, the newest")
     get.set_defaults(run=cmd_get)
 
-    describe = commands.add_parser("describe", help="spec, status, conditions and recent events of one object")
-    describe.add_argument("resource")
-    describe.add_argument("name")
+    describe = commands.add_parser("describe", help="spec, status, the decision, conditions and recent events of one object",
+                                   description="resources: workloads (wl), nodepools (np)",
+                                   epilog="examples:\n  ballast describe workload photos-thumbnail\n  ballast describe np/local")
+    kinds.add_object_arguments(describe)
     describe.set_defaults(run=cmd_describe)
 
-    apply = commands.add_parser("apply", help="create or update objects from a YAML or JSON file ('-' reads stdin)")
-    apply.add_argument("-f", "--filename", required=True)
-    apply.set_defaults(run=cmd_apply)
-
-    scale = commands.add_parser("scale", help="hold a workload at N replicas, or hand it back to the autoscaler")
-    scale.add_argument("resource")
-    scale.add_argument("name")
-    scale.add_argument("--replicas", type=int)
-    scale.add_argument("--auto", action="store_true")
-    scale.set_defaults(run=cmd_scale)
-
-    delete = commands.add_parser("delete", help="delete a workload or nodepool, or the objects of a file")
-    delete.add_argument("resource", nargs="?")
-    delete.add_argument("name", nargs="?")
-    delete.add_argument("-f", "--filename")
-    delete.set_defaults(run=cmd_delete)
-
-    events = commands.add_parser("events", help="the controller's decisions, oldest first")
-    events.add_argument("--for", dest="involved", help="KIND/NAME, e.g. Workload/photos-thumbnail")
+    events = commands.add_parser("events", help="the controller's decisions, oldest first",
+                                 epilog="examples:\n  ballast events\n  ballast events --for Workload/photos-thumbnail -o yaml")
+    events.add_argument("--for", dest="involved", metavar="KIND/NAME", help="e.g. Workload/photos-thumbnail")
     events.add_argument("--limit", type=int, default=50)
-    events.add_argument("-o", "--output", choices=("json", "yaml"))
+    events.add_argument("-o", "--output", metavar="FORMAT", help="json, yaml, name or jsonpath=TEMPLATE")
     events.set_defaults(run=cmd_events)

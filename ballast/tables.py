@@ -1,10 +1,19 @@
-"""How `ballast` shows objects: kubectl's tables and AGE, YAML or JSON documents, the metric summaries of TARGETS."""
+"""How `ballast` shows objects: kubectl's tables and AGE, the TARGETS of `get hpa`, KEDA's READY/ACTIVE/PAUSED, decisions."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
-import yaml
+MAX_NODES_REACHED = "MaxNodesReached"  # the core's reason when a pool's maxNodes holds a workload back
+FAILED_GET_SCALE = "FailedGetScale"
+WORKLOAD_COLUMNS = ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "READY", "ACTIVE", "PAUSED",
+                    "TRIGGERS", "AGE"]
+WORKLOAD_WIDE = ["DESIRED", "BACKLOG", "NODEPOOLS", "DECISION"]
+NODEPOOL_COLUMNS = ["NAME", "PROVIDER", "INSTANCE", "MIN", "MAX", "DESIRED", "READY", "BOOTING", "PENDING", "AGE"]
+NODEPOOL_WIDE = ["TASKS", "DECISION"]
+EVENT_COLUMNS = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+JOB_COLUMNS = ["JOB", "OP", "NAME", "PHASE", "REASON", "AGE"]
+KIND_NAMES = {"workloads": "workload.ballast.io", "nodepools": "nodepool.ballast.io"}  # what -o name prints
+TRIGGERS = {"Backlog": "aws-sqs-queue", "External": "aws-cloudwatch", "Deadline": "deadline"}
 
 
 def age(stamp: str | None, now: datetime | None = None) -> str:
@@ -27,20 +36,67 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join("   ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows])
 
 
-def dump(document: object, output: str) -> str:
-    return json.dumps(document, indent=2) if output == "json" else yaml.safe_dump(document, sort_keys=False)
-
-
-def workload_row(item: dict) -> list[str]:
-    spec, status, meta = item["spec"], item.get("status") or {}, item["metadata"]
+def reference(spec: dict) -> str:
     target = spec["target"]
-    reference = f"ECSService/{target.get('service')}" if target["kind"] == "ECSService" else f"Deployment/{target.get('namespace')}/{target.get('name')}"
+    if target["kind"] == "ECSService":
+        return f"ECSService/{target.get('service')}"
+    return f"Deployment/{target.get('namespace')}/{target.get('name')}"
+
+
+def condition(status: dict, kind: str) -> dict:
+    return next((c for c in status.get("conditions", []) if c.get("type") == kind), {})
+
+
+def workload_row(item: dict, wide: bool = False, pools: dict | None = None) -> list[str]:
+    spec, status, meta = item["spec"], item.get("status") or {}, item["metadata"]
     metrics = ",".join(metric_summaries(spec, status))
-    replicas = f"{status.get('currentReplicas', 0)}"
-    if spec.get("replicas") is not None:
-        replicas += " (paused)"
-    return [meta["name"], reference, metrics or "<none>", str(spec.get("minReplicas", 1)), str(spec["maxReplicas"]),
-            str(status.get("desiredReplicas", "<unknown>")), replicas, age(meta.get("creationTimestamp"))]
+    triggers = ",".join(dict.fromkeys(TRIGGERS.get(m["type"], m.get("resource", {}).get("name", m["type"].lower()))
+                                      for m in spec.get("metrics", [])))
+    row = [meta["name"], reference(spec), metrics or "<none>", str(spec.get("minReplicas", 1)), str(spec["maxReplicas"]),
+           str(status.get("currentReplicas", 0)), condition(status, "AbleToScale").get("status", "Unknown"),
+           condition(status, "ScalingActive").get("status", "Unknown"), str(spec.get("replicas") is not None),
+           triggers or "<none>", age(meta.get("creationTimestamp"))]
+    if wide:
+        depth = status.get("backlog")
+        row += [str(status.get("desiredReplicas", "<unknown>")),
+                "<none>" if not depth else str(depth["visible"] + depth["inFlight"]),
+                ",".join(spec.get("nodePools", [])) or "<none>", decision(item, pools or {})]
+    return row
+
+
+def decision(item: dict, pools: dict[str, dict]) -> str:
+    """The last tick's decision in words, from status: held by capacity, waiting for nodes, or the core's reason."""
+    status = item.get("status") or {}
+    if not status:
+        return "not reconciled yet"
+    unable = condition(status, "AbleToScale")
+    if unable.get("status") == "False":
+        return f"{unable.get('reason')}: {unable.get('message')}"
+    desired = status.get("desiredReplicas")
+    if status.get("reason") == MAX_NODES_REACHED:
+        return f"held at {desired} by pool capacity"
+    booting = sum(pool_booting(pools[name]) for name in item["spec"].get("nodePools", []) if name in pools)
+    if status.get("pendingReplicas") and booting:
+        return f"{status['pendingReplicas']} pending: waiting for {booting} node{'s' if booting > 1 else ''} to boot"
+    return _reason_line(status)
+
+
+def _reason_line(status: dict) -> str:
+    reason, message = status.get("reason") or "", status.get("message") or ""
+    if not reason:
+        return message or "<none>"
+    # A message that already starts with the reason says it once.
+    return message if message.startswith(reason) else f"{reason}: {message}" if message else reason
+
+
+def pool_booting(pool: dict) -> int:
+    status = pool.get("status") or {}
+    return max(int(status.get("currentNodes") or 0) - int(status.get("readyNodes") or 0), 0)
+
+
+def pool_decision(pool: dict) -> str:
+    status = pool.get("status") or {}
+    return _reason_line(status) if status else "not reconciled yet"
 
 
 def metric_summaries(spec: dict, status: dict) -> list[str]:
@@ -78,14 +134,18 @@ def _number(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def nodepool_row(item: dict) -> list[str]:
+def nodepool_row(item: dict, pending: int, wide: bool = False) -> list[str]:
     spec, status, meta = item["spec"], item.get("status") or {}, item["metadata"]
     provider = spec["provider"]
     group = provider.get("autoScalingGroupName") or provider.get("nodegroup") or "-"
     instance = spec["instance"]
     shape = f"{instance.get('type') or '-'} {instance['cpuMillicores']}m/{instance['memoryMiB']}Mi"
-    return [meta["name"], f"{provider['kind']}/{group}", shape, str(spec.get("minNodes", 0)), str(spec["maxNodes"]),
-            str(status.get("desiredNodes", "<unknown>")), str(status.get("currentNodes", "<unknown>")), age(meta.get("creationTimestamp"))]
+    row = [meta["name"], f"{provider['kind']}/{group}", shape, str(spec.get("minNodes", 0)), str(spec["maxNodes"]),
+           str(status.get("desiredNodes", "<unknown>")), str(status.get("readyNodes", "<unknown>")),
+           str(pool_booting(item)), str(pending), age(meta.get("creationTimestamp"))]
+    if wide:
+        row += [str(status.get("tasks", "<unknown>")), pool_decision(item)]
+    return row
 
 
 def job_row(item: dict) -> list[str]:

@@ -12,6 +12,14 @@ LABELS = {
     "propertyNames": {"maxLength": 63, "pattern": "^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$"},
     "additionalProperties": {"type": "string", "maxLength": 63, "pattern": "^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"},
 }
+# Kubernetes' annotations: free-form strings beside the object (a translated manifest's original is one), under the
+# API's body limit as a whole rather than per value.
+ANNOTATIONS = {
+    "type": "object",
+    "maxProperties": 64,
+    "propertyNames": {"maxLength": 253, "pattern": "^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$"},
+    "additionalProperties": {"type": "string", "maxLength": 32768},
+}
 METADATA = {
     "type": "object",
     "required": ["name"],
@@ -19,6 +27,7 @@ METADATA = {
         "name": DNS1123_LABEL,
         "namespace": {**DNS1123_LABEL, "default": "default"},
         "labels": {**LABELS, "default": {}},
+        "annotations": ANNOTATIONS,
         "resourceVersion": {"type": "string", "pattern": "^[0-9]+$"},
         # Read-only fields a client may echo back from a GET; the server owns them.
         "uid": {"type": "string"},

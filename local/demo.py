@@ -15,9 +15,11 @@ from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from ballast.console import server as dashboard_server
 from local import report
 from local.runtime import Runtime, Shape
 
@@ -65,7 +67,7 @@ def generated_photos(out: Path, n: int, seed: int, sizes: tuple[str, ...], bad_f
     directory.mkdir(parents=True, exist_ok=True)
     chunks = [(i, min(CHUNK, n - i * CHUNK)) for i in range((n + CHUNK - 1) // CHUNK)]
     started = time.monotonic()
-    with console.status(f"generating {n} photos (seed {seed}) into {directory} …"), ProcessPoolExecutor(os.cpu_count() or 2) as pool:
+    with busy(console, f"generating {n} photos (seed {seed}) into {directory} …"), ProcessPoolExecutor(os.cpu_count() or 2) as pool:
         for future in as_completed([pool.submit(_generate_chunk, str(directory), seed, i, c, sizes, bad_fraction) for i, c in chunks]):
             future.result()
     marker.write_text("")
@@ -105,27 +107,54 @@ def upload(plan: list[tuple[Path, str]], bucket: str) -> dict[str, float]:
 # ---- the live view ------------------------------------------------------------------------------------------------
 
 
-def view(timeline, runtime: Runtime, total: int, phase: str) -> Group:
+def view(timeline, runtime: Runtime, total: int, phase: str, console_url: str = "") -> Group:
     sample = timeline.latest()
     table = Table(title_justify="left", title=f"Ballast local runtime · {phase}")
-    for column in ("operation", "queued", "in flight", "done", "failed", "desired/running", "pending"):
-        table.add_column(column, justify="left" if column == "operation" else "right", no_wrap=True)
+    for column in ("operation", "queued", "in flight", "done", "failed", "desired/running", "pending", "last tick's decision"):
+        table.add_column(column, justify="left" if column in ("operation", "last tick's decision") else "right",
+                         no_wrap=column != "last tick's decision", overflow="fold")
     if sample is None:
         return Group(table)
-    reasons = []
     for op, o in sample.ops.items():
         table.add_row(op, str(o.queued), str(o.in_flight), f"[green]{o.done}", f"[red]{o.failed}" if o.failed else "0",
                       f"{o.desired} / {o.running}" + (f" (stopping {o.stopping})" if o.stopping else ""),
-                      f"[yellow]{o.pending}" if o.pending else "0")
-        reasons.append(Text(f"{op}: {o.reason or '(no decision yet)'}", style="dim", overflow="ellipsis", no_wrap=True))
+                      f"[yellow]{o.pending}" if o.pending else "0", Text(o.reason or "(no decision yet)", style="dim"))
+    pools = Table(title_justify="left", title="node pools")
+    for column in ("pool", "desired", "ready", "booting", "last tick's decision"):
+        pools.add_column(column, justify="left" if column in ("pool", "last tick's decision") else "right", overflow="fold")
+    for name, pool in sample.pools.items():
+        pools.add_row(name, str(pool.desired), str(pool.ready), f"[yellow]{pool.booting}" if pool.booting else "0",
+                      Text(pool.decision, style="dim"))
     finished = sum(o.done + o.failed for o in sample.ops.values())
     errors = len(runtime.pump.stats.errors) + len(runtime.agent.errors)
-    footer = Text.assemble(
-        f"nodes {sample.nodes_ready} ready", (f" + {sample.nodes_booting} booting" if sample.nodes_booting else ""),
-        f" / {sample.nodes_desired} desired   ", f"jobs {finished}/{total} finished   ", f"t={sample.t:.0f}s   ",
-        (f"handler errors {errors}" if errors else "", "red"))
-    node_reason = Text(f"nodes: {sample.node_reason or '(no decision yet)'}", style="dim", overflow="ellipsis", no_wrap=True)
-    return Group(table, footer, Text("controller's latest reasons:"), *reasons, node_reason)
+    footer = Text.assemble(f"jobs {finished}/{total} finished   ", f"t={sample.t:.0f}s   ",
+                           (f"handler errors {errors}" if errors else "", "red"),
+                           (f"   handlers' logs: {runtime.out_dir / 'lambda.log'}", "dim"))
+    console_line = Text(f"console: {console_url}", style="bold") if console_url else Text("")
+    return Group(table, pools, footer, console_line)
+
+
+def live_view(initial, console: Console, quiet: bool) -> Live:
+    """The live table, alone on the terminal: Live would capture stdout and print what the handlers write over the
+    table, so it captures nothing, and the handlers' lines go to out/lambda.log (see `route_handler_output`)."""
+    return Live(initial, console=console, refresh_per_second=2, transient=False, auto_refresh=not quiet,
+                redirect_stdout=False, redirect_stderr=False)
+
+
+def busy(console: Console, text: str) -> Live:
+    """console.status's spinner, but capturing nothing either: the first ticks run while the runtime starts."""
+    return Live(Spinner("dots", text), console=console, transient=True, redirect_stdout=False, redirect_stderr=False)
+
+
+def route_handler_output(path: Path):
+    """Where CloudWatch Logs would keep them: the EMF metric documents Powertools prints, and anything else printed.
+
+    The Powertools logger's own stream is pointed at the file by the runtime once the app is imported; this covers
+    what is printed rather than logged. Returns the file, which the caller closes.
+    """
+    stream = open(path, "w", buffering=1)
+    sys.stdout = stream
+    return stream
 
 
 # ---- the run ------------------------------------------------------------------------------------------------------
@@ -139,10 +168,13 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     from local.timeline import Timeline
 
     runtime = Runtime(args.out, Shape(nodes=args.nodes))
-    timeline, built = None, None
+    timeline, built, dashboard = None, None, None
     try:
-        with console.status("starting moto, the stack, the API server, the pump and the node agent …"):
+        with busy(console, "starting moto, the stack, the API server, the pump and the node agent …"):
             runtime.start()
+        # `ballast dashboard`'s server, on the runtime's API: the batch watched live in a browser.
+        dashboard = dashboard_server.Console(runtime.api).start()
+        console.print(f"console: {dashboard.url}  (open it to watch the batch; it stops with the demo)")
         from chalicelib import config
 
         ops = config.OPERATIONS
@@ -156,8 +188,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
         timeline = Timeline(runtime, ops, workloads, jobs_period_s=max(2.0, len(plan) / 1000))
         timeline.start()
         started = time.monotonic()
-        with Live(view(timeline, runtime, len(plan), "uploading"), console=console, refresh_per_second=2,
-                  transient=False, auto_refresh=not args.quiet) as live:
+        with live_view(view(timeline, runtime, len(plan), "uploading", dashboard.url), console, args.quiet) as live:
             uploads = upload(plan, config.BUCKET)
             finished_at = None
             while time.monotonic() - started < timeout:
@@ -168,13 +199,13 @@ def run(args: argparse.Namespace, console: Console) -> dict:
                     finished_at = time.monotonic()
                 phase = "draining" if finished_at is None else "scaling back to zero"
                 if not args.quiet:
-                    live.update(view(timeline, runtime, len(plan), phase))
+                    live.update(view(timeline, runtime, len(plan), phase, dashboard.url))
                 sample = timeline.latest()
                 if finished_at is not None and at_zero(sample) and sample.nodes_desired == 0 and sample.nodes_ready == 0:
                     break
                 if finished_at is not None and time.monotonic() - finished_at > SETTLE_S and at_zero(sample):
                     break
-            live.update(view(timeline, runtime, len(plan), "finished"))
+            live.update(view(timeline, runtime, len(plan), "finished", dashboard.url))
         timeline.stop()
         timeline.refresh_jobs()
         events = runtime.api.get("/events", limit="500").get("items", [])
@@ -186,12 +217,15 @@ def run(args: argparse.Namespace, console: Console) -> dict:
                       "cpus": os.cpu_count(), "timed_out": time.monotonic() - started >= timeout})
         built["tasks"] = runtime.agent.history
         report.write(built, args.out)
-        report.plot(timeline.samples, ops, args.out / "timeline.png")
+        report.plot(timeline.samples, ops, args.out / "timeline.png", events=events, started_epoch=timeline.started_epoch,
+                    workloads=workloads)
         return built
     finally:
         if timeline is not None:
             timeline.stop()
-        with console.status("stopping workers, pump, API server and moto …"):
+        if dashboard is not None:
+            dashboard.stop()
+        with busy(console, "stopping workers, pump, API server and moto …"):
             runtime.stop()
         if built is not None:
             # Written again once every worker has exited, so the report holds their exit codes.
@@ -236,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(filename=args.out / "runtime.log", filemode="w", level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The handlers' logs and metrics go where CloudWatch Logs would keep them, not over the live view.
-    sys.stdout = open(args.out / "lambda.log", "w", buffering=1)
+    route_handler_output(args.out / "lambda.log")
     # SIGTERM ends the demo like Ctrl-C: the finally blocks drain the workers and stop every thread.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -10,6 +10,8 @@ connections open (as AWS's endpoints do) and serves them from a pool of threads:
 moto and for its clients alike.
 ECS's running and pending counts come from the ECS agents of the instances, which moto does not have: the local node
 agent plays them and posts the counts to REPORT_PATH, which writes them into moto's records as ECS would.
+Conditional writes are atomic here as in AWS (see Serialised): moto checks a condition and applies the write as two
+steps, and cheroot serves requests on many threads at once.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import json
 import os
 import sys
 import threading
+
+from collections import defaultdict
 
 from cheroot import wsgi
 from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, environ_key_for_header, should_preserve_original_header_name
@@ -60,6 +64,54 @@ class App:
         return []
 
 
+class Serialised:
+    """moto's application with DynamoDB's promise kept: a conditional write is checked and applied as one step.
+
+    moto evaluates a ConditionExpression, then applies the write, with nothing between the two steps to stop another
+    request thread: 20 threads updating one Workload through the API lost 5 % of the acknowledged updates, and two
+    controllers could both take the lease. Every DynamoDB request takes one lock (reads too, so none sees an item
+    half-updated; transactions span tables, so one lock rather than one per table): moto's DynamoDB is a few
+    milliseconds of Python a request, which the process's one interpreter ran one at a time anyway.
+    S3's conditional writes (If-None-Match, If-Match: a job's output written once) have the same gap: every write of an
+    object (PUT, DELETE) takes a lock of its own path, so only writes of the same key wait for each other, and an
+    upload's body, read while the lock is held, never holds up another key's.
+    """
+
+    DYNAMODB_TARGET = "DynamoDB_"  # X-Amz-Target of every DynamoDB request: DynamoDB_20120810.UpdateItem
+    OBJECT_WRITES = ("PUT", "DELETE")
+
+    def __init__(self, app):
+        self._app = app
+        self._dynamodb = threading.Lock()
+        self._objects_lock = threading.Lock()
+        self._objects: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+
+    def __call__(self, environ, start_response):
+        lock = self._lock_of(environ)
+        if lock is None:
+            return self._app(environ, start_response)
+        with lock:
+            # The whole answer inside the lock: moto may build the body lazily, and the write with it.
+            return list(self._app(environ, start_response))
+
+    def _lock_of(self, environ) -> threading.Lock | None:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith(self.DYNAMODB_TARGET):
+            return self._dynamodb
+        if environ.get("REQUEST_METHOD") in self.OBJECT_WRITES and self._is_s3_object(environ):
+            with self._objects_lock:  # a lock per key ever written: a few hundred bytes each, for the process's life
+                return self._objects[(environ.get("HTTP_HOST", ""), environ.get("PATH_INFO", ""))]
+        return None
+
+    @staticmethod
+    def _is_s3_object(environ) -> bool:
+        """Path-style (/bucket/key, how botocore addresses a loopback endpoint) or virtual-hosted (bucket.s3…/key)."""
+        authorization = environ.get("HTTP_AUTHORIZATION", "") + environ.get("QUERY_STRING", "")
+        if "/s3/aws4_request" not in authorization and "%2Fs3%2Faws4_request" not in authorization:
+            return False
+        path = environ.get("PATH_INFO", "").lstrip("/")
+        return "/" in path.rstrip("/") or ".s3" in environ.get("HTTP_HOST", "")
+
+
 class Dispatcher(DomainDispatcherApplication):
     """moto's dispatcher, remembering which backend serves which host.
 
@@ -78,13 +130,17 @@ class Dispatcher(DomainDispatcherApplication):
 
 
 class Gateway(wsgi.Gateway_10):
-    """WSGI environ as moto's own server builds it: S3 metadata names keep their underscores (x-amz-meta-my_key).
+    """WSGI environ as moto's own server builds it: the raw request path beside the decoded one, and S3 metadata names
+    that keep their underscores (x-amz-meta-my_key).
 
     A WSGI environ cannot tell my_key from my-key; moto's werkzeug handler passes the names aside, and so does this.
     """
 
     def get_environ(self) -> dict:
         environ = super().get_environ()
+        # The path as sent, still percent-encoded: moto reads S3 keys from RAW_URI (werkzeug's and gunicorn's name for
+        # it), else from the decoded path, where a key's %2F becomes a slash, %25 a bare % and %3F ends the path.
+        environ["RAW_URI"] = self.req.uri.decode("latin-1")
         names = {}
         # Most requests have no underscored header: they pay for this one scan only.
         if any(b"_" in name for name in self.req.inheaders):
@@ -112,7 +168,7 @@ IDLE_TIMEOUT_S = 60
 
 def server() -> wsgi.Server:
     """Bound to a free port of the loopback address, not yet serving."""
-    moto = wsgi.Server(("127.0.0.1", 0), App(Dispatcher(create_backend_app)), numthreads=THREADS,
+    moto = wsgi.Server(("127.0.0.1", 0), App(Serialised(Dispatcher(create_backend_app))), numthreads=THREADS,
                        request_queue_size=THREADS, timeout=IDLE_TIMEOUT_S)
     moto.gateway = Gateway
     moto.keep_alive_conn_limit = None  # the clients are the runtime's own few processes: keep all their connections

@@ -99,6 +99,26 @@ def render(kind: str, size: tuple[int, int], rng: random.Random) -> tuple[bytes,
     raise ValueError(f"unknown kind {kind!r}")
 
 
+LARGEST_MODELS = ("RGB JPEG", "RGBA PNG", "CMYK JPEG", "16-bit PNG")
+
+
+def largest(folder: Path, max_pixels: int) -> dict[str, Path]:
+    """One file per colour model of LARGEST_MODELS at just under `max_pixels`, for peak-memory measurements. Smooth
+    pictures, so they encode in seconds: a decode's memory depends on the pixels' count, not on what they show."""
+    side = int(max_pixels ** 0.5)
+    size = (side, max_pixels // side)
+    across = Image.linear_gradient("L").resize(size)
+    down = across.transpose(Image.Transpose.ROTATE_90).resize(size)
+    rgb = Image.merge("RGB", (across, down, across.point(lambda v: 255 - v)))
+    files = dict(zip(LARGEST_MODELS, (folder / "rgb.jpg", folder / "rgba.png", folder / "cmyk.jpg", folder / "gray16.png")))
+    rgb.save(files["RGB JPEG"], quality=90)
+    rgb.convert("CMYK").save(files["CMYK JPEG"], quality=90)
+    rgb.putalpha(down)
+    rgb.save(files["RGBA PNG"], compress_level=1)
+    across.convert("I").point(lambda v: v * 257).convert("I;16").save(files["16-bit PNG"], compress_level=1)
+    return files
+
+
 def picture(size: tuple[int, int], rng: random.Random) -> Image.Image:
     """An RGB photo-like image: composed at a quarter of the size (cheap), enlarged, then sharp detail and noise."""
     width, height = size

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime
 from typing import Iterable, Iterator, TextIO
@@ -74,10 +75,19 @@ def main(argv: list[str] | None = None, stdin: TextIO = sys.stdin, stdout: TextI
     parser.add_argument("path", nargs="?", help="JSON-lines file of specs and observations (default: stdin)")
     parser.add_argument("--history", action="store_true", help="also print each decision's history")
     args = parser.parse_args(argv)
-    source = open(args.path, encoding="utf-8") if args.path else stdin
-    with source:
-        for decision in replay(source, args.history):
-            stdout.write(json.dumps(decision, sort_keys=True, default=str) + "\n")
+    try:
+        source = open(args.path, encoding="utf-8") if args.path else stdin
+    except OSError as error:
+        print(f"python -m local.replay: cannot read {args.path}: {error.strerror}", file=sys.stderr)
+        return 2
+    try:
+        with source:
+            for decision in replay(source, args.history):
+                stdout.write(json.dumps(decision, sort_keys=True, default=str) + "\n")
+            stdout.flush()
+    except BrokenPipeError:
+        # The reader (head, less) went away: stop quietly, and keep the interpreter's exit flush from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

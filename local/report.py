@@ -8,6 +8,9 @@ from pathlib import Path
 
 from local.timeline import DONE, FAILED, Sample
 
+# The events that change a count: a workload's rescale (HPA's reason) and a pool's resize (cluster-autoscaler's).
+SCALE_REASONS = ("SuccessfulRescale", "TriggeredScaleUp", "ScaleDown", "AboveMaxNodes")
+
 
 def percentile(values: list[float], p: float) -> float | None:
     """Nearest-rank percentile: a value that occurred, never an interpolation between two."""
@@ -95,34 +98,71 @@ def write(report: dict, out_dir: Path) -> Path:
     return path
 
 
-def plot(samples: list[Sample], ops: tuple[str, ...], path: Path) -> Path:
-    """One panel per operation (backlog against desired and running replicas) and one for the nodes."""
+def scale_marks(events: list[dict], started_epoch: float) -> dict[str, list[tuple[float, str]]]:
+    """Seconds since the timeline started of every scale event, by involved object ("Workload/photos-thumbnail")."""
+    marks: dict[str, list[tuple[float, str]]] = {}
+    for event in events:
+        if event.get("reason") not in SCALE_REASONS:
+            continue
+        involved = f"{event['involvedObject']['kind']}/{event['involvedObject']['name']}"
+        marks.setdefault(involved, []).append((_epoch(event["time"]) - started_epoch, event["reason"]))
+    return marks
+
+
+def plot(samples: list[Sample], ops: tuple[str, ...], path: Path, events: list[dict] = (), started_epoch: float = 0.0,
+         workloads: dict[str, str] | None = None) -> Path:
+    """Per operation backlog against desired and running replicas, nodes, and done/failed jobs over time; a dotted
+    line at every scale event (a rescale of that workload, a node pool's resize). Counts get integer ticks."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    figure, axes = plt.subplots(len(ops) + 1, 1, figsize=(10, 2.6 * (len(ops) + 1)), sharex=True)
+    marks = scale_marks(list(events), started_epoch)
+    figure, axes = plt.subplots(len(ops) + 2, 1, figsize=(10, 2.6 * (len(ops) + 2)), sharex=True)
     t = [s.t for s in samples]
     for axis, op in zip(axes, ops):
         axis.plot(t, [s.ops[op].queued + s.ops[op].in_flight for s in samples], color="tab:blue", label="backlog (queued + in flight)")
         axis.set_ylabel("messages", color="tab:blue")
+        axis.set_ylim(bottom=0)
         axis.set_title(f"{op}", loc="left", fontsize=10)
         replicas = axis.twinx()
         replicas.step(t, [s.ops[op].desired for s in samples], where="post", color="tab:orange", linestyle="--", label="replicas desired")
         replicas.step(t, [s.ops[op].running for s in samples], where="post", color="tab:green", label="replicas running")
         replicas.set_ylabel("replicas")
         replicas.set_ylim(bottom=0)
-        lines = axis.get_lines() + replicas.get_lines()
+        for axis_ in (axis, replicas):
+            axis_.yaxis.set_major_locator(MaxNLocator(integer=True))
+        _mark(axis, marks.get(f"Workload/{(workloads or {}).get(op, f'photos-{op}')}", []), "tab:orange", "rescale")
+        lines = [line for line in axis.get_lines() + replicas.get_lines() if not line.get_label().startswith("_")]
         axis.legend(lines, [line.get_label() for line in lines], loc="upper right", fontsize=8)
-    nodes = axes[-1]
+    nodes = axes[len(ops)]
     nodes.step(t, [s.nodes_desired for s in samples], where="post", color="tab:purple", linestyle="--", label="nodes desired")
     nodes.step(t, [s.nodes_ready for s in samples], where="post", color="tab:red", label="nodes ready")
     nodes.set_ylabel("nodes")
     nodes.set_ylim(bottom=0)
-    nodes.set_xlabel("seconds since the runtime started")
+    nodes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for involved, times in marks.items():
+        if involved.startswith("NodePool/"):
+            _mark(nodes, times, "tab:purple", "pool resize")
     nodes.legend(loc="upper right", fontsize=8)
+    jobs = axes[-1]
+    for op, color in zip(ops, ("tab:blue", "tab:green", "tab:orange", "tab:brown")):
+        jobs.plot(t, [s.ops[op].done for s in samples], color=color, label=f"{op} done")
+        jobs.plot(t, [s.ops[op].failed for s in samples], color=color, linestyle=":", label=f"{op} failed")
+    jobs.set_ylabel("jobs")
+    jobs.set_ylim(bottom=0)
+    jobs.yaxis.set_major_locator(MaxNLocator(integer=True))
+    jobs.set_title("jobs finished", loc="left", fontsize=10)
+    jobs.legend(loc="lower right", fontsize=8, ncol=len(ops))
+    jobs.set_xlabel("seconds since the runtime started")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def _mark(axis, times: list[tuple[float, str]], color: str, label: str) -> None:
+    for index, (at, _) in enumerate(times):
+        axis.axvline(at, color=color, linestyle=":", linewidth=1.3, alpha=0.9, label=label if index == 0 else "_nolegend_")

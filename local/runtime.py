@@ -100,6 +100,7 @@ class Runtime:
         self.queue_urls: dict[str, str] = {}
         self._api_server = None
         self._stopped = threading.Event()
+        self._log_file = None
 
     def start(self) -> "Runtime":
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +126,7 @@ class Runtime:
             sys.path.insert(0, str(infra.ROOT))
         from app import app
 
+        self._log_to(self.out_dir / "lambda.log")
         chalice_config = CLIFactory(str(infra.ROOT)).create_config_obj(chalice_stage_name=self.stage)
         self._serve_api(app, chalice_config)
         self.pump = Pump(app, chalice_config, session, self.stage, ACCOUNT_ID, REGION,
@@ -142,6 +144,15 @@ class Runtime:
         self.pump.start()
         return self
 
+    def _log_to(self, path: Path) -> None:
+        """The handlers' Powertools lines go where CloudWatch Logs would keep them, whoever owns this process's stdout
+        (a live view, a test's capture): `ballast logs` reads them there. EMF metric documents are printed, so they
+        follow sys.stdout, which `ballast up` and the demo point at the same file."""
+        from chalicelib.telemetry import logger
+
+        self._log_file = open(path, "a", buffering=1)
+        self._log_stream = logger.registered_handler.setStream(self._log_file)
+
     def stop(self) -> None:
         if self._stopped.is_set():
             return
@@ -153,6 +164,11 @@ class Runtime:
         if self._api_server is not None:
             self._api_server.shutdown()
             self._app.__class__ = self._app_class
+        if self._log_file is not None:
+            from chalicelib.telemetry import logger
+
+            logger.registered_handler.setStream(self._log_stream)  # as it was: the next runtime in this process has its own
+            self._log_file.close()
         self.moto.stop()
 
     def register(self, config) -> None:

@@ -21,7 +21,16 @@ class OpSample:
     running: int = 0
     pending: int = 0
     stopping: int = 0
-    reason: str = ""
+    reason: str = ""  # the last tick's decision, from the workload's status
+
+
+@dataclass(frozen=True)
+class PoolSample:
+    """A node pool as the controller's last tick left it in status."""
+    desired: int
+    ready: int
+    booting: int
+    decision: str
 
 
 @dataclass
@@ -32,6 +41,7 @@ class Sample:
     nodes_ready: int
     nodes_booting: int
     node_reason: str = ""
+    pools: dict[str, PoolSample] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +70,7 @@ class Timeline:
         self._jobs_at = 0.0
         self._reasons: dict[str, str] = {}
         self._node_reason = ""
+        self._pools: dict[str, PoolSample] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="timeline", daemon=True)
 
@@ -111,15 +122,20 @@ class Timeline:
                 pending=service.pending if service else 0, stopping=service.stopping if service else 0,
                 reason=self._reasons.get(op, ""))
         return Sample(now - self._started, ops, snapshot.nodes_desired, snapshot.nodes_ready, snapshot.nodes_booting,
-                      self._node_reason)
+                      self._node_reason, dict(self._pools))
 
     def _refresh_reasons(self) -> None:
-        """The newest event of each workload and of the node pool, through the API as `ballast events` shows them."""
+        """Each workload's and pool's decision of the last tick, from their status through the API as `ballast get
+        -o wide` shows it (the last event may be minutes old: a tick that changes nothing writes none)."""
+        from ballast import tables
+
         api = self.runtime.api
+        pools = {p["metadata"]["name"]: p for p in api.all_items("/nodepools")}
+        by_name = {w["metadata"]["name"]: w for w in api.all_items("/workloads")}
         for op, name in self.workloads.items():
-            items = api.get("/events", involvedObject=f"Workload/{name}", limit="1").get("items", [])
-            if items:
-                self._reasons[op] = f"{items[0]['reason']}: {items[0]['message']}"
-        items = api.get("/events", involvedObject="NodePool/local", limit="1").get("items", [])
-        if items:
-            self._node_reason = f"{items[0]['reason']}: {items[0]['message']}"
+            if name in by_name:
+                self._reasons[op] = tables.decision(by_name[name], pools)
+        self._pools = {name: PoolSample(int((p.get("status") or {}).get("desiredNodes") or 0),
+                                        int((p.get("status") or {}).get("readyNodes") or 0), tables.pool_booting(p),
+                                        tables.pool_decision(p)) for name, p in pools.items()}
+        self._node_reason = "; ".join(f"{name}: {pool.decision}" for name, pool in self._pools.items())

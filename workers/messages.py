@@ -16,6 +16,31 @@ log = logging.getLogger("ballast.worker")
 
 # Extend held messages when a third of the visibility timeout is left, so one slow call never lets them reappear.
 HEARTBEAT_FRACTION = 1 / 3
+MAX_BATCH = 10  # SQS's limit per receive
+# The weight of the latest image in the measured pace: a few images move it, one outlier does not.
+PACE_WEIGHT = 0.3
+
+
+class Pace:
+    """How many messages a receive takes: as many as this worker will have started within one heartbeat interval.
+
+    Every message received is invisible to the other workers until it is done or its visibility lapses. Ten at a time
+    (SQS's most) at several seconds an image left a killed worker's unstarted messages stranded for the whole timeout,
+    and kept a newly started replica idle while one worker sat on the queue's last ten. Taking what this worker starts
+    before its first heartbeat, the rest stay visible: a new replica takes them, and a kill strands only those.
+    """
+
+    def __init__(self, settings: Settings):
+        self._horizon_s = settings.visibility_timeout_s * HEARTBEAT_FRACTION
+        self._image_s: float | None = None  # unknown until the first image: one message then
+
+    def record(self, seconds: float) -> None:
+        self._image_s = seconds if self._image_s is None else (1 - PACE_WEIGHT) * self._image_s + PACE_WEIGHT * seconds
+
+    def batch(self) -> int:
+        if self._image_s is None:
+            return 1
+        return max(1, min(MAX_BATCH, int(self._horizon_s / max(self._image_s, 0.001))))
 
 
 class Batch:

@@ -9,6 +9,9 @@ from typing import Mapping
 from workers import ops
 
 LONG_POLL_S = 20  # SQS's longest wait
+# The work queues' visibility timeout (infra/ballast.yaml): short, since the heartbeat extends what is in hand, so a
+# killed worker's messages come back within it.
+VISIBILITY_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class Settings:
     thumbnail_size: int = ops.DEFAULT_THUMBNAIL_SIZE
     max_pixels: int = ops.DEFAULT_MAX_PIXELS
     stop_timeout_s: float = 30.0
-    visibility_timeout_s: int = 60
+    visibility_timeout_s: int = VISIBILITY_TIMEOUT_S
     poll_wait_s: int = LONG_POLL_S
     agent_uri: str | None = None  # ECS_AGENT_URI, which ECS sets in every task: the task-protection endpoint's base
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
@@ -45,7 +48,7 @@ class Settings:
             thumbnail_size=int(environ.get("THUMBNAIL_SIZE", ops.DEFAULT_THUMBNAIL_SIZE)),
             max_pixels=int(environ.get("MAX_PIXELS", ops.DEFAULT_MAX_PIXELS)),
             stop_timeout_s=stop_timeout_s,
-            visibility_timeout_s=int(environ.get("VISIBILITY_TIMEOUT_S", 60)),
+            visibility_timeout_s=int(environ.get("VISIBILITY_TIMEOUT_S", VISIBILITY_TIMEOUT_S)),
             # A receive cannot be interrupted, so it must end inside the stop timeout with time left to give back.
             poll_wait_s=max(1, min(LONG_POLL_S, int(stop_timeout_s) - 5)),
             agent_uri=environ.get("ECS_AGENT_URI") or None,

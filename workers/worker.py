@@ -25,14 +25,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from workers import ops
-from workers.messages import Batch, complete, delete, now
+from workers.messages import Batch, Pace, complete, delete, now
 from workers.process import Result, Work, process
 from workers.protection import Protection
 from workers.settings import Settings
 
 log = logging.getLogger("ballast.worker")
 
-MAX_BATCH = 10  # SQS's limit per receive
 # On SIGTERM the image in hand may run until this share of the stop timeout; then it is given back, so the
 # process still exits (and releases its messages) before ECS sends SIGKILL.
 ABANDON_FRACTION = 0.8
@@ -61,9 +60,9 @@ def run(settings: Settings, stop: threading.Event, *, sqs: Any = None, s3: Any =
     if sqs is None or s3 is None:
         sqs, s3 = clients()
     protection = protection or Protection(settings.agent_uri)
-    tally = Tally()
+    tally, pace = Tally(), Pace(settings)
     while not stop.is_set():
-        _poll(settings, stop, sqs, s3, tally, protection)
+        _poll(settings, stop, sqs, s3, tally, protection, pace)
     return tally
 
 
@@ -72,15 +71,16 @@ def drain(settings: Settings, *, sqs: Any = None, s3: Any = None, protection: Pr
     if sqs is None or s3 is None:
         sqs, s3 = clients()
     protection = protection or Protection(settings.agent_uri)
-    tally = Tally()
-    while _poll(settings, threading.Event(), sqs, s3, tally, protection):
+    tally, pace = Tally(), Pace(settings)
+    while _poll(settings, threading.Event(), sqs, s3, tally, protection, pace):
         pass
     return tally
 
 
-def _poll(settings: Settings, stop: threading.Event, sqs: Any, s3: Any, tally: Tally, protection: Protection) -> int:
+def _poll(settings: Settings, stop: threading.Event, sqs: Any, s3: Any, tally: Tally, protection: Protection,
+          pace: Pace) -> int:
     messages = sqs.receive_message(
-        QueueUrl=settings.work_queue_url, MaxNumberOfMessages=MAX_BATCH, WaitTimeSeconds=settings.poll_wait_s,
+        QueueUrl=settings.work_queue_url, MaxNumberOfMessages=pace.batch(), WaitTimeSeconds=settings.poll_wait_s,
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
     ).get("Messages", [])
     # Protected from the first work after idling to the next empty receive, so ECS scales in idle tasks and leaves
@@ -93,7 +93,9 @@ def _poll(settings: Settings, stop: threading.Event, sqs: Any, s3: Any, tally: T
     for message in messages:
         if stop.is_set():
             break
+        started = time.monotonic()
         _handle(settings, stop, sqs, s3, batch, message, tally, protection)
+        pace.record(time.monotonic() - started)
     if stop.is_set() and batch.held:
         tally.released += batch.release()
     return len(messages)

@@ -1,6 +1,8 @@
 """S3 for the photos of DESIGN.md "How data flows": head, get, put, delete and presigned URLs; botocore errors become ours."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import NotFound, Unavailable
@@ -47,8 +49,12 @@ class Objects:
         except ClientError as error:
             raise _translate(error, f"s3://{bucket}/{key}") from None
 
-    def presign_get(self, bucket: str, key: str, expires_s: int) -> str:
-        return self._s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s)
+    def presign_get(self, bucket: str, key: str, expires_s: int, download_as: str | None = None) -> str:
+        """A GET URL; with `download_as`, S3 answers it as an attachment of that name (a browser saves, not shows, it)."""
+        params = {"Bucket": bucket, "Key": key}
+        if download_as is not None:
+            params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quote(download_as, safe='')}"
+        return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s)
 
     def presign_post(self, bucket: str, key: str, fields: dict[str, str], conditions: list, expires_s: int) -> dict:
         """{"url", "fields"}: boto3 adds the exact-key and bucket conditions itself; `conditions` add the caller's."""

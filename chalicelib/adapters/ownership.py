@@ -27,6 +27,13 @@ class Ownership:
         return {"kind": item["ownerKind"], "namespace": item["ownerNamespace"], "name": item["ownerName"],
                 "uid": item["ownerUid"]}
 
+    def check_claims(self, claims: tuple[str, ...], uid: str | None) -> None:
+        """A dry run's admission check: Conflict naming the owner of any claim held by an object other than `uid`."""
+        for claim in claims:
+            owner = self.owner_of(claim)
+            if owner is not None and owner["uid"] != uid:
+                raise Conflict(_managed_by(claim, owner))
+
     # ---- transaction parts, for the store's writes ------------------------------------------------------------
     # Plain Python values: the table resource's client serializes them to DynamoDB's typed ones, as for its own calls.
 
@@ -73,11 +80,10 @@ class Ownership:
         owner = self.owner_of(claim)
         if owner is None:  # released between the write and this read: the caller may simply try again
             return Conflict(f"{claim} changed owner meanwhile; try again")
-        return Conflict(f"{_described(claim)} is already managed by {owner['kind']} "
-                        f"{owner['namespace']}/{owner['name']}")
+        return Conflict(_managed_by(claim, owner))
 
 
-def _described(claim: str) -> str:
+def _managed_by(claim: str, owner: dict) -> str:
     kind, _, rest = claim.partition("/")
-    return f"the {kind} {rest}"
+    return f"the {kind} {rest} is already managed by {owner['kind']} {owner['namespace']}/{owner['name']}"
 

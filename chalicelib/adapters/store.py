@@ -66,11 +66,15 @@ def _decode_token(token: str | None, partition: str, prefix: str = "") -> dict |
 
 
 def _written(current: dict, spec: dict | None = None, labels: dict | None = None, generation: int | None = None,
-             status: dict | None = None) -> dict:
+             status: dict | None = None, annotations: dict | None = None) -> dict:
     """`current` as a write conditional on its resourceVersion leaves it, with the parts that write set."""
     metadata = {**current["metadata"], "resourceVersion": str(int(current["metadata"]["resourceVersion"]) + 1)}
     if labels is not None:
         metadata["labels"] = labels
+    if annotations is not None:
+        metadata.pop("annotations", None)
+        if annotations:
+            metadata["annotations"] = annotations
     if generation is not None:
         metadata["generation"] = generation
     return {**current, "metadata": metadata, "spec": current["spec"] if spec is None else spec,
@@ -101,6 +105,8 @@ class Store(Leases, Stats, Ownership):
             "uid": str(uuid.uuid4()),
             "created": _now().isoformat(),
             "labels": dict(meta.get("labels", {})),
+            # A JSON string, as spec is: annotation keys hold '/' and '.', and values may be whole documents.
+            "annotations": json.dumps(meta.get("annotations", {}), sort_keys=True),
             "spec": json.dumps(manifest.get("spec", {}), sort_keys=True),
             "status": json.dumps(manifest.get("status", {}), sort_keys=True),
         }
@@ -164,9 +170,28 @@ class Store(Leases, Stats, Ownership):
             return partition, Key(PARTITION).eq(partition) & Key(SORT).begins_with(prefix), prefix
         return partition, Key(PARTITION).eq(partition), ""
 
+    def list_every_namespace(self, kind: str) -> list[dict]:
+        """Objects of `kind` in all namespaces, for `ballast get -A`: Workloads and NodePools in one query of their
+        kind's partition; other kinds, whose namespaces are partitions, by a Scan of the whole table."""
+        if kind in CLUSTER_LISTED:
+            return sorted(self.list_all(kind, None), key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+        scan = {"FilterExpression": Attr(PARTITION).begins_with(f"{kind}#"), "ConsistentRead": True}
+        items = []
+        while True:
+            try:
+                page = self._table.scan(**scan)
+            except ClientError as error:
+                raise translate(error, "list") from None
+            items += page.get("Items", [])
+            if not page.get("LastEvaluatedKey"):
+                break
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        objects = [self._object(kind, item) for item in items]
+        return sorted(objects, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+
     def replace(self, manifest: dict, resource_version: str | None, current: dict | None = None,
                 claims: tuple[str, ...] | None = None, released: tuple[str, ...] = ()) -> dict:
-        """Writes spec and labels (never status); generation moves only when the spec changed.
+        """Writes spec, labels and annotations (never status); generation moves only when the spec changed.
 
         `current` is the object as the caller just read it (a patch reads before it merges): passing it saves a read.
         `claims` are what the new spec owns, `released` what the old one owned and the new one does not; with claims
@@ -177,13 +202,16 @@ class Store(Leases, Stats, Ownership):
         current = current or self.get(kind, namespace, name)
         expected = int(resource_version or current["metadata"]["resourceVersion"])
         spec, labels = json.dumps(manifest.get("spec", {}), sort_keys=True), dict(meta.get("labels", {}))
+        annotations = dict(meta.get("annotations", {}))
         spec_changed = spec != json.dumps(current["spec"], sort_keys=True)
         written = None
         if expected == int(current["metadata"]["resourceVersion"]):
-            written = _written(current, spec=json.loads(spec), labels=labels,
+            written = _written(current, spec=json.loads(spec), labels=labels, annotations=annotations,
                                generation=current["metadata"]["generation"] + spec_changed)
-        expression = "SET #spec = :spec, labels = :labels, gen = gen + :g"
-        values, names = {":spec": spec, ":labels": labels, ":g": 1 if spec_changed else 0}, {"#spec": "spec"}
+        expression = "SET #spec = :spec, labels = :labels, annotations = :annotations, gen = gen + :g"
+        values = {":spec": spec, ":labels": labels, ":annotations": json.dumps(annotations, sort_keys=True),
+                  ":g": 1 if spec_changed else 0}
+        names = {"#spec": "spec"}
         if claims is None or written is None:
             return self._update(kind, namespace, name, expected, expression, values, names, written)
         uid = current["metadata"]["uid"]
@@ -273,6 +301,7 @@ class Store(Leases, Stats, Ownership):
     @staticmethod
     def _object(kind: str, item: dict) -> dict:
         namespace, name = _located(kind, item)
+        annotations = json.loads(item.get("annotations") or "{}")
         return {
             "apiVersion": API_VERSION,
             "kind": kind,
@@ -284,6 +313,7 @@ class Store(Leases, Stats, Ownership):
                 "generation": int(item["gen"]),
                 "creationTimestamp": item["created"],
                 "labels": dict(item.get("labels", {})),
+                **({"annotations": annotations} if annotations else {}),
             },
             "spec": json.loads(item["spec"]),
             "status": json.loads(item["status"]),
@@ -334,13 +364,19 @@ class Store(Leases, Stats, Ownership):
                 })
 
     def list_events(self, namespace: str, involved_kind: str | None = None, involved_name: str | None = None,
-                    limit: int = 100) -> list[dict]:
-        """Newest first; filtered by the involved object through the sort-key prefix, not a scan."""
+                    limit: int = 100, event_type: str | None = None) -> list[dict]:
+        """Newest first; filtered by the involved object through the sort-key prefix, not a scan, then by type."""
         condition = Key(PARTITION).eq(_partition("Event", namespace))
+        query: dict = {"KeyConditionExpression": condition}
         if involved_kind and involved_name:
-            condition = condition & Key(SORT).begins_with(f"{involved_kind}/{involved_name}#")
+            query["KeyConditionExpression"] = condition & Key(SORT).begins_with(f"{involved_kind}/{involved_name}#")
+            if event_type is None:
+                # One object's events sort by their (UTC) time under its prefix: the newest are one page read
+                # backwards, not every event the TTL still keeps (a console asks for them every two seconds).
+                query.update(ScanIndexForward=False, Limit=limit)
         elif involved_kind:
-            condition = condition & Key(SORT).begins_with(f"{involved_kind}/")
-        items, _ = self._query({"KeyConditionExpression": condition}, until=None)
-        events = sorted((json.loads(i["body"]) for i in items), key=lambda e: e["time"], reverse=True)
+            query["KeyConditionExpression"] = condition & Key(SORT).begins_with(f"{involved_kind}/")
+        items, _ = self._query(query, until=limit if "Limit" in query else None)
+        events = (json.loads(i["body"]) for i in items)
+        events = sorted((e for e in events if event_type in (None, e.get("type"))), key=lambda e: e["time"], reverse=True)
         return events[:limit]

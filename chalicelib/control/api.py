@@ -4,20 +4,23 @@ from __future__ import annotations
 import copy
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 import fastjsonschema
 
 from chalicelib import schema, spec
 from chalicelib.adapters.stats import STATS_TTL_S
-from chalicelib.model import claims
 from chalicelib.adapters.store import Store
+from chalicelib.control.record import POOL_SAMPLE, WORKLOAD_SAMPLE
 from chalicelib.errors import Conflict, NotFound, SpecError
+from chalicelib.model import claims
 
 DNS1123 = re.compile(schema.DNS1123_LABEL["pattern"])
 MAX_LIMIT = 500
 EVENTS_LIMIT = 100
+EVENT_TYPES = ("Normal", "Warning")
+SCALE_REASONS = ("SuccessfulRescale", "TriggeredScaleUp", "ScaleDown")  # the workload's and its pools' resizes
 DURATION = re.compile(r"(?P<amount>\d{1,6})(?P<unit>[smhd])")
 DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 STATS_KEPT = timedelta(seconds=STATS_TTL_S)  # the stats items' TTL: nothing older is left to read
@@ -93,6 +96,13 @@ def unknown_resource(resource: str, paths: list[str]) -> None:
 
 def list_objects(store: Store, kind: str, namespace: str, query: dict) -> dict:
     labels, limit = parse_selector(query.get("labelSelector")), parse_limit(query.get("limit"))
+    if query.get("allNamespaces") not in (None, "true", "false"):
+        raise SpecError("allNamespaces", f"must be true or false, got {query['allNamespaces']!r}")
+    if query.get("allNamespaces") == "true":
+        if query.get("continue"):
+            raise SpecError("continue", "is not offered with allNamespaces=true, which answers with every object at once")
+        items = [i for i in store.list_every_namespace(kind) if all(i["metadata"]["labels"].get(k) == v for k, v in labels.items())]
+        return {"apiVersion": schema.API_VERSION, "kind": f"{kind}List", "metadata": {"continue": None}, "items": items}
     try:
         items, token = store.list(kind, namespace, labels, limit, query.get("continue"))
     except Conflict as error:
@@ -101,11 +111,26 @@ def list_objects(store: Store, kind: str, namespace: str, query: dict) -> dict:
     return {"apiVersion": schema.API_VERSION, "kind": f"{kind}List", "metadata": {"continue": token}, "items": items}
 
 
-def create(store: Store, kind: str, namespace: str, body: object) -> dict:
+def is_dry_run(query: dict) -> bool:
+    """Kubernetes' `?dryRun=All`: validate, default and answer with the object as written, but write nothing."""
+    value = query.get("dryRun")
+    if value not in (None, "All"):
+        raise SpecError("dryRun", f"must be 'All' (the only dry-run mode Kubernetes has), got {value!r}")
+    return value == "All"
+
+
+def create(store: Store, kind: str, namespace: str, body: object, dry_run: bool = False) -> dict:
     """Creates the object and, in the same write, claims what it owns: a second Workload for one target is a 409."""
     manifest = _manifest(kind, namespace, body)
     if "resourceVersion" in manifest["metadata"]:
         raise SpecError("metadata.resourceVersion", "must not be set on create")
+    if dry_run:
+        try:
+            store.get(kind, namespace, manifest["metadata"]["name"])
+        except NotFound:
+            store.check_claims(claims(kind, manifest), None)
+            return {**manifest, "metadata": {**manifest["metadata"], "generation": 1}, "status": {}}
+        raise Conflict(f"{kind} {namespace}/{manifest['metadata']['name']} already exists")
     return store.create(manifest, claims(kind, manifest))
 
 
@@ -113,18 +138,33 @@ def get(store: Store, kind: str, namespace: str, name: str) -> dict:
     return store.get(kind, namespace, check_name("name", name))
 
 
-def replace(store: Store, kind: str, namespace: str, name: str, body: object) -> dict:
+def replace(store: Store, kind: str, namespace: str, name: str, body: object, dry_run: bool = False) -> dict:
     """PUT: the whole spec; conditional on metadata.resourceVersion when the body carries one (as kubectl replace)."""
     check_name("name", name)
     manifest = _manifest(kind, namespace, body)
     if manifest["metadata"]["name"] != name:
         raise SpecError("metadata.name", f"must match the name in the URL ({name!r}), got {manifest['metadata']['name']!r}")
     current = store.get(kind, namespace, name)
+    if dry_run:
+        store.check_claims(claims(kind, manifest), current["metadata"]["uid"])
+        return _as_replaced(current, manifest, manifest["metadata"].get("resourceVersion"))
     return store.replace(manifest, manifest["metadata"].get("resourceVersion"), current=current,
                          claims=claims(kind, manifest), released=claims(kind, current))
 
 
-def patch(store: Store, kind: str, namespace: str, name: str, body: object) -> dict:
+def _as_replaced(current: dict, manifest: dict, version: str | None) -> dict:
+    """What a replace would leave, for a dry run: the write's precondition is checked, nothing is written."""
+    meta = current["metadata"]
+    if version is not None and version != meta["resourceVersion"]:
+        raise Conflict(f"{current['kind']} {meta['namespace']}/{meta['name']} was modified (resourceVersion is now "
+                       f"{meta['resourceVersion']}); read it again and retry")
+    written = {key: value for key, value in meta.items() if key not in ("labels", "annotations")}
+    written.update({key: manifest["metadata"][key] for key in ("labels", "annotations") if manifest["metadata"].get(key)})
+    written["generation"] = meta["generation"] + (manifest["spec"] != current["spec"])
+    return {**current, "metadata": written, "spec": manifest["spec"]}
+
+
+def patch(store: Store, kind: str, namespace: str, name: str, body: object, dry_run: bool = False) -> dict:
     """JSON merge patch: one read, merge, validate, one write conditional on the version read (or the one sent)."""
     check_name("name", name)
     if not isinstance(body, dict):
@@ -138,6 +178,9 @@ def patch(store: Store, kind: str, namespace: str, name: str, body: object) -> d
     manifest = spec.parse_spec(kind, merged)
     # parse_spec checked the patch's metadata.resourceVersion (if any): a client may pin the patch to what it read.
     version = manifest["metadata"].get("resourceVersion", current["metadata"]["resourceVersion"])
+    if dry_run:
+        store.check_claims(claims(kind, manifest), current["metadata"]["uid"])
+        return _as_replaced(current, manifest, version)
     return store.replace(manifest, version, current=current, claims=claims(kind, manifest),
                          released=claims(kind, current))
 
@@ -180,8 +223,8 @@ def _manifest(kind: str, namespace: str, body: object) -> dict:
 
 def _writable(stored: dict) -> dict:
     meta = stored["metadata"]
-    return {"apiVersion": stored["apiVersion"], "kind": stored["kind"], "spec": stored["spec"],
-            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": meta["labels"]}}
+    writable = {key: meta[key] for key in ("name", "namespace", "labels", "annotations") if key in meta}
+    return {"apiVersion": stored["apiVersion"], "kind": stored["kind"], "spec": stored["spec"], "metadata": writable}
 
 
 # ---- subresources and events ---------------------------------------------------------------------
@@ -259,8 +302,37 @@ def parse_since(value: str | None, now: datetime) -> datetime:
     return since
 
 
+def get_series(store: Store, namespace: str, name: str, query: dict, now: datetime) -> dict:
+    """A workload's recent past as the console charts it, oldest first: its replicas and backlog and its node pools'
+    nodes as step series (from status.samples, which keep the last hour), the per-minute stats, the scale events."""
+    workload = get(store, "Workload", namespace, name)
+    since = parse_since(query.get("since"), now)
+    pools = {}
+    for pool in workload["spec"].get("nodePools", []):
+        try:
+            pools[pool] = _steps(store.get("NodePool", namespace, pool)["status"].get("samples"), POOL_SAMPLE, since)
+        except NotFound:
+            pools[pool] = []  # named in the spec, not created (yet): its tasks wait, which the replicas show
+    resizes = [e for kind, of in [("Workload", name), *(("NodePool", pool) for pool in pools)]
+               for e in store.list_events(namespace, kind, of, limit=EVENTS_LIMIT)
+               if e["reason"] in SCALE_REASONS and datetime.fromisoformat(e["time"]) >= since]
+    return {"apiVersion": schema.API_VERSION, "kind": "WorkloadSeries", "metadata": {"name": name, "namespace": namespace},
+            "since": since.isoformat(), "now": now.isoformat(),
+            "replicas": _steps(workload["status"].get("samples"), WORKLOAD_SAMPLE, since), "nodes": pools,
+            "stats": store.read_stats(name, since), "scaleEvents": sorted(resizes, key=lambda e: e["time"])}
+
+
+def _steps(samples: list | None, fields: tuple[str, ...], since: datetime) -> list[dict]:
+    """Samples as {time, field: value}: those after `since` and the one in force at `since` (each holds until the next)."""
+    points = [{"time": datetime.fromtimestamp(t, timezone.utc).isoformat(), **dict(zip(fields, values))}
+              for t, *values in samples or []]
+    inside = next((i for i, p in enumerate(points) if datetime.fromisoformat(p["time"]) > since), len(points))
+    return points[max(inside - 1, 0):]
+
+
 def list_events(store: Store, namespace: str, query: dict) -> dict:
-    """Newest first, for one involved object (`involvedObject=Workload/name`, or `kind` and `name`) or all of them."""
+    """Newest first, for one involved object (`involvedObject=Workload/name`, or `kind` and `name`) or all of them;
+    `type=Warning` keeps one type."""
     involved = query.get("involvedObject")
     field = "involvedObject" if involved is not None else "kind"
     kind, _, name = involved.partition("/") if involved is not None else (query.get("kind"), "", query.get("name"))
@@ -270,6 +342,9 @@ def list_events(store: Store, namespace: str, query: dict) -> dict:
         check_name("involvedObject" if involved is not None else "name", name)
         if kind is None:
             raise SpecError("kind", "is required with name")
+    event_type = query.get("type")
+    if event_type is not None and event_type not in EVENT_TYPES:
+        raise SpecError("type", f"must be one of {', '.join(EVENT_TYPES)}, got {event_type!r}")
     limit = parse_limit(query.get("limit")) or EVENTS_LIMIT
-    items = store.list_events(namespace, kind, name or None, limit=limit)
+    items = store.list_events(namespace, kind, name or None, limit=limit, event_type=event_type)
     return {"apiVersion": schema.API_VERSION, "kind": "EventList", "items": items}

@@ -29,7 +29,8 @@ def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime]
     """Ticks while this invocation holds the lease and has time left; returns how many ticks it ran.
 
     An invocation that finds the lease held asks the holder to tick now (the nudge path) and returns at once.
-    The loop also ends when nothing is running and nothing is queued, so a quiet night costs one tick a minute.
+    The loop also ends when nothing is running and nothing is queued, so a quiet night costs one tick a minute; a wake
+    asked for during that last tick gets one more (a nudge that found the lease held is not lost to an idle exit).
     """
     store, holder = adapters.store, f"reconcile-{uuid.uuid4().hex[:12]}"
     try:
@@ -51,12 +52,18 @@ def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime]
             due = begun + config.TICK_INTERVAL_S
             if follow_up is not None and begun < follow_up:
                 due = min(due, follow_up)
-            if summary.idle or not _wait_for_next_tick(adapters, holder, started, due, time_left_ms, clock, sleep):
+            # A wake asked for while an idle last tick was finishing (new work landed) gets one more tick.
+            if (summary.idle and not _woken_since(store, started)) or \
+                    not _wait_for_next_tick(adapters, holder, started, due, time_left_ms, clock, sleep):
                 return ticks
     finally:
         store.release_lease(LEASE, holder)
         if busy:
             _hand_off(adapters, clock())
+
+
+def _woken_since(store, tick_started: datetime) -> bool:
+    return (store.lease_holder(LEASE) or {}).get("wake", 0) > tick_started.timestamp()
 
 
 def _hand_off(adapters, now: datetime) -> None:

@@ -78,6 +78,29 @@ WORKLOAD_STATS = {
             "lastArrivalAt": {"type": "string", "format": "date-time"}}}},
     },
 }
+def _steps(*fields: str) -> dict:
+    return {"type": "array", "items": {"type": "object", "required": ["time", *fields], "properties": {
+        "time": {"type": "string", "format": "date-time"}, **{f: {"type": ["integer", "null"]} for f in fields}}}}
+
+
+WORKLOAD_SERIES = {
+    "type": "object",
+    "description": "Step series, oldest first: each sample holds until the next; the first is the one in force at `since`. "
+                   "Samples are kept for the last hour, the per-minute stats for a day.",
+    "required": ["kind", "since", "now", "replicas", "nodes", "stats", "scaleEvents"],
+    "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"const": "WorkloadSeries"},
+        "metadata": {"type": "object", "properties": {"name": {"type": "string"}, "namespace": {"type": "string"}}},
+        "since": {"type": "string", "format": "date-time"}, "now": {"type": "string", "format": "date-time"},
+        "replicas": {**_steps("backlog", "desired", "current", "ready"),
+                     "description": "the queue's backlog and the desired, current and ready replicas at each tick that changed one"},
+        "nodes": {"type": "object", "description": "per node pool of spec.nodePools: desired, current and ready nodes, tasks planned",
+                  "additionalProperties": _steps("desired", "current", "ready", "tasks")},
+        "stats": WORKLOAD_STATS["properties"]["items"],
+        "scaleEvents": {"type": "array", "items": {"$ref": "#/components/schemas/Event"},
+                        "description": "the workload's SuccessfulRescale and its pools' node resizes, with data.from and data.to"},
+    },
+}
 MERGE_PATCH = {"type": "object", "description": "A JSON merge patch (RFC 7386): null deletes a key, objects merge."}
 DELETE_OPTIONS = {"type": "object", "properties": {"preconditions": {"type": "object", "properties": {"resourceVersion": {"type": "string"}}}}}
 
@@ -96,7 +119,7 @@ def _ref(name: str) -> dict:
 def schemas() -> dict:
     kinds = {kind: schema.object_schema(kind) for kind in RESOURCES.values()}
     return {**kinds, **{f"{kind}List": _list_of(kind) for kind in kinds}, "Scale": schema.SCALE, "Status": STATUS,
-            "Event": EVENT, "EventList": _list_of("Event"), "WorkloadStats": WORKLOAD_STATS, "MergePatch": MERGE_PATCH, "DeleteOptions": DELETE_OPTIONS}
+            "Event": EVENT, "EventList": _list_of("Event"), "WorkloadStats": WORKLOAD_STATS, "WorkloadSeries": WORKLOAD_SERIES, "MergePatch": MERGE_PATCH, "DeleteOptions": DELETE_OPTIONS}
 
 
 def document(routes: dict, title: str = "Ballast", version: str = schema.API_VERSION) -> dict:
@@ -151,6 +174,8 @@ def _serves(path: str) -> str | None:
         return "Scale"
     if parts[-1] == "stats":
         return "WorkloadStats"
+    if parts[-1] == "series":
+        return "WorkloadSeries"
     if parts[0] == "events":
         return "EventList"
     return RESOURCES.get(parts[0])
@@ -181,14 +206,19 @@ def _parameters(path: str, method: str, entry) -> list[dict]:
     params.append({"name": "namespace", "in": "query", "schema": {**schema.DNS1123_LABEL, "default": "default"}})
     if method == "GET" and path.strip("/") in RESOURCES:
         params += [_query("labelSelector", "equality terms: app=photos,op=thumbnail"),
-                   _query("limit", "page size, 1 to 500"), _query("continue", "the token from the previous page")]
+                   _query("limit", "page size, 1 to 500"), _query("continue", "the token from the previous page"),
+                   _query("allNamespaces", "true: every namespace's objects at once (a table scan; no continue)")]
     if method == "DELETE":
         params.append(_query("resourceVersion", "delete only if the object is still at this version"))
-    if path.endswith("/stats"):
+    if method in ("POST", "PUT", "PATCH") and path.strip("/").split("/")[0] in RESOURCES and "/scale" not in path:
+        params.append({"name": "dryRun", "in": "query", "description": "All: validate and default, answer, write nothing",
+                       "schema": {"enum": ["All"]}})
+    if path.endswith(("/stats", "/series")):
         params.append(_query("since", "a duration back from now (90s, 15m, 24h) or an ISO 8601 time; default 1h"))
     if path == "/events":
         params += [_query("involvedObject", "Workload/photos-thumbnail"), _query("kind", "Workload or NodePool"),
-                   _query("name", "the involved object's name"), _query("limit", "at most this many, newest first")]
+                   _query("name", "the involved object's name"), _query("type", "Normal or Warning"),
+                   _query("limit", "at most this many, newest first")]
     return params
 
 

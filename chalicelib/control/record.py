@@ -18,6 +18,11 @@ from chalicelib.telemetry import logger
 
 FAILED_GET_SCALE = "FailedGetScale"  # HPA's reason, verbatim
 AMBIGUOUS = "AmbiguousSelector"  # HPA's, when several autoscalers select the same pods
+# status.samples, the console's chart of the last hour: [epoch s, *values] at each tick that changed a value.
+SAMPLES_KEPT_S = 3600
+SAMPLES_MAX = 240  # an hour of 15 s ticks that all changed something: about 6 KB of status at most
+WORKLOAD_SAMPLE = ("backlog", "desired", "current", "ready")
+POOL_SAMPLE = ("desired", "current", "ready", "tasks")
 
 
 def workload_status(store, workload: Workload, status: dict, observation: Observation, completions: Completions,
@@ -48,6 +53,8 @@ def workload_status(store, workload: Workload, status: dict, observation: Observ
                                             observation.replicas, decision.replicas, outcome.acted, now,
                                             waits_for_nodes),
         "startupSeconds": observation.startup_s if observation.startup_s is not None else status.get("startupSeconds"),
+        "samples": sampled(status.get("samples"), [None if depth is None else depth.backlog(workload.include_delayed),
+                                                   decision.replicas, observation.replicas, observation.ready_replicas], now),
     }
     _write_status(store, workload, new_status, [e.to_dict() for e in outcome.events], outbox)
     if not tracking.is_idle(observation, decision):
@@ -71,6 +78,8 @@ def pool_status(store, pool: NodePool, status: dict, observation: PoolObservatio
         "boot": tracking.scale_up_timing(status.get("boot"), observation.boot_s is not None, observation.nodes,
                                          outcome.requested, outcome.acted, now),
         "bootSeconds": observation.boot_s if observation.boot_s is not None else status.get("bootSeconds"),
+        "samples": sampled(status.get("samples"), [decision.nodes, observation.nodes, observation.ready_nodes, decision.tasks],
+                           now),
     }
     _write_status(store, pool, new_status, outcome.events, outbox)
 
@@ -109,6 +118,20 @@ def events(store, outbox: list[dict]) -> None:
         store.record_events("default", outbox, config.EVENT_TTL_S)
     except BallastError as error:
         logger.warning("events not recorded", extra={"events": len(outbox), "error": str(error)})
+
+
+def sampled(previous: list | None, values: list, now: datetime) -> list:
+    """The samples with this tick's values appended if any changed, trimmed to the last hour.
+
+    A step series: each sample holds until the next, so an unchanged tick adds nothing (a quiet night writes no new
+    sample) and the newest sample older than the hour stays, as the value the window starts with.
+    """
+    samples = list(previous or [])
+    if not samples or samples[-1][1:] != values:
+        samples.append([int(now.timestamp()), *values])
+    cutoff = now.timestamp() - SAMPLES_KEPT_S
+    inside = next((i for i, sample in enumerate(samples) if sample[0] > cutoff), len(samples))
+    return samples[max(inside - 1, 0):][-SAMPLES_MAX:]
 
 
 def _write_status(store, obj: Workload | NodePool, status: dict, events: list[dict], outbox: list[dict]) -> None:

@@ -141,7 +141,7 @@ def conclude(workload: Workload, observed: Observation, decision: Decision, now:
     """Adds what only a final count may: the rescale event, AbleToScale=SucceededRescale, the scale event for the rates."""
     current = observed.replicas
     if decision.replicas == current:
-        return decision
+        return _asleep(workload, decision) if current == 0 else decision
     why = _rescale_reason(decision, current)
     event = _event(workload, "Normal", SUCCESSFUL_RESCALE, f"New size: {decision.replicas}; reason: {why}", now,
                    (("from", current), ("to", decision.replicas), ("metric", decision.metric),
@@ -161,6 +161,19 @@ def conclude(workload: Workload, observed: Observation, decision: Decision, now:
     # The constructor, not dataclasses.replace: a tick concludes thousands of decisions and replace introspects each.
     return Decision(decision.replicas, conditions, decision.events + (event,), history, decision.reason,
                     decision.message, decision.metric)
+
+
+def _asleep(workload: Workload, decision: Decision) -> Decision:
+    """At zero and staying there, ScalingActive is False as the HPA shows it (KEDA's Active=False); a reason of its own
+    (a queue that cannot be read, autoscaling paused) is kept."""
+    active = next((c for c in decision.conditions if c.type == behavior.SCALING_ACTIVE), None)
+    if active is None or not active.status:
+        return decision
+    threshold = backlog.activation_threshold(workload)
+    wakes = f"; a backlog above {threshold:g} scales it up" if any(m.type in ("Backlog", "Deadline") for m in workload.metrics) else ""
+    asleep = Condition(behavior.SCALING_ACTIVE, False, SCALING_DISABLED,
+                       f"scaling is disabled since the replica count of the target is zero{wakes}")
+    return replace(decision, conditions=tuple(asleep if c is active else c for c in decision.conditions))
 
 
 def _rescale_reason(decision: Decision, current: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 
@@ -20,7 +21,8 @@ from chalicelib.errors import NotFound, SpecError
 
 logger = Logger(child=True)
 DEFAULT_USER = "u-local"
-CONTENT_TYPES = ("image/jpeg", "image/png")
+# What workers/ops.py decodes (ACCEPTED_FORMATS); anything else would only end as a failed job.
+CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/bmp")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_NAME_BYTES = 255
 UPLOAD_EXPIRES_S = 900  # S3 accepts the POST until then; a slow client asks again
@@ -81,6 +83,12 @@ def list_images(store: Store, user: str, query: dict) -> dict:
     return {"items": [_image(j) for j in jobs], "continue": token}
 
 
+def name_in_path(raw: str) -> str:
+    """A name as the route's path carried it: API Gateway's REST API (and chalice local) pass path parameters as sent,
+    percent-encoded, so a client sends quote(name, safe="") and "50%25 off.jpg" arrives as "50%2525%20off.jpg"."""
+    return unquote(raw)
+
+
 def get_image(store: Store, objects: Objects, user: str, op: str, name: str) -> dict:
     """The image's job and short-lived download URLs for the original and (once done) the output."""
     key, output_key = _keys(user, op, name)
@@ -89,11 +97,17 @@ def get_image(store: Store, objects: Objects, user: str, op: str, name: str) -> 
     current = job.job_id(config.BUCKET, key, job.version_of(head["versionId"], head["eTag"]))
     record = next((j for j in found if j["metadata"]["name"] == current), None)
     image = _image(record) if record else {"op": op, "name": name, "key": key, "jobId": None, "phase": None}
-    image["original"] = {"url": objects.presign_get(config.BUCKET, key, DOWNLOAD_EXPIRES_S), "bytes": head["size"]}
+    image["original"] = {**_urls(objects, key, name), "bytes": head["size"]}
     done = record is not None and record["status"]["phase"] == job.DONE
-    image["output"] = {**record["status"]["output"], "url": objects.presign_get(config.BUCKET, output_key, DOWNLOAD_EXPIRES_S)} if done else None
+    image["output"] = {**record["status"]["output"], **_urls(objects, output_key, name)} if done else None
     image["expiresIn"] = DOWNLOAD_EXPIRES_S
     return image
+
+
+def _urls(objects: Objects, key: str, name: str) -> dict:
+    """To show (`url`) and to save under the image's name (`download`), both short-lived."""
+    return {"url": objects.presign_get(config.BUCKET, key, DOWNLOAD_EXPIRES_S),
+            "download": objects.presign_get(config.BUCKET, key, DOWNLOAD_EXPIRES_S, download_as=name)}
 
 
 def delete_image(store: Store, objects: Objects, user: str, op: str, name: str) -> dict:

@@ -180,6 +180,18 @@ def test_events_are_listed_newest_first_per_involved_object_and_expire(store, st
     assert ttls[0] == int((NOW + timedelta(minutes=1)).timestamp()) + 3600
 
 
+def test_one_objects_newest_events_are_read_as_one_page_backwards(store):
+    many = [Event("Warning", "FailedGetScale", f"tick {m}", "Workload", "a", NOW + timedelta(seconds=15 * m)).to_dict()
+            for m in range(60)]
+    store.record_events("default", many + [Event("Normal", "X", "other", "Workload", "b", NOW).to_dict()], ttl_s=3600)
+    read = []
+    client = store._table.meta.client
+    client.meta.events.register("after-call.dynamodb.Query", lambda parsed, **_: read.append(parsed["Count"]))
+    newest = store.list_events("default", "Workload", "a", limit=5)
+    assert [e["message"] for e in newest] == [f"tick {m}" for m in (59, 58, 57, 56, 55)]
+    assert read == [5]
+
+
 def test_lease_is_exclusive_until_it_expires(store):
     store.acquire_lease("controller", "one", ttl_s=30, now=NOW)
     with pytest.raises(LeaseHeld):

@@ -10,6 +10,7 @@ from chalicelib.errors import Conflict
 from tests.chaos.conftest import body_of, deliver, depth, jpeg, pump, queue_url, receive
 from tests.pipeline import BUCKET, upload
 from workers import ops, worker
+from workers.messages import Pace
 from workers.protection import Protection
 from workers.settings import Settings
 
@@ -50,9 +51,8 @@ def test_a_work_message_two_workers_receive_at_once_is_written_once_and_finishes
     monkeypatch.setattr(ops, "apply", in_step)
 
     def one_worker(name):
-        sqs, s3 = boto3.client("sqs"), boto3.client("s3")
-        while not worker._poll(settings("thumbnail", name, visibility_s=1), threading.Event(), sqs, s3, worker.Tally(),
-                               Protection(None)):
+        sqs, s3, chosen = boto3.client("sqs"), boto3.client("s3"), settings("thumbnail", name, visibility_s=1)
+        while not worker._poll(chosen, threading.Event(), sqs, s3, worker.Tally(), Protection(None), Pace(chosen)):
             pass  # until this worker has received the message once
     workers = [threading.Thread(target=one_worker, args=(f"w{i}",)) for i in range(2)]
     for thread in workers:

@@ -107,3 +107,17 @@ def test_images_declaring_100000_pixel_widths_are_refused_without_decoding(clien
     assert sorted(body_of(m)["status"] for m in completions) == ["failed"] * 3
     # Decoding any of them would need 10-30 GB; the process's peak grew by a few MiB at most.
     assert peak_rss_mib() - before < 100
+
+
+def test_a_jpeg_whose_data_ends_early_is_a_failed_job_not_a_gray_output(client, store, versioned, ledger):
+    """7000x7000 declared, 400 bytes of pixel data, an end marker: Pillow alone made a gray 7000x7000 "done" of it."""
+    whole = jpeg((7000, 7000))
+    cut = whole[:whole.index(b"\xff\xda") + 400] + b"\xff\xd9"
+    keys = {f"input/{op}/cut.jpg": "Failed" for op in config.OPERATIONS}
+    for key in keys:
+        upload(client, key, cut)
+    drain_workers()
+    pump(client, config.COMPLETIONS_QUEUE, "on_completion")
+    jobs = ledger.assert_settled(store, keys)
+    assert {j["status"]["reason"] for j in jobs.values()} == {"corrupt image: data ends early"}
+    assert boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="output/")["KeyCount"] == 0

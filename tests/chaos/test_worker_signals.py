@@ -116,8 +116,9 @@ def test_a_worker_killed_mid_image_loses_nothing_and_a_second_worker_completes_i
     doomed.wait_for("image started")
     doomed.process.kill()
     assert doomed.process.wait(5) == -signal.SIGKILL
-    # Neither message was deleted; both stay invisible until their (no longer extended) visibility runs out.
-    assert depth(config.work_queue("grayscale")) == (0, 2)
+    # The image in hand was not deleted: it stays invisible until its (no longer extended) visibility runs out. The
+    # other was never taken (a worker takes one message until it knows its pace), so it waits for no timeout.
+    assert depth(config.work_queue("grayscale")) == (1, 1)
     assert boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="output/")["KeyCount"] == 0
 
     rescuer = workers("grayscale")
@@ -125,7 +126,7 @@ def test_a_worker_killed_mid_image_loses_nothing_and_a_second_worker_completes_i
     assert rescuer.stop() == 0
     completions = [body_of(m) for m in pump(server, config.COMPLETIONS_QUEUE, "on_completion")]
     assert sorted((c["status"], c["receiveCount"], c["workerId"].endswith(f"-{rescuer.process.pid}"))
-                  for c in completions) == [("done", 2, True)] * 2
+                  for c in completions) == [("done", 1, True), ("done", 2, True)]
     ledger.assert_settled(wiring.store(), dict.fromkeys(keys, "Done"))
 
 
@@ -149,3 +150,29 @@ def test_a_worker_stopped_while_scaling_in_finishes_the_image_in_hand_and_releas
         [str(leaving.process.pid)] + [str(remaining.process.pid)] * 2)
     ledger.assert_settled(wiring.store(), dict.fromkeys(keys, "Done"))
 
+
+
+def test_a_worker_killed_mid_batch_strands_only_what_it_started_and_the_tail_is_one_visibility_timeout(server, workers,
+                                                                                                       ledger):
+    """A worker takes what it starts within a heartbeat interval; killed, it strands that much, for one timeout."""
+    keys = [f"input/grayscale/t{i}.jpg" for i in range(8)]
+    for key in keys:
+        upload(server, key, jpeg())
+    doomed = workers("grayscale", hold_s=0.3)  # a pace of ~0.3 s an image: two a receive at a 2 s timeout
+    for _ in range(3):
+        doomed.wait_for("image finished")
+    doomed.wait_for("image started")
+    doomed.process.kill()
+    killed_at = time.monotonic()
+    assert doomed.process.wait(5) == -signal.SIGKILL
+    stranded = depth(config.work_queue("grayscale"))[1]
+    assert 1 <= stranded <= 2, f"the killed worker held {stranded} messages"
+
+    rescuer = workers("grayscale")
+    wait_until(lambda: depth(config.COMPLETIONS_QUEUE)[0] == len(keys), timeout_s=VISIBILITY_S + 15)
+    tail_s = time.monotonic() - killed_at
+    print(f"killed-worker tail: {tail_s:.1f} s with a {VISIBILITY_S} s visibility timeout, {stranded} stranded")
+    assert tail_s < VISIBILITY_S + 4  # the stranded come back within one timeout; the rescuer's work is the rest
+    assert rescuer.stop() == 0
+    pump(server, config.COMPLETIONS_QUEUE, "on_completion")
+    ledger.assert_settled(wiring.store(), dict.fromkeys(keys, "Done"))

@@ -372,11 +372,21 @@ def test_events_are_listed_newest_first_for_the_involved_object(client, store):
     assert [e["reason"] for e in send(client, "GET", "/events?limit=1")[1]["items"]] == ["Other"]
 
 
+def test_events_of_one_type_are_its_newest_even_behind_many_of_the_other(client, store):
+    def event(minute, kind):
+        return {"type": kind, "reason": f"{kind}{minute}", "message": "m", "time": f"2026-01-01T00:{minute:02d}:00+00:00",
+                "involvedObject": {"kind": "Workload", "name": "a"}, "data": {}}
+    store.record_events("default", [event(0, "Warning")] + [event(m, "Normal") for m in range(1, 6)], ttl_s=3600)
+    assert [e["reason"] for e in send(client, "GET", "/events?type=Warning&limit=2")[1]["items"]] == ["Warning0"]
+    assert [e["reason"] for e in send(client, "GET", "/events?type=Normal&limit=2")[1]["items"]] == ["Normal5", "Normal4"]
+
+
 @pytest.mark.parametrize("query, field", [
     pytest.param("involvedObject=Widget/a", "involvedObject", id="unknown-kind"),
     pytest.param("kind=Widget&name=a", "kind", id="unknown-kind-param"),
     pytest.param("involvedObject=Workload/Not_A_Name", "involvedObject", id="name-not-dns-1123"),
     pytest.param("name=a", "kind", id="name-without-kind"),
+    pytest.param("type=Error", "type", id="unknown-type"),
 ])
 def test_a_bad_events_query_is_400(client, query, field):
     assert_failure(*send(client, "GET", f"/events?{query}"), 400, field)
@@ -503,6 +513,44 @@ def test_deleting_the_owner_releases_its_target(client):
     assert send(client, "POST", "/workloads", workload("b", target=workload("a")["spec"]["target"]))[0] == 409
     assert send(client, "DELETE", "/workloads/a")[0] == 200
     assert send(client, "POST", "/workloads", workload("b", target=workload("a")["spec"]["target"]))[0] == 201
+
+
+def test_a_workloads_series_is_its_hour_of_samples_its_pools_nodes_stats_and_resizes(client, store):
+    send(client, "POST", "/workloads", workload(nodePools=["general", "spare"]))
+    send(client, "POST", "/nodepools", nodepool())
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    epoch = int(now.timestamp())
+    store.update_status("Workload", "default", "photos-thumbnail", {"samples": [
+        [epoch - 7200, 0, 0, 0, 0], [epoch - 600, 40, 4, 0, 0], [epoch - 300, 40, 4, 4, 3]]})
+    store.update_status("NodePool", "default", "general", {"samples": [[epoch - 590, 2, 2, 0, 4]]})
+    store.add_stats("photos-thumbnail", now - timedelta(minutes=5), {"arrived": 40, "done": 12})
+
+    def resize(kind, name, reason, minutes_ago):
+        return {"type": "Normal", "reason": reason, "message": reason, "data": {"from": 0, "to": 4},
+                "time": (now - timedelta(minutes=minutes_ago)).isoformat(), "involvedObject": {"kind": kind, "name": name}}
+    store.record_events("default", [resize("Workload", "photos-thumbnail", "SuccessfulRescale", 10),
+                                    resize("NodePool", "general", "TriggeredScaleUp", 9),
+                                    resize("Workload", "photos-thumbnail", "SuccessfulRescale", 120),
+                                    resize("Workload", "photos-thumbnail", "FailedGetScale", 8),
+                                    resize("Workload", "other", "SuccessfulRescale", 7)], ttl_s=3600)
+    status, body = send(client, "GET", "/workloads/photos-thumbnail/series?since=30m")
+    assert status == 200 and body["kind"] == "WorkloadSeries"
+    # The sample in force 30 minutes ago (two hours old) opens the window, so the chart starts at its value.
+    assert [(p["backlog"], p["desired"], p["current"], p["ready"]) for p in body["replicas"]] == [(0, 0, 0, 0), (40, 4, 0, 0), (40, 4, 4, 3)]
+    assert body["replicas"][1]["time"] == (now - timedelta(seconds=600)).isoformat()
+    assert body["nodes"] == {"general": [{"time": (now - timedelta(seconds=590)).isoformat(), "desired": 2, "current": 2,
+                                          "ready": 0, "tasks": 4}], "spare": []}
+    assert [m["arrived"] for m in body["stats"]] == [40]
+    assert [(e["involvedObject"]["name"], e["reason"]) for e in body["scaleEvents"]] == [
+        ("photos-thumbnail", "SuccessfulRescale"), ("general", "TriggeredScaleUp")]
+
+
+def test_the_series_of_a_workload_never_reconciled_is_empty_and_of_none_is_404(client):
+    send(client, "POST", "/workloads", workload(nodePools=[]))
+    status, body = send(client, "GET", "/workloads/photos-thumbnail/series")
+    assert status == 200 and (body["replicas"], body["nodes"], body["scaleEvents"]) == ([], {}, [])
+    assert_failure(*send(client, "GET", "/workloads/photos-thumbnail/series?since=2d"), 400, "since")
+    assert_failure(*send(client, "GET", "/workloads/nobody/series"), 404)
 
 
 # ---- bad input: a clear 4xx, and nothing reaches the table -----------------------------------------------
@@ -651,3 +699,57 @@ def test_the_logging_middleware_also_serves_event_handlers(stack):
         probe_client.lambda_.invoke("on_message", probe_client.events.generate_sqs_event(["hello"], queue_name="probe"))
         probe_client.lambda_.invoke("plain", {})
     assert len(seen) == 2 and all(seen)
+
+
+def test_annotations_are_kept_through_create_replace_and_patch_and_removed_by_null(client):
+    original = json.dumps({"kind": "HorizontalPodAutoscaler", "spec": {"maxReplicas": 5}})
+    body = workload()
+    body["metadata"]["annotations"] = {"ballast.io/original": original, "team": "photos"}
+    status, created = send(client, "POST", "/workloads", body)
+    assert status == 201 and created["metadata"]["annotations"]["ballast.io/original"] == original
+    body["metadata"]["annotations"] = {"team": "images"}
+    status, replaced = send(client, "PUT", "/workloads/photos-thumbnail", body)
+    assert status == 200 and replaced["metadata"]["annotations"] == {"team": "images"}
+    assert replaced["metadata"]["generation"] == 1  # annotations, like labels, are not the spec
+    status, patched = send(client, "PATCH", "/workloads/photos-thumbnail",
+                           {"metadata": {"annotations": {"team": None, "owner": "ana"}}}, MERGE_PATCH)
+    assert status == 200 and patched["metadata"]["annotations"] == {"owner": "ana"}
+    assert send(client, "GET", "/workloads/photos-thumbnail")[1]["metadata"]["annotations"] == {"owner": "ana"}
+
+
+def test_an_annotation_value_that_is_not_a_string_is_a_400_naming_it(client):
+    body = workload()
+    body["metadata"]["annotations"] = {"replicas": 3}
+    status, answer = send(client, "POST", "/workloads", body)
+    assert_failure(status, answer, 400)
+    assert "annotations" in answer["details"]["field"]
+
+
+def test_dry_run_answers_with_the_defaulted_object_and_writes_nothing(client):
+    status, created = send(client, "POST", "/workloads?dryRun=All", workload(maxReplicas=7))
+    assert status == 201 and created["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    assert send(client, "GET", "/workloads/photos-thumbnail")[0] == 404
+    assert send(client, "POST", "/workloads", workload(maxReplicas=7))[0] == 201
+    status, replaced = send(client, "PUT", "/workloads/photos-thumbnail?dryRun=All", workload(maxReplicas=9))
+    assert (status, replaced["spec"]["maxReplicas"], replaced["metadata"]["generation"]) == (200, 9, 2)
+    status, patched = send(client, "PATCH", "/workloads/photos-thumbnail?dryRun=All", {"spec": {"maxReplicas": 8}}, MERGE_PATCH)
+    assert (status, patched["spec"]["maxReplicas"]) == (200, 8)
+    stored = send(client, "GET", "/workloads/photos-thumbnail")[1]
+    assert (stored["spec"]["maxReplicas"], stored["metadata"]["resourceVersion"]) == (7, "1")
+    # A dry run checks what the write would: an existing name, a stale version.
+    assert_failure(*send(client, "POST", "/workloads?dryRun=All", workload()), 409)
+    stale = workload(maxReplicas=9)
+    stale["metadata"]["resourceVersion"] = "5"
+    assert_failure(*send(client, "PUT", "/workloads/photos-thumbnail?dryRun=All", stale), 409)
+    assert_failure(*send(client, "POST", "/workloads?dryRun=true", workload()), 400, "dryRun")
+
+
+def test_all_namespaces_lists_every_namespaces_objects_with_their_labels_filtered(client):
+    send(client, "POST", "/workloads", workload("a"))
+    send(client, "POST", "/workloads?namespace=team-b", workload("b"))
+    send(client, "POST", "/nodepools?namespace=team-b", nodepool("pool"))
+    status, listed = send(client, "GET", "/workloads?allNamespaces=true")
+    assert status == 200
+    assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in listed["items"]] == [("default", "a"), ("team-b", "b")]
+    assert send(client, "GET", "/workloads?allNamespaces=true&labelSelector=op=none")[1]["items"] == []
+    assert_failure(*send(client, "GET", "/workloads?allNamespaces=yes"), 400, "allNamespaces")

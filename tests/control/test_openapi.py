@@ -75,6 +75,7 @@ def test_scale_and_events_responses_match(client, document):
     client.http.post("/workloads", headers={"Content-Type": "application/json"}, body=json.dumps(openapi.EXAMPLES["Workload"]))
     check(document, json.loads(client.http.get("/workloads/photos-thumbnail/scale").body), "Scale")
     check(document, json.loads(client.http.get("/events").body), "EventList")
+    check(document, json.loads(client.http.get("/workloads/photos-thumbnail/series").body), "WorkloadSeries")
 
 
 def test_the_served_document_is_the_generated_one(client, document):

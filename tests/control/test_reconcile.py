@@ -403,3 +403,30 @@ def test_two_pools_owning_one_group_size_neither(world):
     assert world.nodegroups.calls == []
     active = {c["type"]: c for c in world.store.get("NodePool", "team-a", "workers")["status"]["conditions"]}
     assert active["ScalingActive"]["reason"] == "AmbiguousSelector"
+
+
+def test_a_wake_asked_for_during_an_idle_tick_gets_one_more_tick(world, monkeypatch):
+    world.store.create(workload("thumbnail"))
+    tick = reconcile.tick
+    woken = []
+
+    def nudged_while_ticking(adapters, now):
+        summary = tick(adapters, now)
+        if not woken:  # new work lands (ingest nudges) while the first tick is finishing, idle
+            woken.append(world.store.request_wake(loop.LEASE, datetime.now(timezone.utc)))
+        return summary
+    monkeypatch.setattr(reconcile, "tick", nudged_while_ticking)
+    assert loop.run(world, time_left_ms=lambda: 60_000) == 2 and woken == [True]
+
+
+def test_status_samples_what_each_tick_changed_for_the_console_chart(world):
+    world.store.create(nodepool())
+    world.store.create(workload("thumbnail", pool="workers"))
+    world.queues.depths["ballast-dev-thumbnail"] = Backlog(30, 0, 0)
+    reconcile.tick(world, T0)
+    reconcile.tick(world, T0 + timedelta(seconds=15))  # the same backlog, and the fleet now runs the 3 asked for
+    reconcile.tick(world, T0 + timedelta(seconds=30))  # nothing changed
+    epoch = int(T0.timestamp())
+    assert status(world.store, "thumbnail")["samples"] == [[epoch, 30, 3, 0, 0], [epoch + 15, 30, 3, 3, 3]]
+    pool = world.store.get("NodePool", "default", "workers")["status"]
+    assert pool["samples"][0] == [epoch, 2, 0, 0, 3]  # desired 2 nodes, none yet, 3 tasks to place

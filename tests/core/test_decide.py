@@ -131,3 +131,14 @@ def test_core_imports_only_stdlib_model_errors_and_itself(path):
     bad = {n for n in names if n.split(".")[0] in FORBIDDEN or (n.startswith("chalicelib.") and n.split(".")[1]
                                                                  not in ("core", "model", "sources", "errors"))}
     assert not bad and "now()" not in path.read_text()
+
+
+@pytest.mark.parametrize("observed, min_replicas, want", [
+    pytest.param(Observation(0, queue=QueueDepth(0)), 0, (False, "ScalingDisabled"), id="at-zero-and-idle-as-the-hpa-shows-it"),
+    pytest.param(Observation(0, queue=None), 0, (False, "FailedGetQueueAttributes"), id="at-zero-unreadable-keeps-its-reason"),
+    pytest.param(Observation(0, queue=QueueDepth(12)), 0, (True, "ValidMetricFound"), id="waking-from-zero-is-active"),
+    pytest.param(Observation(2, queue=QueueDepth(10)), 0, (True, "ValidMetricFound"), id="running-is-active"),
+])
+def test_scaling_active_is_false_while_the_target_stays_at_zero(observed, min_replicas, want):
+    decision = decide(workload(min_replicas=min_replicas), observed, History(queue_last_nonempty_at=ago(3600)), NOW)
+    assert _conditions(decision)["ScalingActive"] == want

@@ -1,5 +1,7 @@
 """The replay entry point: a recorded burst through the core gives the recorded decisions."""
 import io
+import subprocess
+import sys
 import json
 from pathlib import Path
 
@@ -36,3 +38,15 @@ def test_cli_prints_one_json_line_per_tick():
     assert replay.main([], stdin=io.StringIO(BURST.read_text()), stdout=out) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(lines) == 9 and lines[1]["workloads"]["thumbnail"]["events"][0]["reason"] == "SuccessfulRescale"
+
+
+def test_cli_stops_quietly_when_its_reader_goes_away():
+    done = subprocess.run(f"{sys.executable} -m local.replay {BURST} | head -1", shell=True, capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.startswith('{"now"') and "Traceback" not in done.stderr
+
+
+def test_cli_names_a_file_it_cannot_read_in_one_line():
+    done = subprocess.run([sys.executable, "-m", "local.replay", "no-such-file.jsonl"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no-such-file.jsonl" in done.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from cfnlint.api import ManualArgs, lint_file
 from cfnlint.decode import decode_str
 from PIL import Image
@@ -67,6 +68,23 @@ def test_the_table_expires_what_the_store_marks_and_keeps_point_in_time_recovery
     table = declared(infra.TEMPLATE)["Resources"]["Table"]["Properties"]
     assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+@pytest.mark.parametrize("origin, allowed", [
+    pytest.param("http://127.0.0.1:8123", True, id="the-console-on-loopback"),
+    pytest.param("http://localhost:8123", True, id="the-console-as-localhost"),
+    pytest.param("https://photos.example.com", False, id="another-site"),
+])
+def test_the_bucket_lets_the_console_post_its_presigned_uploads_and_no_other_site(stack, origin, allowed):
+    # moto's CloudFormation ignores CorsConfiguration: the template's rules are put as S3 would hold them.
+    rules = declared(infra.TEMPLATE)["Resources"]["Bucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    boto3.client("s3").put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": r["AllowedOrigins"], "AllowedMethods": r["AllowedMethods"], "AllowedHeaders": r["AllowedHeaders"],
+         "MaxAgeSeconds": r["MaxAge"]} for r in rules]})
+    preflight = requests.options(f"https://{BUCKET}.s3.amazonaws.com/", timeout=5, headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST"})
+    assert (preflight.status_code == 200 and preflight.headers.get("Access-Control-Allow-Origin") == origin) == allowed
+    assert "DELETE" not in preflight.headers.get("Access-Control-Allow-Methods", "")
 
 
 # ---- the workers ------------------------------------------------------------------------------------------------------

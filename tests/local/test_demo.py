@@ -30,6 +30,7 @@ def test_the_demo_exits_zero_and_prints_where_the_report_is(run):
     done, out, _ = run
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert str(out / "report.json") in done.stdout and str(out / "timeline.png") in done.stdout
+    assert "console: http://127.0.0.1:" in done.stdout and "/?token=" in done.stdout  # the batch, watchable live
 
 
 def test_every_good_image_is_done_and_every_bad_one_failed_with_a_reason(run):
@@ -111,3 +112,49 @@ def test_ctrl_c_mid_batch_stops_every_worker_and_exits_130(tmp_path):
     assert demo.returncode == 130, output[-2000:]
     assert "interrupted: everything is stopped" in output
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_the_handlers_lines_went_to_lambda_log_and_none_to_the_terminal(run):
+    done, out, _ = run
+    lines = (out / "lambda.log").read_text().splitlines()
+    assert any('"service":"ballast"' in line and '"level"' in line for line in lines)  # Powertools' logger
+    assert any(line.startswith('{"_aws"') for line in lines)  # the EMF metric documents
+    assert not [line for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def test_the_live_view_captures_no_output_and_emf_lines_go_to_the_file(tmp_path, monkeypatch):
+    import io
+
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+    from rich.console import Console
+
+    from local import demo
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)  # a terminal: where Live would capture stdout
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # restored after the test
+    log = demo.route_handler_output(tmp_path / "lambda.log")
+    try:
+        for view in (demo.live_view("the table", console, quiet=False), demo.busy(console, "starting")):
+            with view:
+                metrics = EphemeralMetrics(namespace="Ballast")
+                metrics.add_metric(name="ScaleActions", unit=MetricUnit.Count, value=1)
+                metrics.flush_metrics()
+    finally:
+        log.close()
+    assert '"ScaleActions"' in (tmp_path / "lambda.log").read_text()
+    assert "ScaleActions" not in screen.getvalue() and "the table" in screen.getvalue()
+
+
+def test_scale_events_are_marked_at_their_second_of_the_timeline():
+    from datetime import datetime
+
+    from local import report
+
+    started = datetime.fromisoformat("2026-01-01T00:00:00+00:00").timestamp()
+    events = [{"reason": "SuccessfulRescale", "time": "2026-01-01T00:00:12.500000+00:00",
+               "involvedObject": {"kind": "Workload", "name": "photos-thumbnail"}},
+              {"reason": "TriggeredScaleUp", "time": "2026-01-01T00:00:13+00:00", "involvedObject": {"kind": "NodePool", "name": "local"}},
+              {"reason": "FailedGetScale", "time": "2026-01-01T00:00:14+00:00", "involvedObject": {"kind": "Workload", "name": "x"}}]
+    assert report.scale_marks(events, started) == {"Workload/photos-thumbnail": [(12.5, "SuccessfulRescale")],
+                                                   "NodePool/local": [(13.0, "TriggeredScaleUp")]}

@@ -1,6 +1,8 @@
 """The local runtime's moto process: its dispatcher's memory of hosts, its server, and a start failure that says why."""
 import http.client
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -85,3 +87,34 @@ def test_objects_beyond_the_memory_limit_go_to_files_in_the_object_directory(tmp
         assert s3.get_object(Bucket="spilled", Key="note.txt")["Body"].read() == note
     finally:
         server.stop()
+
+
+def test_of_writers_racing_to_create_one_object_exactly_one_succeeds(tmp_path):
+    """A job's output is written once: S3's If-None-Match is checked and applied as one step, as AWS does.
+
+    With the runtime's object directory, as `make demo` runs: a photo's bytes go to a file between moto's check and
+    its write, and other requests run meanwhile."""
+    server = moto_server.MotoServer(object_dir=tmp_path).start()
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="once")
+    racers, rounds = 8, 20
+    start = threading.Barrier(racers, timeout=10)
+
+    def race(writer: int) -> list[bool]:
+        won = []
+        for n in range(rounds):
+            start.wait()  # all at once at each key
+            try:
+                s3.put_object(Bucket="once", Key=f"out/{n}.jpg", Body=b"%d" % writer * 2**17, IfNoneMatch="*")
+                won.append(True)
+            except s3.exceptions.ClientError as error:
+                assert error.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"), error
+                won.append(False)
+        return won
+
+    try:
+        with ThreadPoolExecutor(racers) as pool:
+            results = list(pool.map(race, range(racers)))
+    finally:
+        server.stop()
+    assert [sum(column) for column in zip(*results)] == [1] * rounds

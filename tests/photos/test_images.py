@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
+import requests
 
 from chalicelib.photos import images, job
 from tests.pipeline import BUCKET, drain, upload
@@ -81,6 +82,15 @@ def test_get_image_gives_the_job_and_download_urls_and_never_logs_them(client, s
     assert not [r for r in caplog.records if "X-Amz-Signature" in str(r.__dict__)]
 
 
+def test_the_download_urls_make_s3_answer_an_attachment_of_the_images_name(client, done_image):
+    body = json.loads(client.http.get("/images/grayscale/beach.jpg").body)
+    saved = requests.get(body["output"]["download"], timeout=5)  # moto's mock answers presigned URLs too
+    assert (saved.status_code, saved.content) == (200, b"out")
+    assert saved.headers["Content-Disposition"] == "attachment; filename*=UTF-8''beach.jpg"
+    assert "Content-Disposition" not in requests.get(body["output"]["url"], timeout=5).headers
+    assert requests.get(body["original"]["download"], timeout=5).content == b"original"
+
+
 def test_get_image_of_a_queued_job_has_no_output(client, store):
     upload(client, "input/thumbnail/u-local/cat.png", b"png")
     body = json.loads(client.http.get("/images/thumbnail/cat.png").body)
@@ -137,3 +147,26 @@ def test_two_identities_get_two_prefixes():
     alice = images.user_of({"identity": {"userArn": "arn:aws:iam::123456789012:user/alice"}})
     bob = images.user_of({"identity": {"userArn": "arn:aws:iam::123456789012:user/bob"}})
     assert alice != bob
+
+
+@pytest.mark.parametrize("pillow_format, content_type", [
+    ("JPEG", "image/jpeg"), ("PNG", "image/png"), ("GIF", "image/gif"), ("WEBP", "image/webp"), ("TIFF", "image/tiff"),
+    ("BMP", "image/bmp"),
+])
+def test_every_format_the_workers_decode_can_be_uploaded(client, pillow_format, content_type):
+    import io
+
+    from PIL import Image
+
+    from workers import ops
+
+    photo = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(photo, pillow_format)
+    assert ops.apply("thumbnail", photo.getvalue()).width > 0  # the worker takes it
+    assert post_image(client, name=f"x.{pillow_format.lower()}", contentType=content_type).status_code == 201
+
+
+def test_the_api_takes_exactly_the_workers_formats():
+    from workers import ops
+
+    assert set(images.CONTENT_TYPES) == {f"image/{f.lower()}" for f in ops.ACCEPTED_FORMATS}

@@ -5,6 +5,7 @@ import struct
 import zlib
 
 import pytest
+import simplejpeg
 from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
 
 from local import photos
@@ -20,17 +21,44 @@ def png_header_only(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
 
 
-def truncated(fmt: str) -> bytes:
-    whole = encode(gradient((640, 480)), fmt)
+def truncated(fmt: str, **params) -> bytes:
+    whole = encode(gradient((640, 480)), fmt, **params)
     return whole[: len(whole) // 2]
+
+
+def ends_early(size=(640, 480), keep: int = 300, **params) -> bytes:
+    """A JPEG whose pixel data stops `keep` bytes in, closed by an end-of-image marker: libjpeg fills the rest gray."""
+    whole = encode(Image.effect_noise(size, 60).convert("RGB"), "JPEG", **params)
+    scan = whole.index(b"\xff\xda")
+    return whole[:scan + keep] + b"\xff\xd9"
+
+
+def huge_header_few_bytes() -> bytes:
+    """The issue's file: 7000x7000 declared, a few hundred bytes of data, then the end-of-image marker."""
+    whole = encode(Image.new("RGB", (7000, 7000), (200, 80, 40)), "JPEG", quality=90)
+    return whole[:whole.index(b"\xff\xda") + 400] + b"\xff\xd9"
 
 
 POISON = [
     pytest.param(b"", "empty file", id="zero-bytes"),
     pytest.param(b"%PDF-1.7\n" + b"x" * 200, "not a supported image", id="pdf"),
     pytest.param(b"Quarterly report, renamed to .jpg\n" * 20, "not a supported image", id="text"),
-    pytest.param(truncated("JPEG"), "truncated", id="truncated-jpeg"),
-    pytest.param(truncated("PNG"), "truncated", id="truncated-png"),
+    pytest.param(truncated("JPEG"), "corrupt image: data ends early", id="truncated-jpeg"),
+    pytest.param(truncated("JPEG", progressive=True), "corrupt image: data ends early", id="truncated-progressive-jpeg"),
+    pytest.param(ends_early(), "corrupt image: data ends early", id="jpeg-end-marker-inside-the-data"),
+    pytest.param(ends_early(keep=40_000, progressive=True), "corrupt image: data ends early",
+                 id="progressive-jpeg-end-marker-in-a-later-scan"),
+    pytest.param(ends_early((640, 480), keep=300, subsampling=0, quality=95), "corrupt image: data ends early",
+                 id="jpeg-444-end-marker-inside-the-data"),
+    pytest.param(huge_header_few_bytes(), "corrupt image: data ends early", id="7000x7000-header-over-400-bytes"),
+    pytest.param(ends_early(keep=300).replace(b"\xff\xd9", b"") + b"\x00" * 20_000, "corrupt image: data ends early",
+                 id="jpeg-padded-with-zeros"),
+    pytest.param(encode(gradient(mode="CMYK"), "JPEG")[:-3000] + b"\xff\xd9", "corrupt image: data ends early",
+                 id="cmyk-jpeg-end-marker-inside-the-data"),
+    pytest.param(truncated("PNG"), "corrupt image: data ends early", id="truncated-png"),
+    pytest.param(truncated("GIF"), "corrupt image: data ends early", id="truncated-gif"),
+    pytest.param(truncated("WEBP"), "corrupt image", id="truncated-webp"),
+    pytest.param(truncated("TIFF"), "corrupt image", id="truncated-tiff"),
     pytest.param(png_header_only(100_000, 100_000), "decompression bomb", id="bomb-beyond-pillow-limit"),
     pytest.param(png_header_only(8_000, 8_000), "decompression bomb", id="bomb-beyond-our-cap"),
     pytest.param(photos.render("bomb", (0, 0), random.Random(0))[0], "decompression bomb", id="generated-bomb"),
@@ -153,8 +181,9 @@ def test_thumbnail_size_is_configurable():
 
 
 def record_decodes(monkeypatch) -> list:
+    """(colour space, size) of every JPEG decode, Pillow's or libjpeg's own."""
     decoded = []
-    load = JpegImagePlugin.JpegImageFile.load
+    load, decode_jpeg = JpegImagePlugin.JpegImageFile.load, simplejpeg.decode_jpeg
 
     def recording_load(self):
         decoding = bool(self.tile)  # load() again on a loaded image decodes nothing
@@ -162,7 +191,13 @@ def record_decodes(monkeypatch) -> list:
         if decoding:
             decoded.append((self.mode, self.size))
         return pixels
+
+    def recording_decode(data, colorspace, **options):
+        pixels = decode_jpeg(data, colorspace, **options)
+        decoded.append((colorspace, (pixels.shape[1], pixels.shape[0])))
+        return pixels
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", recording_load)
+    monkeypatch.setattr(simplejpeg, "decode_jpeg", recording_decode)
     return decoded
 
 
@@ -170,7 +205,7 @@ def test_thumbnail_of_a_12mp_jpeg_decodes_a_dct_scaled_image(monkeypatch):
     data = encode(gradient((4000, 3000)), "JPEG")
     decoded = record_decodes(monkeypatch)
     ops.apply("thumbnail", data)
-    assert decoded == [("RGB", (500, 375))]
+    assert decoded == [("RGB", (500, 375))]  # one decode, which is also the check that the data is whole
 
 
 @pytest.mark.parametrize("kind", ["jpeg", "png"])
@@ -189,7 +224,46 @@ def test_grayscale_of_a_jpeg_decodes_the_luma_plane_only(monkeypatch):
     data = encode(gradient((640, 480)), "JPEG")
     decoded = record_decodes(monkeypatch)
     ops.apply("grayscale", data)
-    assert decoded == [("L", (640, 480))]
+    assert decoded == [("GRAY", (640, 480))]
+
+
+def test_a_jpeg_to_watermark_is_decoded_once_and_checked_whole_by_that_decode(monkeypatch):
+    data = encode(gradient((640, 480)), "JPEG")
+    decoded = record_decodes(monkeypatch)
+    ops.apply("watermark", data)
+    assert decoded == [("RGBX", (640, 480))]
+
+
+def test_a_cmyk_jpeg_to_watermark_is_decoded_once_and_converted_as_pillow_converts_it(monkeypatch):
+    data = encode(gradient((640, 480), mode="CMYK"), "JPEG")
+    decoded = record_decodes(monkeypatch)
+    out = ops.apply("watermark", data)
+    assert decoded == [("CMYK", (640, 480))]
+    im = Image.open(io.BytesIO(data)).convert("RGB")
+    logo, corner = ops._logo_box(im.size, str(ops.DEFAULT_LOGO))
+    im.paste(logo.convert("RGB"), corner, logo.getchannel("A"))
+    assert out.data == encode(im, "JPEG", quality=ops.JPEG_QUALITY)
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_watermarked_jpeg_is_what_pillow_alone_made_of_it(orientation):
+    """The one-decode path (stamped through the array, or rotated first) gives Pillow's own pixels, byte for byte."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(gradient((640, 480)), "JPEG", exif=exif.tobytes())
+    im = Image.open(io.BytesIO(data))
+    im = im.transpose(Image.Transpose.ROTATE_270) if orientation == 6 else im.convert("RGB")
+    logo, corner = ops._logo_box(im.size, str(ops.DEFAULT_LOGO))
+    im.paste(logo.convert("RGB"), corner, logo.getchannel("A"))
+    assert ops.apply("watermark", data).data == encode(im, "JPEG", quality=ops.JPEG_QUALITY)
+
+
+def test_a_jpeg_with_stray_bytes_before_its_end_marker_is_processed_as_before():
+    """libjpeg warns about bytes outside the picture too; the picture is whole, so it is an image, not a failure."""
+    whole = encode(gradient((320, 240)), "JPEG")
+    stray = whole[:-2] + b"\x00\x11\x22" + whole[-2:]
+    for op in ops.OPS:
+        assert open_bytes(ops.apply(op, stray).data).size == ((256, 192) if op == "thumbnail" else (320, 240))
 
 
 def test_watermark_changes_only_the_bottom_right_corner():

@@ -1,0 +1,73 @@
+"""What a translation says about each field of a foreign manifest: where it went, what it noted, what it refused."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CONFORMANCE = 'lands with issue "Conformance"; refused until then'
+
+MAPPED, NOTE, REFUSED, UNKNOWN, INVALID = "mapped", "note", "refused", "unknown", "invalid"
+# What stops a manifest from being applied: nothing is written while any of these stands.
+BLOCKING = (REFUSED, UNKNOWN, INVALID)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # one of MAPPED, NOTE, REFUSED, UNKNOWN, INVALID
+    path: str  # the source field, e.g. spec.metrics[1].pods
+    message: str  # MAPPED: where it went; otherwise why
+
+    def line(self) -> str:
+        label = {MAPPED: "", NOTE: "note: ", REFUSED: "refused: ", UNKNOWN: "unknown field: ", INVALID: "invalid: "}
+        arrow = " → " if self.kind == MAPPED else ": "
+        return f"{label[self.kind]}{self.path}{arrow}{self.message}"
+
+
+@dataclass
+class Translation:
+    """A Workload manifest built from a foreign one, with a finding for every field that was read."""
+
+    source: str  # "HorizontalPodAutoscaler/web"
+    workload: dict
+    findings: list[Finding] = field(default_factory=list)
+
+    def mapped(self, path: str, where: str) -> None:
+        self.findings.append(Finding(MAPPED, path, where))
+
+    def note(self, path: str, why: str) -> None:
+        self.findings.append(Finding(NOTE, path, why))
+
+    def refuse(self, path: str, why: str) -> None:
+        self.findings.append(Finding(REFUSED, path, why))
+
+    def invalid(self, path: str, why: str) -> None:
+        self.findings.append(Finding(INVALID, path, why))
+
+    def unknown(self, paths: list[str]) -> None:
+        self.findings.extend(Finding(UNKNOWN, path, "not a field of this kind") for path in paths)
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind in BLOCKING]
+
+
+def unknown_fields(document: object, shape: object, path: str = "") -> list[str]:
+    """Every field of `document` that `shape` does not name, with its path (all of them, not the first).
+
+    A shape is a dict of field → shape, a one-item list [shape] for arrays, or None for anything (free maps, scalars).
+    """
+    if shape is None:
+        return []
+    if isinstance(shape, list):
+        if not isinstance(document, list):
+            return []
+        return [p for i, item in enumerate(document) for p in unknown_fields(item, shape[0], f"{path}[{i}]")]
+    if not isinstance(document, dict):
+        return []
+    found = []
+    for key, value in document.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in shape:
+            found.append(where)
+        else:
+            found += unknown_fields(value, shape[key], where)
+    return found
