@@ -72,13 +72,14 @@ def test_out_of_range_counts_move_straight_to_the_bound(current, min_replicas, w
     # counterpart), or KEDA's idleReplicaCount 0 below a minimum of 3 (= KEDA TestScaleFromIdleToMinReplicasWhenActive).
     pytest.param(0, None, QueueDepth(500), 100, (True, "ValidMetricFound"), id="min-zero-activates"),
     pytest.param(3, 0, QueueDepth(10), 3, (True, "ValidMetricFound"), id="TestScaleFromIdleToMinReplicasWhenActive"),
-    pytest.param(3, 0, QueueDepth(0), 0, (True, "ValidMetricFound"), id="idle-and-inactive-stays-idle"),
+    # Resting at zero shows ScalingActive False, as KEDA's HPA shows a target it has scaled to zero.
+    pytest.param(3, 0, QueueDepth(0), 0, (False, "ScalingDisabled"), id="idle-and-inactive-stays-idle"),
 ])
 def test_a_target_at_zero_scales_by_itself_only_when_it_may_rest_there(min_replicas, idle, queue, want, active):
     wl = replace(workload(min_replicas=min_replicas), idle_replicas=idle)
     decision = decide(wl, Observation(0, queue=queue), History(), NOW)
     assert (decision.replicas, _conditions(decision)["ScalingActive"]) == (want, active)
-    if active[1] == "ScalingDisabled":
+    if active[1] == "ScalingDisabled" and idle is None:  # held at zero by the HPA's rule, not resting
         assert [c.message for c in decision.conditions if c.type == "ScalingActive"] == [decide_module.TARGET_AT_ZERO]
 
 
