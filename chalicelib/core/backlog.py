@@ -71,7 +71,8 @@ def remember(workload: Workload, observed: Observation, history: History, now: d
     anchor, gap_s = history.queue_last_nonempty_at, history.gap_s
     # Active as KEDA's scaler says it: more than the activation threshold waiting (lastActiveTime moves only then).
     # A workload never seen active keeps no anchor: KEDA scales it to its minimum at once, no cooldown to wait out.
-    busy = backlog_of(workload, observed.queue) > activation_threshold(workload)
+    waiting = backlog_of(workload, observed.queue)
+    busy = waiting > activation_threshold(workload)
     returned = observed.last_arrival_at if observed.last_arrival_at is not None and \
         (anchor is None or anchor < observed.last_arrival_at) else None
     if busy:
@@ -88,10 +89,10 @@ def remember(workload: Workload, observed: Observation, history: History, now: d
         quiet_s = ((returned or now) - anchor).total_seconds()
         if quiet_s >= MIN_GAP_S:
             gap_s = quiet_s if gap_s is None else gap_s + GAP_SMOOTHING * (quiet_s - gap_s)
-    waiting = idle.waiting_since(observed, backlog_of(workload, observed.queue), history, now)
-    if new_anchor == anchor and gap_s == history.gap_s and waiting == history.waiting_since:
+    waiting_since = idle.waiting_since(observed, waiting, history, now)
+    if new_anchor == anchor and gap_s == history.gap_s and waiting_since == history.waiting_since:
         return history
-    return history.evolve(queue_last_nonempty_at=new_anchor, gap_s=gap_s, waiting_since=waiting)
+    return history.evolve(queue_last_nonempty_at=new_anchor, gap_s=gap_s, waiting_since=waiting_since)
 
 
 def _replicas_wanted_in_s(workload: Workload, history: History, now: datetime) -> float | None:

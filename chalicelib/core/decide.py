@@ -67,7 +67,8 @@ def recommend(workload: Workload, observed: Observation, history: History, now: 
                 batch.message)
     proposals = [PROPOSERS[m.type](workload, m, observed, history, now) for m in workload.metrics]
     chosen, active = combine(proposals, current)
-    warnings = tuple(_event(workload, "Warning", p.reason, p.message, now) for p in proposals if not p.valid)
+    invalid = [p for p in proposals if not p.valid]
+    warnings = tuple(_event(workload, "Warning", p.reason, p.message, now) for p in invalid) if invalid else ()
     if chosen is None:
         failed = _event(workload, "Warning", FAILED_COMPUTE_METRICS_REPLICAS, active.message, now)
         return Decision(current, (_able(SUCCEEDED_GET_SCALE), active), warnings + (failed,), history, active.reason,
@@ -94,7 +95,11 @@ def recommend(workload: Workload, observed: Observation, history: History, now: 
             "the desired replica count is more than the maximum replica count" if activated < chosen.replicas
             else "the desired count is within the acceptable range")), limited.history)
     reason = limited.reason if limited.replicas != chosen.replicas else chosen.reason
-    why = next((c.message for c in limited.conditions if c.reason == reason), "")
+    why = ""
+    for condition in limited.conditions:  # a loop, not next() over a generator: every workload, every tick
+        if condition.reason == reason:
+            why = condition.message
+            break
     message = chosen.message if reason == chosen.reason else f"{chosen.message}; {why}"
     return Decision(limited.replicas, (limited.conditions[0], active, limited.conditions[1]), warnings,
                     limited.history, reason, message, chosen.metric)
@@ -148,7 +153,7 @@ def conclude(workload: Workload, observed: Observation, decision: Decision, now:
                     ("reason", decision.reason), ("detail", decision.message)))
     able = behavior.condition(behavior.ABLE_TO_SCALE, True, SUCCEEDED_RESCALE,
                      f"the HPA controller was able to update the target scale to {decision.replicas}")
-    conditions = (able,) + tuple(c for c in decision.conditions if c.type != behavior.ABLE_TO_SCALE)
+    conditions = (able,) + tuple([c for c in decision.conditions if c.type != behavior.ABLE_TO_SCALE])
     history = decision.history
     if decision.replicas > current:
         history = history.evolve(last_scale_up_at=now)
@@ -203,7 +208,9 @@ def decide_tick(workloads: tuple[Workload, ...], pools: Mapping[str, NodePool],
     observed = [w for w in workloads if w.name in observations]
     recommended = {}
     for w in observed:
-        history = histories.get(w.name, History())
+        history = histories.get(w.name)
+        if history is None:  # not .get(name, History()): that builds a History for every workload that has one
+            history = History()
         cold_start_s, paid = None, False
         if idle.latency_bound_s(w) is not None and observations[w.name].replicas == 0:
             paid = nodes.has_room(w, observed, observations, pools, node_states)

@@ -91,6 +91,9 @@ class _Bins:
                 room[1] -= fit * memory
                 room[2] -= fit
                 placed += fit
+        if placed == count or len(free) >= max_bins:  # most calls, in a full pool's rounds: no new node asked
+            self.tasks += placed
+            return placed
         per_node = self.per_node(cpu, memory)
         while placed < count and len(free) < max_bins and per_node > 0:
             fit = min(count - placed, per_node)
@@ -121,7 +124,8 @@ def boot_s(workload: Workload, pools: Mapping[str, NodePool], histories: Mapping
     fitting = pools_by_cost(workload, pools)
     if not fitting:
         return 0.0
-    learned = histories.get(fitting[0].name, PoolHistory()).boot_s
+    history = histories.get(fitting[0].name)
+    learned = history.boot_s if history is not None else None
     return learned if learned is not None else idle.BOOT_PRIOR_S
 
 
@@ -165,8 +169,9 @@ def _pack(demands: list[Demand], pools: Mapping[str, NodePool], max_bins, fair: 
     order.sort(key=lambda entry: (-_score(*entry), entry[0].workload.name))
     left = {d.workload.name: d.replicas for d in demands}
     while True:
-        progress = False
-        for demand, fitting in order:
+        placing = []  # in rounds: who placed a task this round and wants more
+        for entry in order:
+            demand, fitting = entry
             wl = demand.workload
             want = min(1, left[wl.name]) if fair else left[wl.name]
             for pool in fitting:
@@ -176,9 +181,13 @@ def _pack(demands: list[Demand], pools: Mapping[str, NodePool], max_bins, fair: 
                                             max_bins(pool, demand, bins[pool.name]))
                 want -= got
                 left[wl.name] -= got
-                progress = progress or got > 0
-        if not (fair and progress):
+            if fair and want == 0 and left[wl.name] > 0:
+                placing.append(entry)
+        # A workload that placed nothing this round places nothing in the next: room only shrinks within a packing,
+        # and the rounds' node limits (maxNodes) stay.
+        if not (fair and placing):
             return bins, {d.workload.name: d.replicas - left[d.workload.name] for d in demands}
+        order = placing
 
 
 def plan(demands: list[Demand], pools: Mapping[str, NodePool], observed: Mapping[str, PoolObservation],

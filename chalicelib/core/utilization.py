@@ -51,6 +51,9 @@ def group_pods(pods: tuple[PodSample, ...], resource: str, now: datetime,
                readiness_delay_s: float = INITIAL_READINESS_DELAY_S) -> tuple[int, set[str], set[str]]:
     """(ready count, ignored names, missing names), upstream's groupPods."""
     ready, ignored, missing = 0, set(), set()
+    # The periods as a time and a length once, not per pod: a tick groups every pod of every workload.
+    initializing_after = now - timedelta(seconds=cpu_initialization_s)
+    readiness_delay = timedelta(seconds=readiness_delay_s)
     for pod in pods:
         if pod.deleting or pod.phase == "Failed":
             continue
@@ -60,23 +63,23 @@ def group_pods(pods: tuple[PodSample, ...], resource: str, now: datetime,
         if pod.value is None:
             missing.add(pod.name)
             continue
-        if resource == "cpu" and _is_cpu_unsettled(pod, now, cpu_initialization_s, readiness_delay_s):
+        if resource == "cpu" and _is_cpu_unsettled(pod, initializing_after, readiness_delay):
             ignored.add(pod.name)
             continue
         ready += 1
     return ready, ignored, missing
 
 
-def _is_cpu_unsettled(pod: PodSample, now: datetime, cpu_initialization_s: float, readiness_delay_s: float) -> bool:
+def _is_cpu_unsettled(pod: PodSample, initializing_after: datetime, readiness_delay: timedelta) -> bool:
     # A starting JVM or image cache burns CPU that says nothing about load: upstream ignores such samples.
     if pod.ready is None or pod.started_at is None:
         return True
     changed = pod.ready_changed_at or _ZERO
-    if pod.started_at + timedelta(seconds=cpu_initialization_s) > now:
+    if pod.started_at > initializing_after:  # started within the CPU initialization period
         sampled = pod.sampled_at or _ZERO
         return not pod.ready or sampled < changed + timedelta(seconds=pod.window_s)
     # Unready and never ready since start: its low usage would drag the average down.
-    return not pod.ready and pod.started_at + timedelta(seconds=readiness_delay_s) > changed
+    return not pod.ready and pod.started_at + readiness_delay > changed
 
 
 def _floor_milli(value: float) -> float:
