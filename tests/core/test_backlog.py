@@ -17,22 +17,29 @@ def _propose(current, queue, history=History(), **kwargs):
 
 
 @pytest.mark.parametrize("current, queue, history, want, reason", [
-    pytest.param(0, QueueDepth(1), History(), 1, backlog.ACTIVATED, id="any-backlog-activates-from-zero"),
-    pytest.param(0, QueueDepth(420), History(), 84, backlog.ACTIVATED, id="activation-asks-for-the-whole-backlog"),
-    pytest.param(0, QueueDepth(0), History(), 0, backlog.NOT_ACTIVE, id="empty-queue-stays-at-zero"),
-    pytest.param(4, QueueDepth(40, in_flight=10), History(), 10, backlog.ABOVE_TARGET, id="in-flight-counts"),
-    pytest.param(10, QueueDepth(48), History(), 10, backlog.WITHIN_TOLERANCE, id="inside-tolerance"),
-    pytest.param(10, QueueDepth(5), History(), 1, backlog.BELOW_TARGET, id="small-backlog-keeps-one"),
+    # KEDA aws_sqs_queue_scaler.go GetMetricsAndActivity: active above activationQueueLength (0), so any message.
+    pytest.param(0, QueueDepth(1), History(), 1, backlog.ACTIVATED, id="GetMetricsAndActivity-any-backlog-activates"),
+    # Ballast's Sized activation (README, design notes); KEDA's Paced one is TestScaleFromMinReplicasWhenActive below.
+    pytest.param(0, QueueDepth(420), History(), 84, backlog.ACTIVATED, id="Sized-activation-asks-for-the-whole-backlog"),
+    pytest.param(0, QueueDepth(0), History(), 0, backlog.NOT_ACTIVE, id="GetMetricsAndActivity-empty-is-inactive"),
+    pytest.param(4, QueueDepth(40, in_flight=10), History(), 10, backlog.ABOVE_TARGET,
+                 id="TestAWSSQSScalerGetMetrics-in-flight-counts"),
+    # The HPA beneath KEDA: GetExternalPerPodMetricReplicas, 48 over 10 x 5 is within the 10 % tolerance.
+    pytest.param(10, QueueDepth(48), History(), 10, backlog.WITHIN_TOLERANCE,
+                 id="GetExternalPerPodMetricReplicas-within-tolerance"),
+    # KEDA's HPA has minReplicas max(minReplicaCount, 1): an active queue keeps one replica.
+    pytest.param(10, QueueDepth(5), History(), 1, backlog.BELOW_TARGET, id="keda-hpa-floor-of-one-while-active"),
     pytest.param(3, QueueDepth(0), History(queue_last_nonempty_at=ago(120)), 1, backlog.COOLDOWN,
-                 id="empty-but-cooling-down-keeps-one"),
+                 id="scaleToZeroOrIdle-inside-the-cooldown-keeps-the-hpa-floor"),
     # KEDA's scaleToZeroOrIdle scales in once lastActiveTime + cooldownPeriod is Before(now): not at the boundary.
     pytest.param(3, QueueDepth(0), History(queue_last_nonempty_at=ago(300)), 1, backlog.COOLDOWN,
                  id="scaleToZeroOrIdle-at-the-cooldown-boundary-still-cools-down"),
     pytest.param(3, QueueDepth(0), History(queue_last_nonempty_at=ago(301)), 0, backlog.DEACTIVATED,
                  id="scaleToZeroOrIdle-strictly-after-the-cooldown-goes-to-zero"),
     pytest.param(3, QueueDepth(0, delayed=7), History(queue_last_nonempty_at=ago(900)), 0, backlog.DEACTIVATED,
-                 id="delayed-messages-ignored-by-default"),
-    pytest.param(3, None, History(), 3, backlog.FAILED_GET_QUEUE_ATTRIBUTES, id="unreadable-queue-is-invalid"),
+                 id="parseAwsSqsQueueMetadata-scaleOnDelayed-default-false"),
+    pytest.param(3, None, History(), 3, backlog.FAILED_GET_QUEUE_ATTRIBUTES,
+                 id="TestAWSSQSScalerGetMetrics-sqs-api-error-is-invalid"),
 ])
 def test_proposes_backlog_per_replica_keda_style(current, queue, history, want, reason):
     proposal = _propose(current, queue, history)
@@ -151,6 +158,16 @@ def test_external_metric_matches_upstream(current, ready, value, target_type, ta
 def test_queue_length_counts_what_scaleOnInFlight_and_scaleOnDelayed_say(in_flight, delayed, want):
     wl = replace(workload(min_replicas=0, include_delayed=delayed), include_in_flight=in_flight)
     assert backlog.backlog_of(wl, QueueDepth(5, in_flight=3, delayed=2)) == want
+
+
+@pytest.mark.parametrize("in_flight, want", [
+    # = KEDA TestAWSSQSScalerGetMetrics: 200 visible and 100 not visible are 300 with scaleOnInFlight, 200 without.
+    pytest.param(True, 300, id="TestAWSSQSScalerGetMetrics-scaleOnInFlight"),
+    pytest.param(False, 200, id="TestAWSSQSScalerGetMetrics-scaleOnInFlight-false"),
+])
+def test_queue_length_as_keda_reads_it(in_flight, want):
+    wl = replace(workload(min_replicas=0), include_in_flight=in_flight)
+    assert backlog.backlog_of(wl, QueueDepth(200, in_flight=100)) == want
 
 
 def test_with_scaleOnInFlight_off_work_in_flight_alone_is_inactive():

@@ -73,7 +73,7 @@ def test_out_of_range_counts_move_straight_to_the_bound(current, min_replicas, w
     pytest.param(0, None, QueueDepth(500), 100, (True, "ValidMetricFound"), id="min-zero-activates"),
     pytest.param(3, 0, QueueDepth(10), 3, (True, "ValidMetricFound"), id="TestScaleFromIdleToMinReplicasWhenActive"),
     # Resting at zero shows ScalingActive False, as KEDA's HPA shows a target it has scaled to zero.
-    pytest.param(3, 0, QueueDepth(0), 0, (False, "ScalingDisabled"), id="idle-and-inactive-stays-idle"),
+    pytest.param(3, 0, QueueDepth(0), 0, (False, "ScalingDisabled"), id="TestScaleToIdleReplicasWhenNotActive-stays-idle"),
 ])
 def test_a_target_at_zero_scales_by_itself_only_when_it_may_rest_there(min_replicas, idle, queue, want, active):
     wl = replace(workload(min_replicas=min_replicas), idle_replicas=idle)

@@ -141,6 +141,39 @@ def test_shares_of_a_full_pool_follow_the_backlogs_by_largest_remainder():
     assert nodes._shares(demands, 12) == {"grayscale": 5, "thumbnail": 5, "watermark": 2}
 
 
+def _shaped(cpu, memory, max_tasks, max_nodes):
+    return replace(pool(max_nodes=max_nodes), instance=replace(pool().instance, cpu_millicores=cpu, memory_mib=memory,
+                                                               max_tasks=max_tasks))
+
+
+@pytest.mark.parametrize("node, tasks, want_nodes, want_placed", [
+    # = cluster-autoscaler estimator/binpacking_estimator_test.go TestBinpackingEstimate: its template node (cpu,
+    # memory MiB, pods, the limiter's maxNodes) as a pool, its pod equivalence group as one workload's tasks.
+    pytest.param((350 * 3 - 50, 2000, 10, 20), (350, 1000, 10), 5, 10,
+                 id="TestBinpackingEstimate/simple-resource-based-binpacking"),
+    pytest.param((10000, 20000, 10, 20), (10, 100, 20), 2, 20,
+                 id="TestBinpackingEstimate/pods-per-node-bound-binpacking"),
+    pytest.param((1000, 5000, 10, 5), (500, 1000, 20), 5, 10, id="TestBinpackingEstimate/limiter-cuts-binpacking"),
+])
+def test_nodes_and_tasks_placed_as_the_binpacking_estimator_counts_them(node, tasks, want_nodes, want_placed):
+    cpu, memory, count = tasks
+    wl = workload(cpu=cpu, memory=memory, node_pools=("general",), max_replicas=100)
+    plan = _plan([nodes.Demand(wl, count, True)], [_shaped(*node)], {"general": PoolObservation(0)})
+    assert (plan.pools["general"].nodes, plan.pools["general"].tasks) == (want_nodes, want_placed)
+
+
+def test_a_full_pool_gives_the_smaller_tasks_room_where_the_estimator_would_place_only_the_larger():
+    # = TestBinpackingEstimate "decreasing ordered pods are processed first": 10 pods of 50m and 10 of 500m (1 GiB
+    # each) onto at most 5 nodes of 1000m/5000MiB. The estimator places the larger ten and nothing else; Ballast
+    # deals the room in rounds, larger first within each, so both workloads run (the departure README's design
+    # notes give the reason for).
+    small = workload("grayscale", cpu=50, memory=1000, node_pools=("general",))
+    large = workload("thumbnail", cpu=500, memory=1000, node_pools=("general",))
+    plan = _plan([nodes.Demand(small, 10, True), nodes.Demand(large, 10, True)], [_shaped(1000, 5000, 10, 5)],
+                 {"general": PoolObservation(0)})
+    assert {name: limit.replicas for name, limit in plan.capacity.items()} == {"grayscale": 8, "thumbnail": 8}
+
+
 def test_larger_tasks_are_placed_first_as_the_binpacking_estimator_orders_them():
     # = cluster-autoscaler DecreasingPodOrderer: score = cpu / node cpu + memory / node memory, highest first. The
     # memory-heavy task (0.25 + 0.625) goes before the CPU-heavy one (0.5 + 0.125): two nodes. CPU first would pack

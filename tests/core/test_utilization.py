@@ -241,6 +241,19 @@ def test_container_resource_scales_on_one_containers_usage(usage, target, want):
     assert utilization.propose_container(wl, metric, observed, None, NOW).replicas == want
 
 
+@pytest.mark.parametrize("current, percent, target, want", [
+    # = upstream TestReplicaCalcContainerScaleUp and TestReplicaCalcContainerScaleDown, the container's usage over
+    # its request averaged across the tasks, as Container Insights reports it: 300, 500 and 700 of 1000m are 50 %
+    # against a 30 % target; 100, 300, 500, 250 and 250 are 28 % against 50 %.
+    pytest.param(3, 50, 30, 5, id="TestReplicaCalcContainerScaleUp"),
+    pytest.param(5, 28, 50, 3, id="TestReplicaCalcContainerScaleDown"),
+])
+def test_container_resource_matches_upstream_container_cases(current, percent, target, want):
+    metric = ContainerResourceMetric("cpu", "container2", "Utilization", target)
+    observed = Observation(replicas=current, resources={metric.key: ResourceUsage(average_utilization=percent)})
+    assert utilization.propose_container(workload(metrics=(metric,)), metric, observed, None, NOW).replicas == want
+
+
 def test_a_container_without_metrics_is_an_invalid_proposal():
     metric = ContainerResourceMetric("memory", "sidecar", "Utilization", 70)
     proposal = utilization.propose_container(workload(metrics=(metric,)), metric, Observation(replicas=3), None, NOW)
