@@ -1,7 +1,11 @@
 """`python -m infra.migrate --stage prod`: brings a stage's stored objects to the key scheme this version reads.
 
 Run once after `chalice deploy` of a version that reconciles every namespace (Workloads and NodePools moved from a
-partition per namespace to one per kind). Idempotent: a second run moves nothing. Prints how many objects moved.
+partition per namespace to one per kind), and gives each object stored before ownership claims existed the claim
+of its target or node group, so the API refuses a second owner of it as it does for objects created since. Where two
+objects already share one (created before the check), the first by namespace and name gets the claim and both are
+named; the controller scales neither until one is gone (AmbiguousSelector). Idempotent: a second run moves and claims
+nothing. Prints what it moved, claimed and found shared; exit 1 if the store could not be read or written.
 """
 from __future__ import annotations
 
@@ -20,16 +24,35 @@ def main(argv: list[str] | None = None, dynamodb=None) -> int:
     parser.add_argument("--stage", required=True, choices=sorted(_stages()))
     args = parser.parse_args(argv)
     os.environ.update(infra.stage_environment(args.stage))
-    from chalicelib.adapters.store import Store
+    from chalicelib.adapters.store import CLUSTER_LISTED, Store
     from chalicelib.errors import BallastError
+    from chalicelib.model import claims
 
-    table = (dynamodb or boto3.resource("dynamodb")).Table(os.environ["BALLAST_TABLE"])
+    store = Store((dynamodb or boto3.resource("dynamodb")).Table(os.environ["BALLAST_TABLE"]))
+    claimed, shared = 0, []
     try:
-        moved = Store(table).migrate_namespaced_keys()
+        moved = store.migrate_namespaced_keys()
+        for kind in CLUSTER_LISTED:
+            objects = sorted(store.list_all(kind, None), key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+            for manifest in objects:
+                meta = manifest["metadata"]
+                for claim in claims(kind, manifest):
+                    owner = store.owner_of(claim)
+                    if owner is not None and owner["uid"] == meta["uid"]:
+                        continue
+                    owner = owner or store.take_claim(claim, kind, meta["namespace"], meta["name"], meta["uid"])
+                    if owner is None:
+                        claimed += 1
+                    else:
+                        shared.append(f"{kind} {meta['namespace']}/{meta['name']} shares {claim} with "
+                                      f"{owner['kind']} {owner['namespace']}/{owner['name']}")
     except BallastError as error:
         print(f"migrate: {error}", file=sys.stderr)
         return 1
-    print(f"{moved} objects moved to the key scheme that lists every namespace")
+    print(f"{moved} objects moved to the key scheme that lists every namespace; {claimed} claims taken for objects "
+          f"stored before claims existed")
+    for line in shared:
+        print(f"  {line}: neither is scaled until one is deleted or retargeted")
     return 0
 
 

@@ -34,6 +34,19 @@ class Ownership:
             if owner is not None and owner["uid"] != uid:
                 raise Conflict(_managed_by(claim, owner))
 
+    def take_claim(self, claim: str, kind: str, namespace: str, name: str, uid: str) -> dict | None:
+        """Claims `claim` for the object unless another holds it (for objects stored before claims existed):
+        None once the object holds it, else the other owner, as owner_of gives it."""
+        put = self._claim_op(claim, kind, namespace, name, uid)["Put"]
+        try:
+            self._table.put_item(Item=put["Item"], ConditionExpression=put["ConditionExpression"],
+                                 ExpressionAttributeValues=put["ExpressionAttributeValues"])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise translate(error, "claim") from None
+            return self.owner_of(claim)
+        return None
+
     # ---- transaction parts, for the store's writes ------------------------------------------------------------
     # Plain Python values: the table resource's client serializes them to DynamoDB's typed ones, as for its own calls.
 
