@@ -594,34 +594,6 @@ BAD_CREATES = [
     pytest.param("/nodepools", nodepool(minNodes=1.5), JSON, 400, "spec.minNodes", id="fractional-minNodes"),
     pytest.param("/nodepools", _without(nodepool(), "spec", "instance"), JSON, 400, "spec.instance", id="missing-instance"),
     pytest.param("/nodepools", nodepool(provider={"kind": "Mainframe"}), JSON, 400, "spec.provider.kind", id="unknown-provider"),
-    # The settings of issue 17 ("Conformance"), each refused naming its field.
-    pytest.param("/workloads", workload(behavior={"scaleUp": {"tolerance": -0.1}}), JSON, 400,
-                 "spec.behavior.scaleUp.tolerance", id="negative-tolerance"),
-    pytest.param("/workloads", workload(minReplicas=2, idleReplicas=2), JSON, 400, "spec.idleReplicas",
-                 id="idleReplicas-not-below-minReplicas"),  # = KEDA's CheckReplicaCountBoundsAreValid
-    pytest.param("/workloads", workload(activation="Eager"), JSON, 400, "spec.activation", id="unknown-activation"),
-    pytest.param("/workloads", workload(cpuInitializationPeriodSeconds=-1), JSON, 400,
-                 "spec.cpuInitializationPeriodSeconds", id="negative-cpu-initialization"),
-    pytest.param("/workloads", workload(initialReadinessDelaySeconds="30s"), JSON, 400,
-                 "spec.initialReadinessDelaySeconds", id="readiness-delay-as-text"),
-    pytest.param("/workloads", workload(pausedScaleIn="yes"), JSON, 400, "spec.pausedScaleIn", id="pausedScaleIn-not-bool"),
-    pytest.param("/workloads", workload(queue={"name": "q", "scaleOnInFlight": "false"}), JSON, 400,
-                 "spec.queue.scaleOnInFlight", id="scaleOnInFlight-as-keda-text"),
-    pytest.param("/workloads", workload(queue={"name": "q", "scaleOnDelayed": True, "includeDelayed": False}), JSON,
-                 400, "spec.queue.includeDelayed", id="includeDelayed-contradicts-scaleOnDelayed"),
-    pytest.param("/workloads", workload(resources={"cpuMillicores": 0, "memoryMiB": 512}), JSON, 400,
-                 "spec.resources.cpuMillicores", id="no-cpu-request-on-fargate"),
-    pytest.param("/workloads", workload(metrics=[{"type": "ContainerResource", "containerResource": {
-        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]), JSON, 400,
-                 "spec.metrics[0].containerResource.container", id="container-metric-without-container"),
-    pytest.param("/workloads", workload(metrics=[{"type": "Pods", "pods": {"metric": {"name": "Requests"},
-                                                                            "target": {"type": "Value", "value": 5}}}]),
-                 JSON, 400, "spec.metrics[0].pods.target.averageValue", id="pods-metric-with-a-value-target"),
-    pytest.param("/workloads", workload(metrics=[{"type": "Object", "object": {
-        "metric": {"namespace": "AWS/ApplicationELB", "name": "RequestCount"}, "target": {"type": "Value", "value": 5}}}]),
-                 JSON, 400, "spec.metrics[0].object.describedObject", id="object-metric-without-its-object"),
-    pytest.param("/nodepools", nodepool(instance={"cpuMillicores": 2000, "memoryMiB": 8192, "maxTasks": 0}), JSON, 400,
-                 "spec.instance.maxTasks", id="zero-tasks-per-node"),
 ]
 
 
@@ -629,13 +601,6 @@ BAD_CREATES = [
 def test_bad_input_is_a_clear_4xx_and_never_reaches_the_table(client, path, body, content_type, code, field):
     assert_failure(*send(client, "POST", path, body, content_type), code, field)
     assert table_items() == []
-
-
-def test_scaleOnDelayed_given_alone_is_taken_as_given(client):
-    # Its former name, includeDelayed, must equal it when both are sent; left out, it is not filled in against it.
-    status, created = send(client, "POST", "/workloads", workload(queue={"name": "q", "scaleOnDelayed": True}))
-    assert status == 201, created
-    assert created["spec"]["queue"] == {"name": "q", "scaleOnDelayed": True}
 
 
 def test_a_body_over_the_limit_is_413_and_never_reaches_the_table(client):
