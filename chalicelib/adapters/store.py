@@ -324,27 +324,37 @@ class Store(Leases, Stats, Ownership):
     def migrate_namespaced_keys(self) -> int:
         """Moves Workloads and NodePools written under a partition per namespace (Workload#<namespace>, before the
         controller read every namespace) to their kind's partition; returns how many moved. Idempotent: each item is
-        written to its new key only if none is there, and its old one deleted in the same transaction."""
+        written to its new key only if none is there, and its old one deleted in the same transaction; one whose new
+        key is taken stays where it was (old_keys_left names it)."""
         moved = 0
+        for item in self._old_key_items():
+            kind, namespace = item[PARTITION].split("#", 1)
+            new_item = {**item, **_key(kind, namespace, item[SORT])}
+            try:
+                self._table.meta.client.transact_write_items(TransactItems=[
+                    self._put_op(new_item, "attribute_not_exists(pk)"),
+                    {"Delete": {"TableName": self._table.name, "Key": {PARTITION: item[PARTITION], SORT: item[SORT]}}}])
+                moved += 1
+            except ClientError as error:
+                if "ConditionalCheckFailed" not in str(error):
+                    raise translate(error, "move an old key") from None
+        return moved
+
+    def old_keys_left(self) -> list[tuple[str, str, str]]:
+        """(kind, namespace, name) of the objects still under the old keys: after a migration, those whose name an
+        object created since the upgrade took."""
+        return sorted((*item[PARTITION].split("#", 1), item[SORT]) for item in self._old_key_items())
+
+    def _old_key_items(self):
         scan = {"FilterExpression": Attr(PARTITION).begins_with("Workload#") | Attr(PARTITION).begins_with("NodePool#")}
         while True:
             try:
                 page = self._table.scan(**scan)
             except ClientError as error:
                 raise translate(error, "scan for old keys") from None
-            for item in page.get("Items", []):
-                kind, namespace = item[PARTITION].split("#", 1)
-                new_item = {**item, **_key(kind, namespace, item[SORT])}
-                try:
-                    self._table.meta.client.transact_write_items(TransactItems=[
-                        self._put_op(new_item, "attribute_not_exists(pk)"),
-                        {"Delete": {"TableName": self._table.name, "Key": {PARTITION: item[PARTITION], SORT: item[SORT]}}}])
-                    moved += 1
-                except ClientError as error:
-                    if "ConditionalCheckFailed" not in str(error):
-                        raise translate(error, "move an old key") from None
+            yield from page.get("Items", [])
             if not page.get("LastEvaluatedKey"):
-                return moved
+                return
             scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # ---- events --------------------------------------------------------------------------------

@@ -58,3 +58,16 @@ def test_after_the_migration_a_second_owner_of_an_old_target_is_refused(stored_b
                                 body=json.dumps(_workload("copy", "watermark", "team-c")))
     assert response.status_code == 409
     assert "already managed by Workload team-a/watermark" in json.loads(response.body)["message"]
+
+
+def test_an_object_whose_name_was_taken_since_the_upgrade_stays_put_and_is_named(store, capsys):
+    old = _workload("thumbnail", "thumbnail", "team-a")
+    store._table.put_item(Item=_old_key_item(old))
+    store.create(_workload("thumbnail", "other", "team-a"))  # created through the new version before the migration
+    assert migrate.main(["--stage", "dev"]) == 1
+    assert ("migrate: Workload team-a/thumbnail stays under its old key: a Workload of that name was created since "
+            "the upgrade; delete that one (ballast delete workload thumbnail -n team-a) and run again to move this "
+            "one") in capsys.readouterr().err
+    store.delete("Workload", "team-a", "thumbnail")
+    assert migrate.main(["--stage", "dev"]) == 0
+    assert store.get("Workload", "team-a", "thumbnail")["spec"]["target"]["service"] == "thumbnail"
