@@ -3,9 +3,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+
+from chalicelib.sources import (SERIES_METRICS, BacklogMetric, ContainerResourceMetric, DeadlineMetric,  # noqa: F401
+                                ExternalMetric, Metric, ObjectMetric, PodsMetric, ResourceMetric)
 
 # Kubernetes' HPA defaults (pkg/apis/autoscaling/v2/defaults.go), applied field by field.
+# kube-controller-manager's --horizontal-pod-autoscaler-tolerance: a rule's tolerance when it sets none (Kubernetes 1.33
+# lets behavior.scaleUp.tolerance and behavior.scaleDown.tolerance override it per direction).
+DEFAULT_TOLERANCE = 0.1
+# kube-controller-manager's --horizontal-pod-autoscaler-cpu-initialization-period and -initial-readiness-delay.
+DEFAULT_CPU_INITIALIZATION_S = 300
+DEFAULT_READINESS_DELAY_S = 30
+# Container Insights, where a Pods metric names no namespace of its own (ECS with enhanced observability; EKS).
+ECS_CONTAINER_INSIGHTS = "ECS/ContainerInsights"
+EKS_CONTAINER_INSIGHTS = "ContainerInsights"
+
 DEFAULT_SCALE_UP = {
     "stabilizationWindowSeconds": 0,
     "selectPolicy": "Max",
@@ -30,56 +42,13 @@ class ScalingRules:
     stabilization_window_s: int
     select_policy: str  # "Max" | "Min" | "Disabled"
     policies: tuple[ScalingPolicy, ...]
+    tolerance: float = DEFAULT_TOLERANCE  # how far the usage ratio may stray this way before the count changes
 
 
 @dataclass(frozen=True)
 class Behavior:
     scale_up: ScalingRules
     scale_down: ScalingRules
-
-
-@dataclass(frozen=True)
-class BacklogMetric:
-    type: ClassVar[str] = "Backlog"
-    target_per_replica: float
-    activation_threshold: float = 0
-
-
-@dataclass(frozen=True)
-class ResourceMetric:
-    type: ClassVar[str] = "Resource"
-    resource: str  # "cpu" | "memory"
-    target_type: str  # "Utilization" | "AverageValue"
-    average_utilization: int | None = None  # percent of the request
-    average_value: float | None = None  # millicores or MiB per replica
-
-
-@dataclass(frozen=True)
-class ExternalMetric:
-    type: ClassVar[str] = "External"
-    namespace: str
-    name: str
-    target_type: str  # "Value" | "AverageValue"
-    value: float | None = None
-    average_value: float | None = None
-    dimensions: tuple[tuple[str, str], ...] = ()
-    statistic: str = "Average"
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}" + "".join(f",{k}={v}" for k, v in self.dimensions)
-
-
-@dataclass(frozen=True)
-class DeadlineMetric:
-    type: ClassVar[str] = "Deadline"
-    seconds: int
-    prior_items_per_s: float = 1.0
-    prior_startup_s: float = 30.0
-    min_samples: int = 1  # readings with completions before the learned rate replaces the prior
-
-
-Metric = BacklogMetric | ResourceMetric | ExternalMetric | DeadlineMetric
 
 
 @dataclass(frozen=True)
@@ -91,10 +60,26 @@ class Target:
     name: str | None = None
     launch_type: str = "FARGATE"
 
+    @property
+    def claim(self) -> str:
+        """What one scaler owns: the ECS service, or the Deployment in its cluster and namespace."""
+        if self.kind == "ECSService":
+            return f"ECSService/{_last_segment(self.cluster)}/{_last_segment(self.service)}"
+        return f"Deployment/{_last_segment(self.cluster)}/{self.namespace}/{self.name}"
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.cluster}/{self.service}" if self.kind == "ECSService" else \
+            f"Deployment {self.cluster}/{self.namespace}/{self.name}"
+
+
+def _last_segment(name: str | None) -> str:
+    # An ECS cluster or service may be named by its ARN (arn:aws:ecs:...:service/cluster/name): the name is last.
+    return (name or "").rsplit("/", 1)[-1]
+
 
 @dataclass(frozen=True)
 class Resources:
-    cpu_millicores: int
+    cpu_millicores: int  # 0: the task requests no CPU (ECS on EC2 without a CPU size, a pod without requests.cpu)
     memory_mib: int
 
 
@@ -106,7 +91,8 @@ class Workload:
     min_replicas: int = 1
     namespace: str = "default"
     queue_name: str | None = None
-    include_delayed: bool = False
+    include_delayed: bool = False  # KEDA's scaleOnDelayed
+    include_in_flight: bool = True  # KEDA's scaleOnInFlight
     resources: Resources = Resources(1000, 2048)
     metrics: tuple[Metric, ...] = ()
     behavior: Behavior = field(default_factory=lambda: behavior_from({}))
@@ -116,6 +102,19 @@ class Workload:
     dry_run: bool = False
     paused_replicas: int | None = None
     generation: int = 1
+    idle_replicas: int | None = None  # KEDA's idleReplicaCount: the count of an inactive workload, below minReplicas
+    activation: str = "Sized"  # "Sized": straight to what the metrics ask; "Paced": KEDA's, to max(minReplicas, 1)
+    paused_scale_in: bool = False  # KEDA's paused-scale-in annotation: never fewer replicas
+    paused_scale_out: bool = False  # KEDA's paused-scale-out annotation: never more replicas
+    cpu_initialization_s: int = DEFAULT_CPU_INITIALIZATION_S
+    readiness_delay_s: int = DEFAULT_READINESS_DELAY_S
+
+    @property
+    def resting_replicas(self) -> int | None:
+        """The count an inactive workload rests at (KEDA's idleReplicaCount, or zero), None when it never rests."""
+        if self.idle_replicas is not None:
+            return self.idle_replicas
+        return 0 if self.min_replicas == 0 else None
 
 
 @dataclass(frozen=True)
@@ -126,6 +125,7 @@ class InstanceShape:
     reserved_memory_mib: int = 0
     price_per_hour: float = 0.0
     type: str = ""
+    max_tasks: int | None = None  # tasks one node holds at most (EKS max pods, ECS awsvpc ENIs), whatever room is left
 
     @property
     def allocatable_cpu_millicores(self) -> int:
@@ -150,6 +150,18 @@ class NodePool:
     scale_down_unneeded_s: int | None = None  # None: the break-even delay of core/idle.py
     dry_run: bool = False
 
+    @property
+    def claim(self) -> str | None:
+        """The node group one pool owns; a Local pool models this machine and owns nothing."""
+        if self.provider_kind == "AutoScalingGroup":
+            return f"AutoScalingGroup/{self.auto_scaling_group}"
+        if self.provider_kind == "EKSNodegroup":
+            return f"EKSNodegroup/{self.cluster}/{self.nodegroup}"
+        return None
+
+    def describe(self) -> str:
+        return f"{self.provider_kind} {self.auto_scaling_group or f'{self.cluster}/{self.nodegroup}'}"
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -172,10 +184,12 @@ class Event:
     involved_name: str
     time: datetime
     data: tuple[tuple[str, object], ...] = ()  # the decision's inputs, for replay and `describe`
+    involved_namespace: str = "default"
 
     def to_dict(self) -> dict:
         return {"type": self.type, "reason": self.reason, "message": self.message,
-                "involvedObject": {"kind": self.involved_kind, "name": self.involved_name},
+                "involvedObject": {"kind": self.involved_kind, "name": self.involved_name,
+                                   "namespace": self.involved_namespace},
                 "time": self.time.isoformat(), "data": dict(self.data)}
 
 
@@ -188,6 +202,7 @@ def _rules_from(rules: dict, default: dict) -> ScalingRules:
         stabilization_window_s=merged["stabilizationWindowSeconds"],
         select_policy=merged["selectPolicy"],
         policies=tuple(ScalingPolicy(p["type"], p["value"], p["periodSeconds"]) for p in merged["policies"]),
+        tolerance=merged.get("tolerance", DEFAULT_TOLERANCE),
     )
 
 
@@ -196,39 +211,73 @@ def behavior_from(behavior: dict) -> Behavior:
                     _rules_from(behavior.get("scaleDown", {}), DEFAULT_SCALE_DOWN))
 
 
-def metric_from(metric: dict) -> Metric:
+def insights_dimensions(target: Target) -> tuple[tuple[str, str], ...]:
+    """Where Container Insights publishes a target's task or pod metrics (PodName is the Deployment's name there)."""
+    if target.kind == "ECSService":
+        return (("ClusterName", target.cluster), ("ServiceName", target.service))
+    return (("ClusterName", target.cluster), ("Namespace", target.namespace), ("PodName", target.name))
+
+
+def _dimensions(given: dict) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(given.items()))
+
+
+def metric_from(metric: dict, target: Target | None = None) -> Metric:
     kind = metric["type"]
     if kind == "Backlog":
         b = metric["backlog"]
         return BacklogMetric(target_per_replica=b["targetPerReplica"], activation_threshold=b.get("activationThreshold", 0))
-    if kind == "Resource":
-        r = metric["resource"]
+    if kind in ("Resource", "ContainerResource"):
+        r = metric["resource" if kind == "Resource" else "containerResource"]
         t = r["target"]
-        return ResourceMetric(r["name"], t["type"], t.get("averageUtilization"), t.get("averageValue"))
+        if kind == "Resource":
+            return ResourceMetric(r["name"], t["type"], t.get("averageUtilization"), t.get("averageValue"))
+        return ContainerResourceMetric(r["name"], r["container"], t["type"], t.get("averageUtilization"),
+                                       t.get("averageValue"))
     if kind == "External":
         e = metric["external"]
         m, t = e["metric"], e["target"]
         return ExternalMetric(m["namespace"], m["name"], t["type"], t.get("value"), t.get("averageValue"),
-                              tuple(sorted(m.get("dimensions", {}).items())), m.get("statistic", "Average"))
+                              _dimensions(m.get("dimensions", {})), m.get("statistic", "Average"))
+    if kind == "Pods":
+        m, t = metric["pods"]["metric"], metric["pods"]["target"]
+        ecs = target is None or target.kind == "ECSService"
+        dimensions = _dimensions(m["dimensions"]) if "dimensions" in m else \
+            (insights_dimensions(target) if target is not None else ())
+        return PodsMetric(m.get("namespace", ECS_CONTAINER_INSIGHTS if ecs else EKS_CONTAINER_INSIGHTS), m["name"],
+                          t["averageValue"], dimensions, m.get("statistic", "Average"))
+    if kind == "Object":
+        o = metric["object"]
+        described, m, t = o["describedObject"], o["metric"], o["target"]
+        dimensions = ((described["kind"], described["name"]),) + _dimensions(m.get("dimensions", {}))
+        return ObjectMetric(m["namespace"], m["name"], t["type"], described["kind"], described["name"], t.get("value"),
+                            t.get("averageValue"), dimensions, m.get("statistic", "Average"))
     d = metric["deadline"]
     return DeadlineMetric(d["seconds"], d.get("priorItemsPerSecond", 1.0), d.get("priorStartupSeconds", 30),
                           d.get("minSamples", 1))
 
 
+def _scale_on_delayed(queue: dict | None) -> bool:
+    # includeDelayed is the name this field had before KEDA's scaleOnDelayed; spec.py keeps the two equal.
+    return bool(queue and (queue.get("scaleOnDelayed") or queue.get("includeDelayed")))
+
+
 def workload_from(manifest: dict) -> Workload:
     meta, spec = manifest["metadata"], manifest["spec"]
-    target, queue, resources = spec["target"], spec.get("queue"), spec.get("resources", {})
+    target_spec, queue, resources = spec["target"], spec.get("queue"), spec.get("resources", {})
+    target = Target(target_spec["kind"], target_spec["cluster"], target_spec.get("service"),
+                    target_spec.get("namespace"), target_spec.get("name"), target_spec.get("launchType", "FARGATE"))
     return Workload(
         name=meta["name"],
         namespace=meta.get("namespace", "default"),
-        target=Target(target["kind"], target["cluster"], target.get("service"), target.get("namespace"),
-                      target.get("name"), target.get("launchType", "FARGATE")),
+        target=target,
         queue_name=queue["name"] if queue else None,
-        include_delayed=bool(queue and queue.get("includeDelayed")),
+        include_delayed=_scale_on_delayed(queue),
+        include_in_flight=bool(queue.get("scaleOnInFlight", True)) if queue else True,
         resources=Resources(resources.get("cpuMillicores", 1000), resources.get("memoryMiB", 2048)),
         min_replicas=spec.get("minReplicas", 1),
         max_replicas=spec["maxReplicas"],
-        metrics=tuple(metric_from(m) for m in spec.get("metrics", [])),
+        metrics=tuple(metric_from(m, target) for m in spec.get("metrics", [])),
         behavior=behavior_from(spec.get("behavior", {})),
         cooldown_s=spec.get("cooldownSeconds"),
         latency_bound_s=spec.get("latencyBoundSeconds"),
@@ -236,6 +285,12 @@ def workload_from(manifest: dict) -> Workload:
         dry_run=spec.get("dryRun", False),
         paused_replicas=spec.get("replicas"),
         generation=meta.get("generation", 1),
+        idle_replicas=spec.get("idleReplicas"),
+        activation=spec.get("activation", "Sized"),
+        paused_scale_in=spec.get("pausedScaleIn", False),
+        paused_scale_out=spec.get("pausedScaleOut", False),
+        cpu_initialization_s=spec.get("cpuInitializationPeriodSeconds", DEFAULT_CPU_INITIALIZATION_S),
+        readiness_delay_s=spec.get("initialReadinessDelaySeconds", DEFAULT_READINESS_DELAY_S),
     )
 
 
@@ -250,9 +305,20 @@ def nodepool_from(manifest: dict) -> NodePool:
         cluster=provider.get("cluster"),
         nodegroup=provider.get("nodegroup"),
         instance=InstanceShape(inst["cpuMillicores"], inst["memoryMiB"], inst.get("reservedCpuMillicores", 0),
-                               inst.get("reservedMemoryMiB", 0), inst.get("pricePerHour", 0.0), inst.get("type", "")),
+                               inst.get("reservedMemoryMiB", 0), inst.get("pricePerHour", 0.0), inst.get("type", ""),
+                               inst.get("maxTasks")),
         min_nodes=spec.get("minNodes", 0),
         max_nodes=spec["maxNodes"],
         scale_down_unneeded_s=spec.get("scaleDownUnneededSeconds"),
         dry_run=spec.get("dryRun", False),
     )
+
+
+def claims(kind: str, manifest: dict) -> tuple[str, ...]:
+    """What an object owns while it exists (KEDA's one ScaledObject per target): a Workload its target, a pool its group."""
+    if kind == "Workload":
+        return (workload_from(manifest).target.claim,)
+    if kind == "NodePool":
+        claim = nodepool_from(manifest).claim
+        return (claim,) if claim else ()
+    return ()

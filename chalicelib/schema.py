@@ -57,6 +57,12 @@ SCALING_RULES = {
                 "additionalProperties": False,
             },
         },
+        # Kubernetes 1.33's per-direction tolerance (HPAConfigurableTolerance). Not filled in when unset: an HPA
+        # written back (-o hpa) then names it only where the user did, as clusters before 1.33 refuse it.
+        "tolerance": {"type": "number", "minimum": 0,
+                      "description": "how far the usage ratio may stray from 1 in this direction before the count "
+                                     "changes (Kubernetes 1.33's behavior tolerance); unset: 0.1, "
+                                     "kube-controller-manager's default"},
     },
     "additionalProperties": False,
 }
@@ -72,18 +78,38 @@ RESOURCE_TARGET = {
     "additionalProperties": False,
 }
 
+# A CloudWatch metric as an HPA metric source names it: the series, and the statistic its datapoints are read with.
+CLOUDWATCH_METRIC = {
+    "namespace": AWS_NAME,
+    "name": AWS_NAME,
+    "dimensions": {"type": "object", "maxProperties": 10, "additionalProperties": {"type": "string", "maxLength": 255}},
+    "statistic": {"enum": ["Average", "Sum", "Maximum", "Minimum", "SampleCount"]},
+}
+VALUE_TARGET = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"enum": ["Value", "AverageValue"]},
+        "value": {"type": "number", "exclusiveMinimum": 0},
+        "averageValue": {"type": "number", "exclusiveMinimum": 0},
+    },
+    "additionalProperties": False,
+}
+
 METRIC = {
     "type": "object",
     "required": ["type"],
     "properties": {
-        "type": {"enum": ["Backlog", "Resource", "External", "Deadline"]},
+        "type": {"enum": ["Backlog", "Resource", "ContainerResource", "External", "Pods", "Object", "Deadline"]},
         # KEDA's aws-sqs-queue scaler: queueLength and activationQueueLength.
         "backlog": {
             "type": "object",
             "required": ["targetPerReplica"],
             "properties": {
                 "targetPerReplica": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000},
-                "activationThreshold": {"type": "number", "minimum": 0, "default": 0},
+                "activationThreshold": {"type": "number", "minimum": 0, "default": 0,
+                                        "description": "KEDA's activationQueueLength: a backlog at or below it is "
+                                                       "inactive (no scale from rest, the cooldown runs)"},
             },
             "additionalProperties": False,
         },
@@ -94,6 +120,20 @@ METRIC = {
             "properties": {"name": {"enum": ["cpu", "memory"]}, "target": RESOURCE_TARGET},
             "additionalProperties": False,
         },
+        "containerResource": {
+            "type": "object",
+            "description": "the HPA's ContainerResource metric: the CPU or memory of one container of a "
+                           "multi-container task against its own reservation, read from Container Insights "
+                           "(ECS/ContainerInsights ContainerCpuUtilized over ContainerCpuReserved, and the memory "
+                           "pair, by ContainerName; on EKS ContainerInsights container_cpu_utilization of the node "
+                           "over container_cpu_request, and memory's)",
+            "required": ["name", "container", "target"],
+            "properties": {"name": {"enum": ["cpu", "memory"]},
+                           "container": {**AWS_NAME, "description": "the container's name in the task definition "
+                                                                    "or the pod spec"},
+                           "target": RESOURCE_TARGET},
+            "additionalProperties": False,
+        },
         # HPA External metric, read from CloudWatch.
         "external": {
             "type": "object",
@@ -102,24 +142,50 @@ METRIC = {
                 "metric": {
                     "type": "object",
                     "required": ["namespace", "name"],
-                    "properties": {
-                        "namespace": AWS_NAME,
-                        "name": AWS_NAME,
-                        "dimensions": {"type": "object", "maxProperties": 10, "additionalProperties": {"type": "string", "maxLength": 255}},
-                        "statistic": {"enum": ["Average", "Sum", "Maximum", "Minimum", "SampleCount"], "default": "Average"},
-                    },
+                    "properties": {**CLOUDWATCH_METRIC,
+                                   "statistic": {**CLOUDWATCH_METRIC["statistic"], "default": "Average"}},
                     "additionalProperties": False,
                 },
+                "target": VALUE_TARGET,
+            },
+            "additionalProperties": False,
+        },
+        "pods": {
+            "type": "object",
+            "description": "the HPA's Pods metric: a per-task CloudWatch metric averaged over the workload's tasks, "
+                           "against an AverageValue target; without a namespace, Container Insights' for the target "
+                           "(ECS/ContainerInsights by ClusterName and ServiceName; ContainerInsights by ClusterName, "
+                           "Namespace and PodName), read in the tick's one GetMetricData call",
+            "required": ["metric", "target"],
+            "properties": {
+                "metric": {"type": "object", "required": ["name"], "properties": CLOUDWATCH_METRIC,
+                           "additionalProperties": False},
                 "target": {
                     "type": "object",
-                    "required": ["type"],
-                    "properties": {
-                        "type": {"enum": ["Value", "AverageValue"]},
-                        "value": {"type": "number", "exclusiveMinimum": 0},
-                        "averageValue": {"type": "number", "exclusiveMinimum": 0},
-                    },
+                    "required": ["type", "averageValue"],
+                    "properties": {"type": {"const": "AverageValue"},
+                                   "averageValue": {"type": "number", "exclusiveMinimum": 0}},
                     "additionalProperties": False,
                 },
+            },
+            "additionalProperties": False,
+        },
+        "object": {
+            "type": "object",
+            "description": "the HPA's Object metric: one CloudWatch value describing one object, which is a dimension "
+                           "of the metric (describedObject.kind its name, e.g. LoadBalancer or TargetGroup, "
+                           "describedObject.name its value); Value or AverageValue (per task) target",
+            "required": ["describedObject", "metric", "target"],
+            "properties": {
+                "describedObject": {
+                    "type": "object",
+                    "required": ["kind", "name"],
+                    "properties": {"kind": AWS_NAME, "name": {"type": "string", "minLength": 1, "maxLength": 255}},
+                    "additionalProperties": False,
+                },
+                "metric": {"type": "object", "required": ["namespace", "name"], "properties": CLOUDWATCH_METRIC,
+                           "additionalProperties": False},
+                "target": VALUE_TARGET,
             },
             "additionalProperties": False,
         },
@@ -159,13 +225,28 @@ WORKLOAD_SPEC = {
         "queue": {
             "type": "object",
             "required": ["name"],
-            "properties": {"name": QUEUE_NAME, "includeDelayed": {"type": "boolean", "default": False}},
+            "properties": {
+                "name": QUEUE_NAME,
+                # KEDA's aws-sqs-queue scaleOnInFlight and scaleOnDelayed.
+                "scaleOnInFlight": {"type": "boolean", "description": "KEDA's scaleOnInFlight: messages received and "
+                                                                      "not yet deleted count as backlog; unset: true"},
+                "scaleOnDelayed": {"type": "boolean", "description": "KEDA's scaleOnDelayed: delayed messages count "
+                                                                     "as backlog; unset: false"},
+                # No default filled in: filled, it would contradict a scaleOnDelayed of true given alone.
+                "includeDelayed": {"type": "boolean", "deprecated": True,
+                                   "description": "the former name of scaleOnDelayed (equal to it when both are "
+                                                  "set); unset: false"},
+            },
             "additionalProperties": False,
         },
         "resources": {
             "type": "object",
             "properties": {
-                "cpuMillicores": {"type": "integer", "minimum": 1, "maximum": 192000, "default": 1000},
+                "cpuMillicores": {"type": "integer", "minimum": 0, "maximum": 192000, "default": 1000,
+                                  "description": "the task's CPU request; 0: it requests none (ECS on EC2 without "
+                                                 "a CPU size, a pod without requests.cpu), so a cpu Utilization "
+                                                 "metric fails as the HPA's does (no request is assumed) and node "
+                                                 "planning places it by memory and task slots"},
                 "memoryMiB": {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 2048},
             },
             "additionalProperties": False,
@@ -174,6 +255,28 @@ WORKLOAD_SPEC = {
         "maxReplicas": {"type": "integer", "minimum": 1, "maximum": 10000},
         # Set through the scale subresource: holds this count and pauses autoscaling (KEDA's paused-replicas).
         "replicas": {"type": ["integer", "null"], "minimum": 0, "maximum": 10000},
+        "idleReplicas": {"type": "integer", "minimum": 0, "maximum": 10000,
+                         "description": "KEDA's idleReplicaCount: an inactive workload rests at this count, below "
+                                        "minReplicas (so it must be less); active, it runs from minReplicas to "
+                                        "maxReplicas; unset: it rests at minReplicas, or at 0 when that is 0"},
+        "activation": {"enum": ["Sized", "Paced"],
+                       "description": "how a workload at rest starts: Sized goes straight to the count the metrics "
+                                      "ask for (Ballast's); Paced to max(minReplicas, 1), the scale-up policies "
+                                      "pacing the rest, as KEDA's executor does; unset: Sized"},
+        "pausedScaleIn": {"type": "boolean",
+                          "description": "KEDA's autoscaling.keda.sh/paused-scale-in: the count never falls, it may "
+                                         "rise; unset: false"},
+        "pausedScaleOut": {"type": "boolean",
+                           "description": "KEDA's autoscaling.keda.sh/paused-scale-out: the count never rises, it may "
+                                          "fall; unset: false"},
+        "cpuInitializationPeriodSeconds": {"type": "integer", "minimum": 0, "maximum": 3600,
+                                           "description": "kube-controller-manager's CPU initialization period, per "
+                                                          "workload: a task this young whose CPU was sampled before "
+                                                          "it was ready is left out of a cpu metric; unset: 300"},
+        "initialReadinessDelaySeconds": {"type": "integer", "minimum": 0, "maximum": 3600,
+                                         "description": "kube-controller-manager's initial readiness delay, per "
+                                                        "workload: a task unready and never ready within this long "
+                                                        "of its start is left out of a cpu metric; unset: 30"},
         "metrics": {"type": "array", "maxItems": 10, "items": METRIC},
         "behavior": {
             "type": "object",
@@ -216,6 +319,10 @@ NODEPOOL_SPEC = {
                 "reservedCpuMillicores": {"type": "integer", "minimum": 0, "default": 0},
                 "reservedMemoryMiB": {"type": "integer", "minimum": 0, "default": 0},
                 "pricePerHour": {"type": "number", "minimum": 0, "default": 0},
+                "maxTasks": {"type": "integer", "minimum": 1, "maximum": 10000,
+                             "description": "tasks a node holds at most, whatever CPU and memory are left: EKS max "
+                                            "pods (29 on an m5.large with the VPC CNI), awsvpc ENIs on ECS (2 on an "
+                                            "m5.large without ENI trunking); unset: no limit but CPU and memory"},
             },
             "additionalProperties": False,
         },

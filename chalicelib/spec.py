@@ -11,6 +11,9 @@ from chalicelib.errors import SpecError
 from chalicelib.model import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP
 
 KINDS = ("Workload", "NodePool")
+# Each metric type's block, spelled as the HPA spells it (containerResource, not containerresource).
+METRIC_BLOCKS = {"Backlog": "backlog", "Resource": "resource", "ContainerResource": "containerResource",
+                 "External": "external", "Pods": "pods", "Object": "object", "Deadline": "deadline"}
 DEFAULT_BACKLOG_PER_REPLICA = 5
 DEFAULT_CPU_UTILIZATION = 80
 
@@ -77,12 +80,21 @@ def _check_workload(spec: dict) -> None:
         raise SpecError("spec.maxReplicas", f"must be >= spec.minReplicas ({spec['minReplicas']}), got {spec['maxReplicas']}")
     if spec.get("replicas") is not None and spec["replicas"] > spec["maxReplicas"]:
         raise SpecError("spec.replicas", f"must be <= spec.maxReplicas ({spec['maxReplicas']}), got {spec['replicas']}")
+    if spec.get("idleReplicas") is not None and spec["idleReplicas"] >= spec["minReplicas"]:
+        # KEDA's CheckReplicaCountBoundsAreValid: an idle count at or above the minimum would never be idle.
+        raise SpecError("spec.idleReplicas", f"must be < spec.minReplicas ({spec['minReplicas']}), got {spec['idleReplicas']}")
     target = spec["target"]
     if target["kind"] == "ECSService":
         _require(target, "spec.target", "service")
     else:
         _require(target, "spec.target", "namespace", "name")
     spec.setdefault("resources", {"cpuMillicores": 1000, "memoryMiB": 2048})
+    if target["kind"] == "ECSService" and target.get("launchType") == "FARGATE" and spec["resources"]["cpuMillicores"] == 0:
+        raise SpecError("spec.resources.cpuMillicores", "must be > 0 for a Fargate task, which always has a CPU size")
+    queue = spec.get("queue") or {}
+    if "includeDelayed" in queue and "scaleOnDelayed" in queue and queue["includeDelayed"] != queue["scaleOnDelayed"]:
+        raise SpecError("spec.queue.includeDelayed", f"is the former name of scaleOnDelayed and must equal it "
+                                                     f"({queue['scaleOnDelayed']}), got {queue['includeDelayed']}")
     if "metrics" not in spec:
         spec["metrics"] = (
             [{"type": "Backlog", "backlog": {"targetPerReplica": DEFAULT_BACKLOG_PER_REPLICA, "activationThreshold": 0}}]
@@ -97,7 +109,7 @@ def _check_workload(spec: dict) -> None:
 
 
 def _check_metric(path: str, metric: dict, spec: dict) -> None:
-    block = metric["type"].lower()
+    block = METRIC_BLOCKS[metric["type"]]
     if block not in metric:
         raise SpecError(f"{path}.{block}", f"is required for type {metric['type']}")
     others = sorted(set(metric) - {"type", block})
@@ -105,6 +117,9 @@ def _check_metric(path: str, metric: dict, spec: dict) -> None:
         raise SpecError(f"{path}.{others[0]}", f"must not be set for type {metric['type']}")
     if block in ("backlog", "deadline") and "queue" not in spec:
         raise SpecError("spec.queue", f"is required by {path} of type {metric['type']}")
+    if block == "pods" and "namespace" in metric[block]["metric"] and "dimensions" not in metric[block]["metric"]:
+        raise SpecError(f"{path}.pods.metric.dimensions", "is required with a namespace of your own: Container "
+                                                          "Insights' dimensions are assumed only for its own namespace")
     target = metric[block].get("target")
     if target is not None:
         value_field = {"Utilization": "averageUtilization", "AverageValue": "averageValue", "Value": "value"}[target["type"]]

@@ -23,8 +23,15 @@ class Call:
         return f"{self.action} on {self.resource}"
 
 
+# A DynamoDB transaction is authorised item by item, as the write each item is (there is no TransactWriteItems action).
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
 def calls_of(service: str, operation: str, params: dict, region: str) -> list[Call]:
     """What IAM checks for one API call: one Call per resource it names."""
+    if (service, operation) == ("dynamodb", "TransactWriteItems"):
+        return [Call(f"dynamodb:{TRANSACT_ACTIONS[kind]}", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{op['TableName']}")
+                for item in params["TransactItems"] for kind, op in item.items()]
     action = f"{service}:{ACTIONS.get((service, operation), operation)}"
     return [Call(action, resource) for resource in _resources(service, operation, params, region)]
 

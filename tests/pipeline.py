@@ -56,15 +56,16 @@ def drain(queue: str) -> list[dict]:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def workload(store, op: str, current: int | None = None, desired: int | None = None, name: str | None = None) -> dict:
+def workload(store, op: str, current: int | None = None, desired: int | None = None, name: str | None = None,
+             namespace: str = "default") -> dict:
     created = store.create(parse_spec("Workload", {
-        "metadata": {"name": name or f"photos-{op}"},
+        "metadata": {"name": name or f"photos-{op}", "namespace": namespace},
         "spec": {"target": {"kind": "ECSService", "cluster": "ballast-dev", "service": f"photos-{op}"},
                  "queue": {"name": f"ballast-dev-{op}"}, "minReplicas": 0, "maxReplicas": 10},
     }))
     if current is None and desired is None:
         return created
-    return store.update_status("Workload", "default", created["metadata"]["name"],
+    return store.update_status("Workload", namespace, created["metadata"]["name"],
                                {"currentReplicas": current, "desiredReplicas": desired})
 
 

@@ -28,14 +28,15 @@ class NodeGroups:
         self._autoscaling = autoscaling
         self._eks = eks
 
-    def observe(self, pools: list[NodePool]) -> dict[str, NodeGroupState | Exception]:
-        """State per pool name; Local pools are the local runtime's and absent here; a failed pool holds its error.
+    def observe(self, pools: list[NodePool]) -> dict[NodePool, NodeGroupState | Exception]:
+        """State per pool (pools of different namespaces may share a name); Local pools are the local runtime's and
+        absent here; a failed pool holds its error.
 
         EKS has no batch describe for node groups, so that is one DescribeNodegroup per group; their ready nodes
         are the InService instances of the backing Auto Scaling groups, read in the same batched call as ASG pools.
         """
-        observed: dict[str, NodeGroupState | Exception] = {}
-        nodegroups: dict[str, tuple[dict, list[str]]] = {}
+        observed: dict[NodePool, NodeGroupState | Exception] = {}
+        nodegroups: dict[NodePool, tuple[dict, list[str]]] = {}
         for pool in pools:
             if pool.provider_kind != "EKSNodegroup":
                 continue
@@ -43,10 +44,10 @@ class NodeGroups:
                 with translated(f"EKS DescribeNodegroup {pool.cluster}/{pool.nodegroup}", ("ResourceNotFoundException",)):
                     nodegroup = self._eks.describe_nodegroup(clusterName=pool.cluster, nodegroupName=pool.nodegroup)["nodegroup"]
             except BallastError as error:
-                observed[pool.name] = error
+                observed[pool] = error
                 continue
             backing = [g["name"] for g in nodegroup.get("resources", {}).get("autoScalingGroups", [])]
-            nodegroups[pool.name] = (nodegroup["scalingConfig"], backing)
+            nodegroups[pool] = (nodegroup["scalingConfig"], backing)
 
         asg_pools = [p for p in pools if p.provider_kind == "AutoScalingGroup"]
         groups = self._describe_groups([p.auto_scaling_group for p in asg_pools] +
@@ -54,19 +55,19 @@ class NodeGroups:
         for pool in asg_pools:
             group = groups.get(pool.auto_scaling_group)
             if group is None:
-                observed[pool.name] = NotFound(f"Auto Scaling group {pool.auto_scaling_group} not found")
+                observed[pool] = NotFound(f"Auto Scaling group {pool.auto_scaling_group} not found")
             elif isinstance(group, Exception):
-                observed[pool.name] = group
+                observed[pool] = group
             else:
-                observed[pool.name] = NodeGroupState(group.desired, group.min, group.max, group.ready)
-        for name, (scaling, backing) in nodegroups.items():
+                observed[pool] = NodeGroupState(group.desired, group.min, group.max, group.ready)
+        for pool, (scaling, backing) in nodegroups.items():
             errors = [groups[g] for g in backing if isinstance(groups.get(g), Exception)]
             if errors:
-                observed[name] = errors[0]
+                observed[pool] = errors[0]
                 continue
             # A backing group not (yet) describable has no instances that could be ready.
             ready = sum(groups[g].ready for g in backing if g in groups)
-            observed[name] = NodeGroupState(scaling["desiredSize"], scaling["minSize"], scaling["maxSize"], ready)
+            observed[pool] = NodeGroupState(scaling["desiredSize"], scaling["minSize"], scaling["maxSize"], ready)
         return observed
 
     def _describe_groups(self, names: list[str]) -> dict[str, NodeGroupState | Exception]:

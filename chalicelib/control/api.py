@@ -14,6 +14,7 @@ from chalicelib.adapters.stats import STATS_TTL_S
 from chalicelib.adapters.store import Store
 from chalicelib.control.record import POOL_SAMPLE, WORKLOAD_SAMPLE
 from chalicelib.errors import Conflict, NotFound, SpecError
+from chalicelib.model import claims
 
 DNS1123 = re.compile(schema.DNS1123_LABEL["pattern"])
 MAX_LIMIT = 500
@@ -25,6 +26,8 @@ DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 STATS_KEPT = timedelta(seconds=STATS_TTL_S)  # the stats items' TTL: nothing older is left to read
 # Fields the server owns: a client may echo them back from a GET, but they are never taken from a request.
 SERVER_METADATA = ("uid", "generation", "creationTimestamp")
+# A delete without a precondition re-reads this often when the object moved between its read and its write.
+DELETE_ATTEMPTS = 3
 
 
 # ---- request values ------------------------------------------------------------------------------
@@ -117,6 +120,7 @@ def is_dry_run(query: dict) -> bool:
 
 
 def create(store: Store, kind: str, namespace: str, body: object, dry_run: bool = False) -> dict:
+    """Creates the object and, in the same write, claims what it owns: a second Workload for one target is a 409."""
     manifest = _manifest(kind, namespace, body)
     if "resourceVersion" in manifest["metadata"]:
         raise SpecError("metadata.resourceVersion", "must not be set on create")
@@ -124,9 +128,10 @@ def create(store: Store, kind: str, namespace: str, body: object, dry_run: bool 
         try:
             store.get(kind, namespace, manifest["metadata"]["name"])
         except NotFound:
+            store.check_claims(claims(kind, manifest), None)
             return {**manifest, "metadata": {**manifest["metadata"], "generation": 1}, "status": {}}
         raise Conflict(f"{kind} {namespace}/{manifest['metadata']['name']} already exists")
-    return store.create(manifest)
+    return store.create(manifest, claims(kind, manifest))
 
 
 def get(store: Store, kind: str, namespace: str, name: str) -> dict:
@@ -139,9 +144,12 @@ def replace(store: Store, kind: str, namespace: str, name: str, body: object, dr
     manifest = _manifest(kind, namespace, body)
     if manifest["metadata"]["name"] != name:
         raise SpecError("metadata.name", f"must match the name in the URL ({name!r}), got {manifest['metadata']['name']!r}")
+    current = store.get(kind, namespace, name)
     if dry_run:
-        return _as_replaced(store.get(kind, namespace, name), manifest, manifest["metadata"].get("resourceVersion"))
-    return store.replace(manifest, manifest["metadata"].get("resourceVersion"))
+        store.check_claims(claims(kind, manifest), current["metadata"]["uid"])
+        return _as_replaced(current, manifest, manifest["metadata"].get("resourceVersion"))
+    return store.replace(manifest, manifest["metadata"].get("resourceVersion"), current=current,
+                         claims=claims(kind, manifest), released=claims(kind, current))
 
 
 def _as_replaced(current: dict, manifest: dict, version: str | None) -> dict:
@@ -171,8 +179,10 @@ def patch(store: Store, kind: str, namespace: str, name: str, body: object, dry_
     # parse_spec checked the patch's metadata.resourceVersion (if any): a client may pin the patch to what it read.
     version = manifest["metadata"].get("resourceVersion", current["metadata"]["resourceVersion"])
     if dry_run:
+        store.check_claims(claims(kind, manifest), current["metadata"]["uid"])
         return _as_replaced(current, manifest, version)
-    return store.replace(manifest, version, current=current)
+    return store.replace(manifest, version, current=current, claims=claims(kind, manifest),
+                         released=claims(kind, current))
 
 
 def delete(store: Store, kind: str, namespace: str, name: str, resource_version: str | None, body: object) -> dict:
@@ -185,7 +195,16 @@ def delete(store: Store, kind: str, namespace: str, name: str, resource_version:
         resource_version = resource_version or preconditions.get("resourceVersion")
     if resource_version is not None and not str(resource_version).isdigit():
         raise SpecError("resourceVersion", f"must be a string of digits, got {resource_version!r}")
-    store.delete(kind, namespace, name, str(resource_version) if resource_version is not None else None)
+    for attempt in range(DELETE_ATTEMPTS):
+        # The claims released are the ones of the version deleted: read it, and delete exactly that version.
+        current = store.get(kind, namespace, name)
+        version = str(resource_version) if resource_version is not None else current["metadata"]["resourceVersion"]
+        try:
+            store.delete(kind, namespace, name, version, released=claims(kind, current), uid=current["metadata"]["uid"])
+            break
+        except Conflict:
+            if resource_version is not None or attempt == DELETE_ATTEMPTS - 1:
+                raise
     return {"apiVersion": "v1", "kind": "Status", "status": "Success",
             "details": {"name": name, "kind": kind.lower() + "s", "namespace": namespace}}
 
@@ -261,7 +280,7 @@ def get_stats(store: Store, namespace: str, name: str, query: dict, now: datetim
     since = parse_since(query.get("since"), now)
     return {"apiVersion": schema.API_VERSION, "kind": "WorkloadStats",
             "metadata": {"name": name, "namespace": namespace}, "since": since.isoformat(),
-            "items": store.read_stats(name, since)}
+            "items": store.read_stats(name, since, namespace)}
 
 
 def parse_since(value: str | None, now: datetime) -> datetime:

@@ -13,7 +13,7 @@ def why(error: Exception) -> str:
 
 
 def event(obj: Workload | NodePool, kind: str, reason: str, message: str, now: datetime) -> Event:
-    return Event(kind, reason, message, kind_of(obj), obj.name, now)
+    return Event(kind, reason, message, kind_of(obj), obj.name, now, (), obj.namespace)
 
 
 def kind_of(obj: Workload | NodePool) -> str:

@@ -36,6 +36,57 @@ EXAMPLES = {
     },
     "Scale": {"spec": {"replicas": 3}},
 }
+# Every setting of a kind at once, beside the plain example: each field shown in use, as the tests validate them.
+EVERY_FIELD = {
+    "Workload": {
+        "apiVersion": schema.API_VERSION,
+        "kind": "Workload",
+        "metadata": {"name": "checkout", "namespace": "team-a", "labels": {"app": "shop"},
+                     "annotations": {"owner": "team-a@example.com"}},
+        "spec": {
+            "target": {"kind": "ECSService", "cluster": "ballast-prod", "service": "checkout", "launchType": "EC2"},
+            "queue": {"name": "ballast-prod-checkout", "scaleOnInFlight": True, "scaleOnDelayed": True},
+            "resources": {"cpuMillicores": 0, "memoryMiB": 1024},
+            "minReplicas": 2,
+            "maxReplicas": 40,
+            "idleReplicas": 0,
+            "activation": "Paced",
+            "pausedScaleIn": False,
+            "pausedScaleOut": False,
+            "cpuInitializationPeriodSeconds": 120,
+            "initialReadinessDelaySeconds": 15,
+            "metrics": [
+                {"type": "Backlog", "backlog": {"targetPerReplica": 20, "activationThreshold": 3}},
+                {"type": "Resource", "resource": {"name": "memory", "target": {"type": "Utilization",
+                                                                                "averageUtilization": 75}}},
+                {"type": "ContainerResource", "containerResource": {
+                    "name": "cpu", "container": "app", "target": {"type": "Utilization", "averageUtilization": 60}}},
+                {"type": "Pods", "pods": {"metric": {"name": "RequestsPerTask"},
+                                          "target": {"type": "AverageValue", "averageValue": 100}}},
+                {"type": "Object", "object": {
+                    "describedObject": {"kind": "TargetGroup", "name": "targetgroup/checkout/0123456789abcdef"},
+                    "metric": {"namespace": "AWS/ApplicationELB", "name": "RequestCountPerTarget", "statistic": "Sum"},
+                    "target": {"type": "Value", "value": 1000}}},
+            ],
+            "behavior": {"scaleUp": {"tolerance": 0.05}, "scaleDown": {"tolerance": 0.2,
+                                                                        "stabilizationWindowSeconds": 600}},
+            "nodePools": ["general"],
+        },
+    },
+    "NodePool": {
+        "apiVersion": schema.API_VERSION,
+        "kind": "NodePool",
+        "metadata": {"name": "general", "namespace": "team-a"},
+        "spec": {
+            "provider": {"kind": "AutoScalingGroup", "autoScalingGroupName": "ballast-prod-general"},
+            "instance": {"type": "m5.large", "cpuMillicores": 2000, "memoryMiB": 8192, "reservedCpuMillicores": 90,
+                         "reservedMemoryMiB": 600, "pricePerHour": 0.096, "maxTasks": 29},
+            "minNodes": 0,
+            "maxNodes": 10,
+            "scaleDownUnneededSeconds": 300,
+        },
+    },
+}
 
 STATUS = {
     "type": "object",
@@ -117,7 +168,8 @@ def _ref(name: str) -> dict:
 
 
 def schemas() -> dict:
-    kinds = {kind: schema.object_schema(kind) for kind in RESOURCES.values()}
+    kinds = {kind: {**schema.object_schema(kind), "examples": [EXAMPLES[kind], EVERY_FIELD[kind]]}
+             for kind in RESOURCES.values()}
     return {**kinds, **{f"{kind}List": _list_of(kind) for kind in kinds}, "Scale": schema.SCALE, "Status": STATUS,
             "Event": EVENT, "EventList": _list_of("Event"), "WorkloadStats": WORKLOAD_STATS, "WorkloadSeries": WORKLOAD_SERIES, "MergePatch": MERGE_PATCH, "DeleteOptions": DELETE_OPTIONS}
 

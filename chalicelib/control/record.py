@@ -12,10 +12,12 @@ from chalicelib.core.backlog import backlog_of
 from chalicelib.core.tracking import Completions
 from chalicelib.core.types import Decision, NodeDecision, Observation, PoolObservation
 from chalicelib.errors import BallastError
-from chalicelib.model import BacklogMetric, Condition, ExternalMetric, NodePool, ResourceMetric, Workload
+from chalicelib.model import (BacklogMetric, Condition, ContainerResourceMetric, ExternalMetric, NodePool, ObjectMetric,
+                              PodsMetric, ResourceMetric, Workload)
 from chalicelib.telemetry import logger
 
 FAILED_GET_SCALE = "FailedGetScale"  # HPA's reason, verbatim
+AMBIGUOUS = "AmbiguousSelector"  # HPA's, when several autoscalers select the same pods
 # status.samples, the console's chart of the last hour: [epoch s, *values] at each tick that changed a value.
 SAMPLES_KEPT_S = 3600
 SAMPLES_MAX = 240  # an hour of 15 s ticks that all changed something: about 6 KB of status at most
@@ -93,12 +95,27 @@ def failure(store, obj: Workload | NodePool, status: dict, error: Exception, wha
     _write_status(store, obj, new_status, [warning.to_dict()], outbox)
 
 
-def events(store, namespace: str, outbox: list[dict]) -> None:
-    """The whole tick's events together: batch writes of 25, not one call per workload."""
+def conflict(store, obj: Workload | NodePool, status: dict, message: str, now: datetime, outbox: list[dict]) -> None:
+    """Another object owns what this one does (they predate the API's check): scale neither, say so (HPA's
+    AmbiguousSelector, on ScalingActive), warn once when the conflict is first seen, keep the rest of the status."""
+    condition = Condition("ScalingActive", False, AMBIGUOUS, message)
+    before = next((c for c in status.get("conditions", []) if c["type"] == "ScalingActive"), {})
+    others = [c for c in status.get("conditions", []) if c["type"] != "ScalingActive"]
+    new_status = {**status, "reason": AMBIGUOUS, "message": message,
+                  "conditions": others + _conditions([condition], status.get("conditions", []), now)}
+    warnings = [] if before.get("reason") == AMBIGUOUS else [event(obj, "Warning", AMBIGUOUS, message, now).to_dict()]
+    if warnings:
+        logger.warning("owner conflict", extra={"kind": kind_of(obj), "object": obj.name, "namespace": obj.namespace,
+                                                "detail": message})
+    _write_status(store, obj, new_status, warnings, outbox)
+
+
+def events(store, outbox: list[dict]) -> None:
+    """The whole tick's events together, each in its object's namespace: batch writes of 25, not one call per workload."""
     if not outbox:
         return
     try:
-        store.record_events(namespace, outbox, config.EVENT_TTL_S)
+        store.record_events("default", outbox, config.EVENT_TTL_S)
     except BallastError as error:
         logger.warning("events not recorded", extra={"events": len(outbox), "error": str(error)})
 
@@ -122,7 +139,8 @@ def _write_status(store, obj: Workload | NodePool, status: dict, events: list[di
         store.update_status(kind_of(obj), obj.namespace, obj.name, status)
     except BallastError as error:
         # Deleted between read and write, or the store hiccuped: the next tick writes a fresh status.
-        logger.warning("status not recorded", extra={"kind": kind_of(obj), "object": obj.name, "error": str(error)})
+        logger.warning("status not recorded", extra={"kind": kind_of(obj), "object": obj.name,
+                                                     "namespace": obj.namespace, "error": str(error)})
         return
     outbox.extend(events)
 
@@ -157,11 +175,23 @@ def _current_metrics(workload: Workload, observation: Observation) -> list[dict]
                 "averageUtilization": round(usage.average_utilization),
                 "averageValue": round(usage.average_utilization / 100 * request)}
             shown.append({"type": metric.type, "resource": {"name": metric.resource, "current": current}})
-        elif isinstance(metric, ExternalMetric):
+        elif isinstance(metric, ContainerResourceMetric):
+            usage = observation.resources.get(metric.key)
+            current = {} if usage is None else {k: round(v) for k, v in (("averageUtilization", usage.average_utilization),
+                                                                          ("averageValue", usage.average_value))
+                                                if v is not None}
+            shown.append({"type": metric.type, "containerResource": {"name": metric.resource,
+                                                                     "container": metric.container, "current": current}})
+        elif isinstance(metric, (ExternalMetric, PodsMetric, ObjectMetric)):
             value = observation.external.get(metric.key)
-            current = {} if value is None else {"value": value,
-                                                "averageValue": round(value / max(observation.replicas, 1), 3)}
-            shown.append({"type": metric.type, "external": {"metric": {"name": metric.name}, "current": current}})
+            if value is None:
+                current = {}
+            elif isinstance(metric, PodsMetric):
+                current = {"averageValue": value}  # already the tasks' average
+            else:
+                current = {"value": value, "averageValue": round(value / max(observation.replicas, 1), 3)}
+            block = {ExternalMetric: "external", PodsMetric: "pods", ObjectMetric: "object"}[type(metric)]
+            shown.append({"type": metric.type, block: {"metric": {"name": metric.name}, "current": current}})
         else:
             shown.append({"type": metric.type, "deadline": {"current": {} if backlog is None else {"value": backlog}}})
     return shown
@@ -175,6 +205,8 @@ def _publish(workload: Workload, observation: Observation, decision: Decision) -
     """
     emf = EphemeralMetrics()
     emf.add_dimension(name="workload", value=workload.name)
+    if workload.namespace != "default":  # the default namespace keeps the series it published before namespaces
+        emf.add_dimension(name="namespace", value=workload.namespace)
     emf.add_metric(name="DesiredReplicas", unit=MetricUnit.Count, value=decision.replicas)
     emf.add_metric(name="CurrentReplicas", unit=MetricUnit.Count, value=observation.replicas)
     emf.add_metric(name="ReadyReplicas", unit=MetricUnit.Count, value=observation.ready_replicas)

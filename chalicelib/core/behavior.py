@@ -64,16 +64,26 @@ def limit(workload: Workload, current: int, desired: int, history: History, now:
 def stabilize(recommendations: tuple[Recommendation, ...], current: int, desired: int, up: ScalingRules,
               down: ScalingRules, now: datetime) -> tuple[int, tuple[Recommendation, ...]]:
     """(stabilised count, recommendations to keep): the lowest of the up window, the highest of the down window."""
-    up_cutoff = now - timedelta(seconds=up.stabilization_window_s)
-    down_cutoff = now - timedelta(seconds=down.stabilization_window_s)
+    up_cutoff = _before(now, up.stabilization_window_s)
+    down_cutoff = _before(now, down.stabilization_window_s)
     up_floor, down_ceiling = desired, desired
-    for rec in recommendations:
-        if rec.at > up_cutoff:
-            up_floor = min(rec.replicas, up_floor)
-        if rec.at > down_cutoff:
-            down_ceiling = max(rec.replicas, down_ceiling)
-    kept = tuple(r for r in recommendations if not (r.at < up_cutoff and r.at < down_cutoff))
-    return min(max(current, up_floor), down_ceiling), kept + (Recommendation(desired, now),)
+    kept = []
+    for rec in recommendations:  # one pass: every workload stabilises every tick
+        at = rec.at
+        if at > up_cutoff and rec.replicas < up_floor:
+            up_floor = rec.replicas
+        if at > down_cutoff and rec.replicas > down_ceiling:
+            down_ceiling = rec.replicas
+        if at >= up_cutoff or at >= down_cutoff:
+            kept.append(rec)
+    kept.append(Recommendation(desired, now))
+    return min(max(current, up_floor), down_ceiling), tuple(kept)
+
+
+@lru_cache(maxsize=64)
+def _before(now: datetime, seconds: float) -> datetime:
+    """now - seconds, shared: a tick asks the same few windows and periods of every workload."""
+    return now - timedelta(seconds=seconds)
 
 
 def rate_limit(current: int, desired: int, min_replicas: int, max_replicas: int, up: ScalingRules,
@@ -108,11 +118,13 @@ def rate_limit(current: int, desired: int, min_replicas: int, max_replicas: int,
 def _changed_within(events: tuple[ScaleEvent, ...], period_s: int, now: datetime) -> int:
     if not events:  # most workloads, most ticks: spare the cutoff's arithmetic
         return 0
-    cutoff = now - timedelta(seconds=period_s)
+    cutoff = _before(now, period_s)
     return sum(e.change for e in events if e.at > cutoff)
 
 
 def _period_start(current: int, history: History, period_s: int, now: datetime) -> int:
+    if not history.scale_up_events and not history.scale_down_events:
+        return current
     return current - _changed_within(history.scale_up_events, period_s, now) \
         + _changed_within(history.scale_down_events, period_s, now)
 
@@ -144,8 +156,10 @@ def record_scale(history: History, rules_up: ScalingRules, rules_down: ScalingRu
                  now: datetime) -> History:
     """Upstream storeScaleEvent: remember the change for the rate policies, forgetting what no period can see."""
     def kept(events: tuple[ScaleEvent, ...], rules: ScalingRules) -> tuple[ScaleEvent, ...]:
-        longest = max((p.period_s for p in rules.policies), default=0)
-        return tuple(e for e in events if not e.at < now - timedelta(seconds=longest))
+        if not events:
+            return events
+        cutoff = _before(now, max((p.period_s for p in rules.policies), default=0))
+        return tuple(e for e in events if not e.at < cutoff)
 
     if new > previous:
         return history.evolve(last_scale_at=now, scale_up_events=kept(history.scale_up_events, rules_up)

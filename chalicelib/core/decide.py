@@ -10,8 +10,9 @@ from chalicelib.core.types import (Decision, History, Observation, PoolHistory, 
                                    TickDecision)
 from chalicelib.model import Condition, Event, NodePool, Workload
 
-PROPOSERS = {"Backlog": backlog.propose, "Resource": utilization.propose, "External": external.propose,
-             "Deadline": deadline.propose}
+PROPOSERS = {"Backlog": backlog.propose, "Resource": utilization.propose,
+             "ContainerResource": utilization.propose_container, "External": external.propose,
+             "Pods": utilization.propose_pods, "Object": external.propose_object, "Deadline": deadline.propose}
 
 # Upstream horizontal.go's spellings.
 SUCCEEDED_GET_SCALE = "SucceededGetScale"
@@ -25,6 +26,9 @@ BELOW_MIN = "Current number of replicas below Spec.MinReplicas"
 # Ballast's own.
 NO_METRICS = "NoMetricsConfigured"
 QUEUE_DRAINED = "QueueDrained"
+SCALE_IN_PAUSED = "ScaleInPaused"  # KEDA's autoscaling.keda.sh/paused-scale-in, as spec.pausedScaleIn
+SCALE_OUT_PAUSED = "ScaleOutPaused"  # KEDA's autoscaling.keda.sh/paused-scale-out, as spec.pausedScaleOut
+TARGET_AT_ZERO = "scaling is disabled since the replica count of the target is zero"  # upstream's message
 
 
 def decide(workload: Workload, observed: Observation, history: History, now: datetime) -> Decision:
@@ -44,11 +48,15 @@ def recommend(workload: Workload, observed: Observation, history: History, now: 
     if workload.paused_replicas is not None:
         return _held(workload.paused_replicas, history, SCALING_DISABLED,
                      f"autoscaling is paused: replicas held at {workload.paused_replicas} by spec.replicas")
-    if not workload.min_replicas <= current <= workload.max_replicas:
+    if backlog.is_scaling_disabled(workload, current):
+        # The HPA leaves a target someone scaled to zero alone; only a workload that may rest at zero wakes itself.
+        return _held(0, history, SCALING_DISABLED, TARGET_AT_ZERO)
+    resting = backlog.is_resting(workload, current)
+    if current > workload.max_replicas or (current < workload.min_replicas and not resting):
         why = ABOVE_MAX if current > workload.max_replicas else BELOW_MIN
         target = min(max(current, workload.min_replicas), workload.max_replicas)
         return Decision(target, (_able(SUCCEEDED_GET_SCALE),), (), history, why, why)
-    if (idle.latency_bound_s(workload) is not None and current == 0 and history.waiting_since is not None
+    if (resting and current == 0 and idle.latency_bound_s(workload) is not None and history.waiting_since is not None
             and observed.queue is not None):
         waiting = backlog.backlog_of(workload, observed.queue)
         cold_s = cold_start_s if cold_start_s is not None else idle.slow_startup_s(workload, history)
@@ -59,28 +67,39 @@ def recommend(workload: Workload, observed: Observation, history: History, now: 
                 batch.message)
     proposals = [PROPOSERS[m.type](workload, m, observed, history, now) for m in workload.metrics]
     chosen, active = combine(proposals, current)
-    warnings = tuple(_event(workload, "Warning", p.reason, p.message, now) for p in proposals if not p.valid)
+    invalid = [p for p in proposals if not p.valid]
+    warnings = tuple(_event(workload, "Warning", p.reason, p.message, now) for p in invalid) if invalid else ()
     if chosen is None:
         failed = _event(workload, "Warning", FAILED_COMPUTE_METRICS_REPLICAS, active.message, now)
         return Decision(current, (_able(SUCCEEDED_GET_SCALE), active), warnings + (failed,), history, active.reason,
                         active.message)
-    chosen = _unless_drained(workload, observed, chosen)
-    if chosen.reason == backlog.DEACTIVATED and workload.min_replicas == 0:
-        # KEDA scales 1 -> 0 itself once the cooldown passed; the cooldown was the stabilisation.
-        return Decision(0, (_able(behavior.READY_FOR_NEW_SCALE), active, _within_range()), warnings, history,
-                        chosen.reason, chosen.message, chosen.metric)
+    chosen = _paused(workload, current, _unless_drained(workload, observed, chosen))
+    if resting and chosen.replicas > current and workload.activation == "Paced":
+        # KEDA's scaleFromZeroOrIdle: max(minReplicaCount, 1), then the HPA's rate policies pace the rest.
+        paced = max(workload.min_replicas, 1)
+        chosen = Proposal(min(paced, workload.max_replicas), chosen.metric, backlog.ACTIVATED,
+                          f"{chosen.message}; activating to {paced} (activation Paced, as KEDA)")
+    if chosen.reason == backlog.DEACTIVATED and workload.resting_replicas is not None:
+        # KEDA scales an inactive target to rest itself once the cooldown passed; the cooldown was the stabilisation.
+        return Decision(chosen.replicas, (_able(behavior.READY_FOR_NEW_SCALE), active, _within_range()), warnings,
+                        history, chosen.reason, chosen.message, chosen.metric)
     limited = behavior.limit(workload, current, chosen.replicas, history, now)
-    if current == 0 and limited.replicas < chosen.replicas and workload.behavior.scale_up.select_policy != "Disabled":
-        # Activation goes straight to the backlog-sized count: the rate policies pace a running fleet's growth on a
-        # noisy metric; a workload at zero with a queue full of work gains nothing from starting a few at a time.
-        activated = min(chosen.replicas, workload.max_replicas)
+    if resting and limited.replicas < chosen.replicas and workload.behavior.scale_up.select_policy != "Disabled":
+        # Activation is not paced by the rate policies (KEDA's executor sets the count itself), and with Sized
+        # activation it goes straight to the backlog-sized count: the policies pace a running fleet's growth on a
+        # noisy metric; a workload at rest with a queue full of work gains nothing from starting a few at a time.
+        activated = min(max(chosen.replicas, workload.min_replicas), workload.max_replicas)
         limited = behavior.Limited(activated, limited.stabilized, (limited.conditions[0], behavior.condition(
             behavior.SCALING_LIMITED, activated < chosen.replicas, behavior.TOO_MANY_REPLICAS
             if activated < chosen.replicas else behavior.DESIRED_WITHIN_RANGE,
             "the desired replica count is more than the maximum replica count" if activated < chosen.replicas
             else "the desired count is within the acceptable range")), limited.history)
     reason = limited.reason if limited.replicas != chosen.replicas else chosen.reason
-    why = next((c.message for c in limited.conditions if c.reason == reason), "")
+    why = ""
+    for condition in limited.conditions:  # a loop, not next() over a generator: every workload, every tick
+        if condition.reason == reason:
+            why = condition.message
+            break
     message = chosen.message if reason == chosen.reason else f"{chosen.message}; {why}"
     return Decision(limited.replicas, (limited.conditions[0], active, limited.conditions[1]), warnings,
                     limited.history, reason, message, chosen.metric)
@@ -111,6 +130,18 @@ def _unless_drained(workload: Workload, observed: Observation, chosen: Proposal)
     return chosen
 
 
+def _paused(workload: Workload, current: int, chosen: Proposal) -> Proposal:
+    # KEDA's pause annotations hold one direction (its executor neither deactivates nor activates, its HPA's
+    # policy for that direction is Disabled); the other direction scales as ever.
+    if workload.paused_scale_in and chosen.replicas < current:
+        return Proposal(current, chosen.metric, SCALE_IN_PAUSED,
+                        f"scale-in paused by spec.pausedScaleIn: keeping {current} ({chosen.message})")
+    if workload.paused_scale_out and chosen.replicas > current:
+        return Proposal(current, chosen.metric, SCALE_OUT_PAUSED,
+                        f"scale-out paused by spec.pausedScaleOut: keeping {current} ({chosen.message})")
+    return chosen
+
+
 def conclude(workload: Workload, observed: Observation, decision: Decision, now: datetime) -> Decision:
     """Adds what only a final count may: the rescale event, AbleToScale=SucceededRescale, the scale event for the rates."""
     current = observed.replicas
@@ -122,15 +153,16 @@ def conclude(workload: Workload, observed: Observation, decision: Decision, now:
                     ("reason", decision.reason), ("detail", decision.message)))
     able = behavior.condition(behavior.ABLE_TO_SCALE, True, SUCCEEDED_RESCALE,
                      f"the HPA controller was able to update the target scale to {decision.replicas}")
-    conditions = (able,) + tuple(c for c in decision.conditions if c.type != behavior.ABLE_TO_SCALE)
+    conditions = (able,) + tuple([c for c in decision.conditions if c.type != behavior.ABLE_TO_SCALE])
     history = decision.history
     if decision.replicas > current:
         history = history.evolve(last_scale_up_at=now)
-    if current > 0:  # activation is not paced (recommend), and the fleet's growth from there is paced as from new
+    if decision.replicas > current and backlog.is_resting(workload, current):
+        # Activation is not paced (recommend), and the fleet's growth from there is paced as from new.
+        history = history.evolve(last_scale_at=now)
+    else:
         history = behavior.record_scale(history, workload.behavior.scale_up, workload.behavior.scale_down, current,
                                         decision.replicas, now)
-    else:
-        history = history.evolve(last_scale_at=now)
     # The constructor, not dataclasses.replace: a tick concludes thousands of decisions and replace introspects each.
     return Decision(decision.replicas, conditions, decision.events + (event,), history, decision.reason,
                     decision.message, decision.metric)
@@ -176,7 +208,9 @@ def decide_tick(workloads: tuple[Workload, ...], pools: Mapping[str, NodePool],
     observed = [w for w in workloads if w.name in observations]
     recommended = {}
     for w in observed:
-        history = histories.get(w.name, History())
+        history = histories.get(w.name)
+        if history is None:  # not .get(name, History()): that builds a History for every workload that has one
+            history = History()
         cold_start_s, paid = None, False
         if idle.latency_bound_s(w) is not None and observations[w.name].replicas == 0:
             paid = nodes.has_room(w, observed, observations, pools, node_states)
@@ -236,4 +270,4 @@ def _held(replicas: int, history: History, reason: str, message: str) -> Decisio
 
 def _event(workload: Workload, kind: str, reason: str, message: str, now: datetime,
            data: tuple[tuple[str, object], ...] = ()) -> Event:
-    return Event(kind, reason, message, "Workload", workload.name, now, data)
+    return Event(kind, reason, message, "Workload", workload.name, now, data, workload.namespace)

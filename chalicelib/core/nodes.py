@@ -50,39 +50,54 @@ class Plan:
     pools: Mapping[str, NodeDecision]  # by pool name, for every observed pool
 
 
+# Tasks that request no CPU are bound by memory and task slots alone.
+_UNBOUND = 1 << 30
+
+
+def _fit(free_cpu: int, free_memory: int, cpu: int, memory: int) -> int:
+    return min(free_cpu // cpu if cpu else _UNBOUND, free_memory // memory)
+
+
 class _Bins:
     """The free room of each node of one pool while planning (first fit, identical tasks placed in bulk)."""
 
     def __init__(self, pool: NodePool, smallest_task: tuple[int, int]):
         self.cpu, self.memory = pool.instance.allocatable_cpu_millicores, pool.instance.allocatable_memory_mib
-        self.free: list[list[int]] = []
+        # A node's task slots (EKS max pods, ECS awsvpc ENIs) run out before its CPU and memory may.
+        self.slots = pool.instance.max_tasks or _UNBOUND
+        self.free: list[list[int]] = []  # [cpu, memory, slots] left on each node
         self.tasks = 0
         # First fit fills nodes front to back: nodes before this index hold not even the smallest task, skip them.
         self._smallest = smallest_task
         self._first_open = 0
 
     def per_node(self, cpu: int, memory: int) -> int:
-        return min(self.cpu // cpu, self.memory // memory)
+        return min(_fit(self.cpu, self.memory, cpu, memory), self.slots)
 
     def place(self, cpu: int, memory: int, count: int, max_bins: int) -> int:
         placed = 0
         least_cpu, least_memory = self._smallest
-        while self._first_open < len(self.free) and (self.free[self._first_open][0] < least_cpu
-                                                     or self.free[self._first_open][1] < least_memory):
+        free = self.free
+        while self._first_open < len(free) and (free[self._first_open][0] < least_cpu or free[self._first_open][1]
+                                                < least_memory or free[self._first_open][2] == 0):
             self._first_open += 1
-        for index in range(self._first_open, len(self.free)):
+        for index in range(self._first_open, len(free)):
             if placed == count:
                 break
-            room = self.free[index]
-            fit = min(count - placed, room[0] // cpu, room[1] // memory)
+            room = free[index]
+            fit = min(count - placed, _fit(room[0], room[1], cpu, memory), room[2])
             if fit > 0:
                 room[0] -= fit * cpu
                 room[1] -= fit * memory
+                room[2] -= fit
                 placed += fit
+        if placed == count or len(free) >= max_bins:  # most calls, in a full pool's rounds: no new node asked
+            self.tasks += placed
+            return placed
         per_node = self.per_node(cpu, memory)
-        while placed < count and len(self.free) < max_bins and per_node > 0:
+        while placed < count and len(free) < max_bins and per_node > 0:
             fit = min(count - placed, per_node)
-            self.free.append([self.cpu - fit * cpu, self.memory - fit * memory])
+            free.append([self.cpu - fit * cpu, self.memory - fit * memory, self.slots - fit])
             placed += fit
         self.tasks += placed
         return placed
@@ -96,9 +111,11 @@ def pools_by_cost(workload: Workload, pools: Mapping[str, NodePool]) -> list[Nod
         pool = pools.get(name)
         if pool is None:
             continue
-        per_node = min(pool.instance.allocatable_cpu_millicores // cpu, pool.instance.allocatable_memory_mib // memory)
+        shape = pool.instance
+        per_node = min(_fit(shape.allocatable_cpu_millicores, shape.allocatable_memory_mib, cpu, memory),
+                       shape.max_tasks or _UNBOUND)
         if per_node > 0:
-            fitting.append((pool.instance.price_per_hour / per_node, pool.instance.price_per_hour, pool.name, pool))
+            fitting.append((shape.price_per_hour / per_node, shape.price_per_hour, pool.name, pool))
     return [entry[-1] for entry in sorted(fitting, key=lambda e: e[:3])]
 
 
@@ -107,7 +124,8 @@ def boot_s(workload: Workload, pools: Mapping[str, NodePool], histories: Mapping
     fitting = pools_by_cost(workload, pools)
     if not fitting:
         return 0.0
-    learned = histories.get(fitting[0].name, PoolHistory()).boot_s
+    history = histories.get(fitting[0].name)
+    learned = history.boot_s if history is not None else None
     return learned if learned is not None else idle.BOOT_PRIOR_S
 
 
@@ -131,22 +149,29 @@ def _ready(state: PoolObservation) -> int:
     return state.nodes if state.ready_nodes is None else min(state.ready_nodes, state.nodes)
 
 
-def _largest_first(demands: list[Demand]) -> list[Demand]:
-    return sorted(demands, key=lambda d: (-d.workload.resources.cpu_millicores, -d.workload.resources.memory_mib,
-                                          d.workload.name))
+def _score(demand: Demand, fitting: list[NodePool]) -> float:
+    """cluster-autoscaler's DecreasingPodOrderer score: cpu / node cpu + memory / node memory, on the first pool."""
+    if not fitting:
+        return 0.0
+    shape, resources = fitting[0].instance, demand.workload.resources
+    return (resources.cpu_millicores / shape.allocatable_cpu_millicores
+            + resources.memory_mib / shape.allocatable_memory_mib)
 
 
 def _pack(demands: list[Demand], pools: Mapping[str, NodePool], max_bins, fair: bool = False
           ) -> tuple[dict[str, _Bins], dict[str, int]]:
-    """First fit, largest tasks first; `fair` deals one task per workload per round, so a full pool is shared."""
+    """First fit decreasing, as cluster-autoscaler's binpacking estimator: larger tasks (by its score) first; `fair`
+    deals one task per workload per round, so a full pool is shared."""
     smallest = (min((d.workload.resources.cpu_millicores for d in demands), default=1),
                 min((d.workload.resources.memory_mib for d in demands), default=1))
     bins = {name: _Bins(pool, smallest) for name, pool in pools.items()}
-    order = [(d, pools_by_cost(d.workload, pools)) for d in _largest_first(demands)]
+    order = [(d, pools_by_cost(d.workload, pools)) for d in demands]
+    order.sort(key=lambda entry: (-_score(*entry), entry[0].workload.name))
     left = {d.workload.name: d.replicas for d in demands}
     while True:
-        progress = False
-        for demand, fitting in order:
+        placing = []  # in rounds: who placed a task this round and wants more
+        for entry in order:
+            demand, fitting = entry
             wl = demand.workload
             want = min(1, left[wl.name]) if fair else left[wl.name]
             for pool in fitting:
@@ -156,9 +181,13 @@ def _pack(demands: list[Demand], pools: Mapping[str, NodePool], max_bins, fair: 
                                             max_bins(pool, demand, bins[pool.name]))
                 want -= got
                 left[wl.name] -= got
-                progress = progress or got > 0
-        if not (fair and progress):
+            if fair and want == 0 and left[wl.name] > 0:
+                placing.append(entry)
+        # A workload that placed nothing this round places nothing in the next: room only shrinks within a packing,
+        # and the rounds' node limits (maxNodes) stay.
+        if not (fair and placing):
             return bins, {d.workload.name: d.replicas - left[d.workload.name] for d in demands}
+        order = placing
 
 
 def plan(demands: list[Demand], pools: Mapping[str, NodePool], observed: Mapping[str, PoolObservation],
@@ -171,11 +200,14 @@ def plan(demands: list[Demand], pools: Mapping[str, NodePool], observed: Mapping
     _, at_most = _pack(demands, pools, at_max_nodes)
     if any(at_most[d.workload.name] < d.replicas for d in demands):
         # Not everything fits: deal the room out rather than let the first workloads take it all, in proportion to
-        # the work waiting where it is known, task by task for the rest.
+        # the work waiting where it is known, task by task for the rest. The shares are placed in rounds too, the
+        # estimator's larger tasks first within each: placed whole in that order, a share of large tasks could take
+        # the room a smaller task's share was counted in, and leave that workload at zero.
         _, at_most = _pack(demands, pools, at_max_nodes, fair=True)
         shares = _shares(demands, sum(at_most.values()))
         if shares:
-            _, at_most = _pack([replace(d, replicas=shares[d.workload.name]) for d in demands], pools, at_max_nodes)
+            _, at_most = _pack([replace(d, replicas=shares[d.workload.name]) for d in demands], pools, at_max_nodes,
+                               fair=True)
     capacity, capped_pools = {}, set()
     for demand in demands:
         wl = demand.workload
@@ -304,4 +336,4 @@ def _size(pool: NodePool, observed: PoolObservation, history: PoolHistory, bins:
 
 
 def _event(pool: NodePool, reason: str, message: str, now: datetime, before: int, after: int) -> Event:
-    return Event("Normal", reason, message, "NodePool", pool.name, now, (("from", before), ("to", after)))
+    return Event("Normal", reason, message, "NodePool", pool.name, now, (("from", before), ("to", after)), pool.namespace)

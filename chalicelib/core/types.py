@@ -56,14 +56,16 @@ class PodSample:
 
 @dataclass(frozen=True)
 class ResourceUsage:
-    """CPU or memory of a fleet: per-pod samples (EKS metrics API) or one fleet average in percent of the request (ECS)."""
+    """CPU or memory of a fleet (or of one container of its tasks): per-pod samples, or the fleet's averages."""
 
     pods: tuple[PodSample, ...] = ()
     average_utilization: float | None = None  # percent of the request, e.g. CloudWatch CPUUtilization of a service
+    average_value: float | None = None  # usage per task (CPU units, MiB) where the source reports it
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ResourceUsage:
-        return cls(tuple(PodSample.from_dict(p) for p in data.get("pods", ())), data.get("average_utilization"))
+        return cls(tuple(PodSample.from_dict(p) for p in data.get("pods", ())), data.get("average_utilization"),
+                   data.get("average_value"))
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,9 @@ class QueueDepth:
     in_flight: int = 0
     delayed: int = 0
 
-    def backlog(self, include_delayed: bool) -> int:
-        return self.visible + self.in_flight + (self.delayed if include_delayed else 0)
+    def backlog(self, include_delayed: bool, include_in_flight: bool = True) -> int:
+        """KEDA's queue length: visible, plus in flight (scaleOnInFlight) and delayed (scaleOnDelayed) as configured."""
+        return self.visible + (self.in_flight if include_in_flight else 0) + (self.delayed if include_delayed else 0)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,8 @@ class Observation:
     pending: int = 0
     resources: Mapping[str, ResourceUsage | None] = field(default_factory=dict)  # "cpu" | "memory"
     queue: QueueDepth | None = None
-    external: Mapping[str, float | None] = field(default_factory=dict)  # ExternalMetric.key -> value
+    # CloudWatch series by metric key (External, Pods, Object); resources also by ContainerResourceMetric.key.
+    external: Mapping[str, float | None] = field(default_factory=dict)
     throughput: tuple[ThroughputSample, ...] = ()  # completions since the last tick
     startup_s: float | None = None  # measured seconds from desired to ready for new tasks
     arrival_per_s: float | None = None  # items arriving in the queue per second, recently

@@ -37,7 +37,7 @@ class Batch:
     """One invocation's records: each ends its job at once; their counts are written together by flush()."""
 
     def __init__(self):
-        self._counts: dict[str, Counter] = defaultdict(Counter)
+        self._counts: dict[tuple[str, str], Counter] = defaultdict(Counter)  # by (namespace, workload)
 
     def complete(self, record: SQSRecord) -> None:
         """A worker's completion message: the job becomes Done with its output, or Failed with the worker's reason."""
@@ -69,11 +69,12 @@ class Batch:
     def flush(self) -> None:
         """The batch's stats, one write per workload, and one EMF line (none when nothing finished)."""
         store, now = wiring.store(), datetime.now(timezone.utc)
-        for name, counters in self._counts.items():
+        for (namespace, name), counters in self._counts.items():
             try:
-                store.add_stats(name, now, dict(counters))
+                store.add_stats(name, now, dict(counters), namespace=namespace)
             except Unavailable as error:
-                logger.warning("throughput stats lost", extra={"workload": name, "counters": dict(counters), "why": str(error)})
+                logger.warning("throughput stats lost", extra={"workload": name, "namespace": namespace,
+                                                               "counters": dict(counters), "why": str(error)})
         self._counts.clear()
         if metrics.metric_set:
             metrics.flush_metrics()
@@ -105,7 +106,7 @@ class Batch:
     def _count(self, written: dict, superseded_dead_letter: bool) -> None:
         status, op = written["status"], written["spec"]["op"]
         done = status["phase"] == job.DONE
-        counts = self._counts[job.stats_name(op, _workloads.get(wiring.store()))]
+        counts = self._counts[job.stats_ref(op, _workloads.get(wiring.store()))]
         counts[tracking.DONE if done else tracking.FAILED] += 1
         if superseded_dead_letter:
             counts[tracking.FAILED] -= 1  # the dead letter counted it: each job counts once, by its final phase

@@ -52,10 +52,11 @@ class ArrivalTally:
         self._every = timedelta(seconds=every_s)
         self._lock = threading.Lock()  # the local runtime runs a few invocations in one interpreter
         self._store = None
-        self._held: dict[tuple[str, datetime], tuple[int, datetime]] = {}  # (name, minute) -> (count, last at)
-        self._written: dict[str, datetime] = {}
+        # (workload, minute) -> (count, last at); a workload is its (namespace, name) stats ref
+        self._held: dict[tuple[tuple[str, str], datetime], tuple[int, datetime]] = {}
+        self._written: dict[tuple[str, str], datetime] = {}
 
-    def add(self, store, name: str, count: int, at: datetime) -> None:
+    def add(self, store, name: tuple[str, str], count: int, at: datetime) -> None:
         with self._lock:
             if store is not self._store:
                 self._store, self._held, self._written = store, {}, {}
@@ -66,22 +67,24 @@ class ArrivalTally:
             self._written[name] = at
             due = [(minute, self._held.pop((held_name, minute))) for held_name, minute in list(self._held)
                    if held_name == name]
+        namespace, workload = name
         for _, (count, last_at) in sorted(due):
             try:
-                store.add_stats(name, last_at, {tracking.ARRIVED: count}, stamp=tracking.LAST_ARRIVAL)
+                store.add_stats(workload, last_at, {tracking.ARRIVED: count}, stamp=tracking.LAST_ARRIVAL,
+                                namespace=namespace)
             except BallastError as error:
                 logger.warning("arrivals not written; the next write carries them",
                                extra={"workload": name, "error": str(error)})
                 with self._lock:
                     self._hold(name, count, last_at)
 
-    def _hold(self, name: str, count: int, at: datetime) -> None:
+    def _hold(self, name: tuple[str, str], count: int, at: datetime) -> None:
         key = (name, at.replace(second=0, microsecond=0))  # a minute's arrivals are written to that minute's item
         held, last_at = self._held.get(key, (0, at))
         self._held[key] = (held + count, max(last_at, at))
 
-    def held(self, name: str) -> int:
-        """Arrivals of `name` counted but not written yet."""
+    def held(self, name: tuple[str, str]) -> int:
+        """Arrivals of `name` (namespace, workload) counted but not written yet."""
         with self._lock:
             return sum(count for (held_name, _), (count, _) in self._held.items() if held_name == name)
 
@@ -132,7 +135,7 @@ def ingest(event: dict, invocation: str) -> None:
     workloads = _workloads.get(store)
     for op, bodies in to_send.items():
         wiring.queues().send_batch(config.work_queue(op), bodies)
-        logger.info("enqueued", extra={"op": op, "count": len(bodies), "workload": job.stats_name(op, workloads)})
+        logger.info("enqueued", extra={"op": op, "count": len(bodies), "workload": job.stats_ref(op, workloads)[1]})
         _after_send(store, op, len(bodies), workloads, now)
 
 
@@ -188,13 +191,14 @@ def _refusal(upload: Upload) -> str | None:
 
 def _after_send(store, op: str, count: int, workloads: dict[str, dict], now: datetime) -> None:
     """Counts the arrivals and wakes a workload at zero. Neither fails the invocation: its retry would send again."""
-    arrivals.add(store, job.stats_name(op, workloads), count, now)
+    arrivals.add(store, job.stats_ref(op, workloads), count, now)
     workload = workloads.get(op)
     if not (workload and should_wake(workload, arrived=count)):
         return
     name = workload["metadata"]["name"]
     try:
-        wiring.queues().send(config.NUDGE_QUEUE, {"workload": name, "namespace": "default", "at": now.isoformat(),
+        wiring.queues().send(config.NUDGE_QUEUE, {"workload": name, "namespace": workload["metadata"]["namespace"],
+                                                  "at": now.isoformat(),
                                                   "reason": f"{count} new {op} jobs for a workload at zero"})
     except BallastError as error:
         # The controller's scheduled tick wakes the workload within a minute.

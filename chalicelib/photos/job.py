@@ -106,8 +106,15 @@ def update(store: Store, namespace: str, name: str, change) -> dict | None:
 
 
 def workloads_by_op(store: Store) -> dict[str, dict]:
-    """The Workload draining each operation's queue (one list per call: callers call it once per invocation)."""
-    by_queue = {w["spec"].get("queue", {}).get("name"): w for w in store.list_all("Workload", DEFAULT_NAMESPACE)}
+    """The Workload draining each operation's queue, in whichever namespace it lives (one list of every namespace per
+    call: callers call it once per invocation). Should two drain one queue, the default namespace's wins, then the
+    first by namespace and name: every invocation picks the same one."""
+    by_queue: dict[str, dict] = {}
+    ordered = sorted(store.list_all("Workload", None),
+                     key=lambda w: (w["metadata"]["namespace"] != DEFAULT_NAMESPACE, w["metadata"]["namespace"],
+                                    w["metadata"]["name"]))
+    for workload in ordered:
+        by_queue.setdefault(workload["spec"].get("queue", {}).get("name"), workload)
     return {op: by_queue[config.work_queue(op)] for op in config.OPERATIONS if config.work_queue(op) in by_queue}
 
 
@@ -126,6 +133,9 @@ class WorkloadCache:
         return self._by_op
 
 
-def stats_name(op: str, workloads: dict[str, dict]) -> str:
+def stats_ref(op: str, workloads: dict[str, dict]) -> tuple[str, str]:
+    """(namespace, name) the op's stats are kept under: its Workload's, or ("default", "op:<op>") when none drains it."""
     workload = workloads.get(op)
-    return workload["metadata"]["name"] if workload else f"op:{op}"
+    if workload is None:
+        return DEFAULT_NAMESPACE, f"op:{op}"
+    return workload["metadata"]["namespace"], workload["metadata"]["name"]

@@ -4,9 +4,10 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from chalicelib.adapters.metrics import Metrics
+from chalicelib.adapters.metrics import Metrics, Series
 from chalicelib.errors import Unavailable
-from chalicelib.model import ExternalMetric, Target
+from chalicelib.model import ExternalMetric, Target, workload_from
+from chalicelib.spec import parse_spec
 from tests.adapters.conftest import REGION, count_calls, fail_with
 
 THUMBNAIL = Target("ECSService", "photos", service="thumbnail")
@@ -96,3 +97,43 @@ def test_throttled_metrics_are_unavailable(cloudwatch, now):
         Metrics(cloudwatch).utilization([THUMBNAIL], now)
 
     assert raised.value.code == "Throttling"
+
+
+def test_every_metric_of_a_tick_is_read_in_one_get_metric_data_call(cloudwatch, now):
+    """Utilisation, a container, and the Pods, Object and External series of several workloads: one request."""
+    at = now - timedelta(seconds=30)
+    service = {"ClusterName": "photos", "ServiceName": "thumbnail"}
+    put(cloudwatch, "AWS/ECS", "CPUUtilization", service, 60.0, at)
+    put(cloudwatch, "ECS/ContainerInsights", "ContainerCpuUtilized", {**service, "ContainerName": "app"}, 256.0, at)
+    put(cloudwatch, "ECS/ContainerInsights", "ContainerCpuReserved", {**service, "ContainerName": "app"}, 512.0, at)
+    put(cloudwatch, "ECS/ContainerInsights", "NetworkRxBytes", service, 9000.0, at)
+    put(cloudwatch, "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": "app/web/1"}, 1200.0, at)
+    workload = workload_from(parse_spec("Workload", {"metadata": {"name": "thumbnail"}, "spec": {
+        "target": {"kind": "ECSService", "cluster": "photos", "service": "thumbnail"}, "maxReplicas": 9, "metrics": [
+            {"type": "Pods", "pods": {"metric": {"name": "NetworkRxBytes"},
+                                      "target": {"type": "AverageValue", "averageValue": 1000}}},
+            {"type": "Object", "object": {"describedObject": {"kind": "LoadBalancer", "name": "app/web/1"},
+                                          "metric": {"namespace": "AWS/ApplicationELB", "name": "RequestCount",
+                                                     "statistic": "Sum"},
+                                          "target": {"type": "Value", "value": 500}}}]}}))
+    pods, obj = workload.metrics
+    calls = count_calls(cloudwatch)
+
+    readings = Metrics(cloudwatch).read([THUMBNAIL], [(THUMBNAIL, "app")], [Series.of(pods), Series.of(obj)], now)
+
+    assert calls["GetMetricData"] == 1
+    assert readings.utilization == {THUMBNAIL: {"cpu": 60.0}}
+    assert readings.containers == {(THUMBNAIL, "app"): {"cpu": (50.0, 256.0)}}
+    assert readings.series == {pods.key: 9000.0, obj.key: 1200.0}
+
+
+def test_an_eks_containers_use_is_its_share_of_the_node_over_its_request(cloudwatch, now):
+    at = now - timedelta(seconds=30)
+    pod = {"ClusterName": "photos", "ContainerName": "app", "Namespace": "images", "PodName": "watermark"}
+    put(cloudwatch, "ContainerInsights", "container_cpu_utilization", pod, 10.0, at)  # 10 % of a 4000m node
+    put(cloudwatch, "ContainerInsights", "node_cpu_limit", {"ClusterName": "photos"}, 4000.0, at)
+    put(cloudwatch, "ContainerInsights", "container_cpu_request", pod, 250.0, at)
+
+    readings = Metrics(cloudwatch).read([], [(DEPLOYMENT, "app")], [], now)
+
+    assert readings.containers == {(DEPLOYMENT, "app"): {"cpu": (160.0, 400.0)}}

@@ -41,7 +41,7 @@ def eks_pool(eks, name: str, desired: int = 2, low: int = 1, high: int = 4) -> N
 def test_observes_an_auto_scaling_group_with_its_in_service_instances(autoscaling, eks):
     pool = asg_pool(autoscaling, "workers", desired=2, low=1, high=5)
 
-    assert NodeGroups(autoscaling, eks).observe([pool]) == {pool.name: NodeGroupState(desired=2, min=1, max=5, ready=2)}
+    assert NodeGroups(autoscaling, eks).observe([pool]) == {pool: NodeGroupState(desired=2, min=1, max=5, ready=2)}
 
 
 def test_describes_auto_scaling_groups_fifty_names_per_call(autoscaling, eks):
@@ -61,7 +61,7 @@ def test_missing_auto_scaling_group_is_not_found_for_that_pool_only(autoscaling,
 
     observed = NodeGroups(autoscaling, eks).observe([kept, missing])
 
-    assert isinstance(observed["pool-gone"], NotFound) and isinstance(observed[kept.name], NodeGroupState)
+    assert isinstance(observed[missing], NotFound) and isinstance(observed[kept], NodeGroupState)
 
 
 def test_local_pools_are_left_to_the_local_runtime(autoscaling, eks):
@@ -79,31 +79,31 @@ def test_sets_asg_desired_capacity_without_honouring_cooldown(autoscaling, eks):
     autoscaling.meta.events.register("provide-client-params.autoscaling.SetDesiredCapacity",
                                      lambda params, **_: requests.append(dict(params)))
 
-    assert groups.set_desired(pool, 3, groups.observe([pool])[pool.name]) == 3
+    assert groups.set_desired(pool, 3, groups.observe([pool])[pool]) == 3
 
     assert requests == [{"AutoScalingGroupName": "workers", "DesiredCapacity": 3, "HonorCooldown": False}]
-    assert groups.observe([pool])[pool.name].desired == 3
+    assert groups.observe([pool])[pool].desired == 3
 
 
 def test_asg_desired_is_clamped_to_the_group_max(autoscaling, eks):
     pool = asg_pool(autoscaling, "workers", desired=1, high=4)
     groups = NodeGroups(autoscaling, eks)
 
-    assert groups.set_desired(pool, 9, groups.observe([pool])[pool.name]) == 4
-    assert groups.observe([pool])[pool.name].desired == 4
+    assert groups.set_desired(pool, 9, groups.observe([pool])[pool]) == 4
+    assert groups.observe([pool])[pool].desired == 4
 
 
 def test_asg_desired_is_clamped_to_the_group_min(autoscaling, eks):
     pool = asg_pool(autoscaling, "workers", desired=3, low=2, high=4)
     groups = NodeGroups(autoscaling, eks)
 
-    assert groups.set_desired(pool, 0, groups.observe([pool])[pool.name]) == 2
+    assert groups.set_desired(pool, 0, groups.observe([pool])[pool]) == 2
 
 
 def test_no_call_when_the_clamped_count_is_already_desired(autoscaling, eks):
     pool = asg_pool(autoscaling, "workers", desired=4, high=4)
     groups = NodeGroups(autoscaling, eks)
-    state = groups.observe([pool])[pool.name]
+    state = groups.observe([pool])[pool]
     calls = count_calls(autoscaling)
 
     assert groups.set_desired(pool, 10, state) == 4
@@ -113,7 +113,7 @@ def test_no_call_when_the_clamped_count_is_already_desired(autoscaling, eks):
 def test_setting_a_deleted_asg_is_not_found(autoscaling, eks):
     pool = asg_pool(autoscaling, "workers", desired=1)
     groups = NodeGroups(autoscaling, eks)
-    state = groups.observe([pool])[pool.name]
+    state = groups.observe([pool])[pool]
     # What EC2 Auto Scaling answers for a group deleted meanwhile; moto fails with a KeyError instead.
     fail_with(autoscaling, "SetDesiredCapacity", "ValidationError", "AutoScalingGroup name not found - workers")
 
@@ -126,7 +126,7 @@ def test_throttled_or_denied_asg_is_unavailable_with_its_code(autoscaling, eks, 
     pool = asg_pool(autoscaling, "workers")
     fail_with(autoscaling, "DescribeAutoScalingGroups", code)
 
-    state = NodeGroups(autoscaling, eks).observe([pool])[pool.name]
+    state = NodeGroups(autoscaling, eks).observe([pool])[pool]
 
     assert isinstance(state, Unavailable) and state.code == code
 
@@ -139,7 +139,7 @@ def test_observes_an_eks_nodegroup_one_describe_per_group(autoscaling, eks):
 
     assert calls["DescribeNodegroup"] == 2
     # moto creates no backing Auto Scaling group for a node group, so no node is counted ready.
-    assert observed == {"pool-general": NodeGroupState(2, 1, 4, 0), "pool-spot": NodeGroupState(0, 0, 9, 0)}
+    assert observed == {pools[0]: NodeGroupState(2, 1, 4, 0), pools[1]: NodeGroupState(0, 0, 9, 0)}
 
 
 def test_eks_ready_nodes_are_the_backing_groups_in_service_instances(autoscaling, eks):
@@ -147,14 +147,14 @@ def test_eks_ready_nodes_are_the_backing_groups_in_service_instances(autoscaling
     backing = eks.describe_nodegroup(clusterName="photos", nodegroupName="general")["nodegroup"]["resources"]
     asg_pool(autoscaling, backing["autoScalingGroups"][0]["name"], desired=2)  # as EKS would have created it
 
-    assert NodeGroups(autoscaling, eks).observe([pool])[pool.name].ready == 2
+    assert NodeGroups(autoscaling, eks).observe([pool])[pool].ready == 2
 
 
 def test_updates_the_eks_nodegroup_scaling_config_within_its_bounds(autoscaling, eks):
     pool = eks_pool(eks, "general", desired=2, low=1, high=4)
     groups = NodeGroups(autoscaling, eks)
 
-    assert groups.set_desired(pool, 7, groups.observe([pool])[pool.name]) == 4
+    assert groups.set_desired(pool, 7, groups.observe([pool])[pool]) == 4
 
     config = eks.describe_nodegroup(clusterName="photos", nodegroupName="general")["nodegroup"]["scalingConfig"]
     assert config == {"minSize": 1, "maxSize": 4, "desiredSize": 4}
@@ -164,13 +164,13 @@ def test_missing_eks_nodegroup_is_not_found(autoscaling, eks):
     pool = NodePool(name="pool-gone", provider_kind="EKSNodegroup", instance=SHAPE, max_nodes=3,
                     cluster="photos", nodegroup="gone")
 
-    assert isinstance(NodeGroups(autoscaling, eks).observe([pool])["pool-gone"], NotFound)
+    assert isinstance(NodeGroups(autoscaling, eks).observe([pool])[pool], NotFound)
 
 
 def test_eks_update_in_progress_is_unavailable(autoscaling, eks):
     pool = eks_pool(eks, "general", desired=2)
     groups = NodeGroups(autoscaling, eks)
-    state = groups.observe([pool])[pool.name]
+    state = groups.observe([pool])[pool]
     fail_with(eks, "UpdateNodegroupConfig", "ResourceInUseException")
 
     with pytest.raises(Unavailable) as raised:

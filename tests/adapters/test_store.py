@@ -265,23 +265,94 @@ def test_counters_add_up_per_minute_and_the_stamp_is_not_a_counter(store):
                                                 "lastArrivalAt": (NOW + timedelta(seconds=40)).isoformat()}]
 
 
-def test_recent_stats_reads_this_minute_and_the_last_for_many_names_in_batches(store):
-    names = [f"w{i}" for i in range(120)]  # 240 keys: three BatchGetItem calls of at most 100
-    for i, name in enumerate(names):
+def test_recent_stats_reads_this_minute_and_the_last_for_many_workloads_in_batches(store):
+    # 120 workloads over two namespaces, 240 keys: three BatchGetItem calls of at most 100.
+    refs = [("default" if i % 2 else "team-a", f"w{i}") for i in range(120)]
+    for i, (namespace, name) in enumerate(refs):
         if i % 3 == 0:
-            store.add_stats(name, NOW - timedelta(seconds=30), {"arrived": 1}, stamp="lastArrivalAt")
+            store.add_stats(name, NOW - timedelta(seconds=30), {"arrived": 1}, stamp="lastArrivalAt", namespace=namespace)
         if i % 3 == 1:
-            store.add_stats(name, NOW - timedelta(seconds=30), {"arrived": 1}, stamp="lastArrivalAt")
-            store.add_stats(name, NOW + timedelta(seconds=10), {"done": 2, "busyMs": 1500})
+            store.add_stats(name, NOW - timedelta(seconds=30), {"arrived": 1}, stamp="lastArrivalAt", namespace=namespace)
+            store.add_stats(name, NOW + timedelta(seconds=10), {"done": 2, "busyMs": 1500}, namespace=namespace)
     store.add_stats("w2", NOW - timedelta(minutes=5), {"arrived": 1}, stamp="lastArrivalAt")  # older: not read
     calls = []
     store._table.meta.client.meta.events.register("before-call.dynamodb.BatchGetItem", lambda **_: calls.append(1))
-    found = store.recent_stats(names, NOW + timedelta(seconds=20))
+    found = store.recent_stats(refs, NOW + timedelta(seconds=20))
     assert len(calls) == 3
     before = (NOW - timedelta(minutes=1)).isoformat()
     stamp = (NOW - timedelta(seconds=30)).isoformat()
-    assert found == {**{n: [{"minute": before, "arrived": 1, "lastArrivalAt": stamp}]
-                        for i, n in enumerate(names) if i % 3 == 0},
-                     **{n: [{"minute": before, "arrived": 1, "lastArrivalAt": stamp},
+    assert found == {**{r: [{"minute": before, "arrived": 1, "lastArrivalAt": stamp}]
+                        for i, r in enumerate(refs) if i % 3 == 0},
+                     **{r: [{"minute": before, "arrived": 1, "lastArrivalAt": stamp},
                             {"minute": NOW.isoformat(), "done": 2, "busyMs": 1500}]
-                        for i, n in enumerate(names) if i % 3 == 1}}
+                        for i, r in enumerate(refs) if i % 3 == 1}}
+
+
+def test_a_workloads_stats_are_its_namespaces_alone(store):
+    store.add_stats("thumbs", NOW, {"arrived": 2})
+    store.add_stats("thumbs", NOW, {"arrived": 7}, namespace="team-a")
+    assert [b["arrived"] for b in store.read_stats("thumbs", NOW)] == [2]
+    assert [b["arrived"] for b in store.read_stats("thumbs", NOW, namespace="team-a")] == [7]
+    found = store.recent_stats([("default", "thumbs"), ("team-a", "thumbs")], NOW)
+    assert {ref: buckets[0]["arrived"] for ref, buckets in found.items()} == {("default", "thumbs"): 2,
+                                                                            ("team-a", "thumbs"): 7}
+
+
+def _in(namespace, manifest):
+    manifest["metadata"]["namespace"] = namespace
+    return manifest
+
+
+def test_one_query_lists_a_kind_in_every_namespace_and_a_prefix_lists_one(store):
+    for namespace, name in (("default", "a"), ("team", "b"), ("team-a", "c"), ("team-a", "d")):
+        store.create(_in(namespace, workload(name)))
+    calls = []
+    store._table.meta.client.meta.events.register("before-call.dynamodb.Query", lambda **_: calls.append(1))
+    everywhere = store.list_all("Workload", None)
+    assert len(calls) == 1
+    assert sorted((w["metadata"]["namespace"], w["metadata"]["name"]) for w in everywhere) == [
+        ("default", "a"), ("team", "b"), ("team-a", "c"), ("team-a", "d")]
+    # "team" is a prefix of "team-a" as a string, never as a namespace.
+    assert [w["metadata"]["name"] for w in store.list_all("Workload", "team")] == ["b"]
+    assert [w["metadata"]["name"] for w in store.list("Workload", "team-a")[0]] == ["c", "d"]
+    assert store.get("Workload", "team-a", "c")["metadata"]["namespace"] == "team-a"
+    with pytest.raises(NotFound):
+        store.get("Workload", "team", "c")
+
+
+def test_a_continue_token_of_another_namespace_is_refused(store):
+    for name in ("a", "b", "c"):
+        store.create(_in("team-a", workload(name)))
+    _, token = store.list("Workload", "team-a", limit=1)
+    with pytest.raises(Conflict, match="continue token"):
+        store.list("Workload", "team", continue_token=token)
+
+
+def test_jobs_are_listed_one_namespace_at_a_time(store):
+    with pytest.raises(ValueError):
+        store.list_all("Job", None)
+
+
+def test_events_go_to_their_objects_namespace(store):
+    events = [Event("Normal", "SuccessfulRescale", "New size: 2", "Workload", "w", NOW, (), namespace).to_dict()
+              for namespace in ("team-a", "team-b")]
+    store.record_events("default", events, 3600)
+    assert [e["involvedObject"]["namespace"] for e in store.list_events("team-a")] == ["team-a"]
+    assert [e["involvedObject"]["namespace"] for e in store.list_events("team-b")] == ["team-b"]
+    assert store.list_events("default") == []
+
+
+def test_objects_stored_under_the_old_keys_are_moved_once_and_keep_everything(store):
+    table = store._table
+    for namespace, name in (("default", "old"), ("team-a", "older")):
+        table.put_item(Item={"pk": f"Workload#{namespace}", "sk": name, "rv": 4, "gen": 2, "uid": f"uid-{name}",
+                             "created": NOW.isoformat(), "labels": {"app": "photos"},
+                             "spec": '{"maxReplicas": 3}', "status": '{"desiredReplicas": 2}'})
+    table.put_item(Item={"pk": "Job#default", "sk": "job-1", "rv": 1})  # another kind: untouched
+    assert store.migrate_namespaced_keys() == 2
+    assert store.migrate_namespaced_keys() == 0
+    moved = store.get("Workload", "team-a", "older")
+    assert (moved["metadata"]["resourceVersion"], moved["metadata"]["generation"], moved["metadata"]["uid"]) == (
+        "4", 2, "uid-older")
+    assert moved["spec"] == {"maxReplicas": 3} and moved["status"] == {"desiredReplicas": 2}
+    assert sorted(i["pk"] for i in table.scan()["Items"]) == ["Job#default", "Workload", "Workload"]

@@ -131,16 +131,17 @@ class Ledger:
         want, got = Counter(), Counter()
         for record in jobs:
             if record["status"]["enqueuedAt"]:
-                name = job.stats_name(record["spec"]["op"], workloads)
-                want[(name, "arrived")] += 1
-                want[(name, record["status"]["phase"].lower())] += 1
+                ref = job.stats_ref(record["spec"]["op"], workloads)
+                want[(ref, "arrived")] += 1
+                want[(ref, record["status"]["phase"].lower())] += 1
         since = datetime.now(timezone.utc) - timedelta(minutes=10)
-        for name in {name for name, _ in want}:
+        for ref in {ref for ref, _ in want}:
             # An arrival is written, or held by ingest's tally for its next write (one a second), never both.
-            got[(name, "arrived")] += ingest.arrivals.held(name)
-            for bucket in store.read_stats(name, since):
+            got[(ref, "arrived")] += ingest.arrivals.held(ref)
+            namespace, name = ref
+            for bucket in store.read_stats(name, since, namespace=namespace):
                 for counter in ("arrived", "done", "failed"):
-                    got[(name, counter)] += bucket.get(counter, 0)
+                    got[(ref, counter)] += bucket.get(counter, 0)
         assert +got == +want, "each job counted once in the stats"
 
 

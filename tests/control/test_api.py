@@ -26,15 +26,19 @@ def send(client, method, path, body=None, content_type=JSON):
 
 
 def workload(name="photos-thumbnail", **spec):
+    """The example Workload named `name`, scaling a service of that name (one Workload per target)."""
     manifest = copy.deepcopy(EXAMPLES["Workload"])
     manifest["metadata"]["name"] = name
+    manifest["spec"]["target"]["service"] = name
     manifest["spec"].update(spec)
     return manifest
 
 
 def nodepool(name="general", **spec):
+    """The example NodePool named `name`, sizing an Auto Scaling group of that name (one NodePool per group)."""
     manifest = copy.deepcopy(EXAMPLES["NodePool"])
     manifest["metadata"]["name"] = name
+    manifest["spec"]["provider"]["autoScalingGroupName"] = f"ballast-dev-{name}"
     manifest["spec"].update(spec)
     return manifest
 
@@ -348,7 +352,7 @@ def test_delete_without_a_precondition_deletes_whatever_version(client):
 def test_delete_with_a_malformed_version_is_400(client):
     send(client, "POST", "/workloads", workload())
     assert_failure(*send(client, "DELETE", "/workloads/photos-thumbnail?resourceVersion=abc"), 400, "resourceVersion")
-    assert len(table_items()) == 1
+    assert len(table_items()) == 2  # the workload, and the claim on its target
 
 
 # ---- events -----------------------------------------------------------------------------------------
@@ -417,6 +421,98 @@ def test_a_bad_stats_query_is_400_naming_since(client, query):
 
 def test_stats_of_a_workload_that_does_not_exist_are_404(client):
     assert_failure(*send(client, "GET", "/workloads/nobody/stats"), 404)
+
+
+# ---- one owner per scale target (KEDA's admission webhook: one ScaledObject per workload) --------------------------
+
+
+def test_a_second_workload_for_one_target_is_409_naming_the_owner_and_writes_nothing(client):
+    assert send(client, "POST", "/workloads?namespace=team-a", workload("first", target={
+        "kind": "ECSService", "cluster": "ballast-dev", "service": "thumbnail"}))[0] == 201
+    before = table_items()
+    status, body = send(client, "POST", "/workloads", workload("second", target={
+        "kind": "ECSService", "cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/ballast-dev", "service": "thumbnail"}))
+    assert_failure(status, body, 409)
+    assert body["message"] == "the ECSService ballast-dev/thumbnail is already managed by Workload team-a/first"
+    assert table_items() == before
+
+
+@pytest.mark.parametrize("path, first, second, owner", [
+    pytest.param("/workloads", workload("a", target={"kind": "Deployment", "cluster": "eks", "namespace": "photos",
+                                                     "name": "thumbnail"}),
+                 workload("b", target={"kind": "Deployment", "cluster": "eks", "namespace": "photos",
+                                       "name": "thumbnail"}), "Workload default/a", id="eks-deployment"),
+    pytest.param("/nodepools", nodepool("a", provider={"kind": "AutoScalingGroup", "autoScalingGroupName": "nodes"}),
+                 nodepool("b", provider={"kind": "AutoScalingGroup", "autoScalingGroupName": "nodes"}),
+                 "NodePool default/a", id="auto-scaling-group"),
+    pytest.param("/nodepools", nodepool("a", provider={"kind": "EKSNodegroup", "cluster": "eks", "nodegroup": "ng"}),
+                 nodepool("b", provider={"kind": "EKSNodegroup", "cluster": "eks", "nodegroup": "ng"}),
+                 "NodePool default/a", id="eks-nodegroup"),
+])
+def test_every_kind_of_target_has_one_owner(client, path, first, second, owner):
+    assert send(client, "POST", path, first)[0] == 201
+    status, body = send(client, "POST", path, second)
+    assert_failure(status, body, 409)
+    assert body["message"].endswith(f"is already managed by {owner}")
+
+
+def test_local_pools_own_no_group(client):
+    local = {"kind": "Local"}
+    assert send(client, "POST", "/nodepools", nodepool("a", provider=local))[0] == 201
+    assert send(client, "POST", "/nodepools", nodepool("b", provider=local))[0] == 201
+
+
+def test_concurrent_creates_for_one_target_exactly_one_wins(store):
+    """Both creates are in flight before either is written (a barrier in front of the write): a check that read the
+    owner first would let both through; the conditional write on the ownership item lets one."""
+    outcomes, barrier = [], threading.Barrier(2)
+    events = store._table.meta.client.meta.events
+
+    def handler(**_):
+        barrier.wait(timeout=10)  # returns None: a value from a before-call hook would stand in for the response
+
+    events.register("before-call.dynamodb.TransactWriteItems", handler)
+
+    def create(name):
+        try:
+            api.create(store, "Workload", "default", workload(name, target={
+                "kind": "ECSService", "cluster": "ballast-dev", "service": "thumbnail"}))
+            outcomes.append(("won", name))
+        except Conflict as error:
+            outcomes.append(("lost", error.message))
+
+    threads = [threading.Thread(target=create, args=(name,)) for name in ("left", "right")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    events.unregister("before-call.dynamodb.TransactWriteItems", handler)
+    assert sorted(outcome for outcome, _ in outcomes) == ["lost", "won"]
+    winner = next(name for outcome, name in outcomes if outcome == "won")
+    assert [w["metadata"]["name"] for w in store.list_all("Workload", "default")] == [winner]
+    assert next(m for o, m in outcomes if o == "lost").endswith(f"managed by Workload default/{winner}")
+
+
+def test_an_update_moves_the_claim_and_refuses_a_target_owned_by_another(client):
+    send(client, "POST", "/workloads", workload("a"))
+    send(client, "POST", "/workloads", workload("b"))
+    _, a = send(client, "GET", "/workloads/a")
+    a["spec"]["target"]["service"] = "b"
+    status, body = send(client, "PUT", "/workloads/a", a)
+    assert_failure(status, body, 409)
+    assert "managed by Workload default/b" in body["message"]
+    assert send(client, "GET", "/workloads/a")[1]["spec"]["target"]["service"] == "a"
+    patched = {"spec": {"target": {"service": "c"}}}
+    assert send(client, "PATCH", "/workloads/a", patched, MERGE_PATCH)[0] == 200
+    # The old target was released with the move: another workload may take it now.
+    assert send(client, "POST", "/workloads", workload("d", target={**a["spec"]["target"], "service": "a"}))[0] == 201
+
+
+def test_deleting_the_owner_releases_its_target(client):
+    send(client, "POST", "/workloads", workload("a"))
+    assert send(client, "POST", "/workloads", workload("b", target=workload("a")["spec"]["target"]))[0] == 409
+    assert send(client, "DELETE", "/workloads/a")[0] == 200
+    assert send(client, "POST", "/workloads", workload("b", target=workload("a")["spec"]["target"]))[0] == 201
 
 
 def test_a_workloads_series_is_its_hour_of_samples_its_pools_nodes_stats_and_resizes(client, store):
@@ -545,17 +641,18 @@ def test_an_unknown_kind_is_404_naming_what_is_served(client, method, path):
 
 
 def test_each_request_makes_the_fewest_dynamodb_calls(client, calls):
+    # A write that claims a target is one transaction: the object and its claim, both conditional.
     send(client, "POST", "/workloads", workload())
-    assert calls == ["PutItem"]
+    assert calls == ["TransactWriteItems"]
     calls.clear()
     _, current = send(client, "GET", "/workloads/photos-thumbnail")
     assert calls == ["GetItem"]
     calls.clear()
     send(client, "PUT", "/workloads/photos-thumbnail", current)
-    assert calls == ["GetItem", "UpdateItem"]
+    assert calls == ["GetItem", "TransactWriteItems"]
     calls.clear()
     send(client, "PATCH", "/workloads/photos-thumbnail", {"spec": {"maxReplicas": 9}}, MERGE_PATCH)
-    assert calls == ["GetItem", "UpdateItem"]
+    assert calls == ["GetItem", "TransactWriteItems"]
     calls.clear()
     send(client, "PUT", "/workloads/photos-thumbnail/scale", {"spec": {"replicas": 1}})
     assert calls == ["GetItem", "UpdateItem"]

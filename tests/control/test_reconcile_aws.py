@@ -282,6 +282,67 @@ def test_a_tick_reads_the_store_in_two_queries_whatever_the_number_of_workloads(
     assert dynamodb["UpdateItem"] == 30  # one status write each
 
 
+STORE_READS = ("Query", "GetItem", "BatchGetItem", "Scan", "TransactGetItems")
+PER_POOL = 2
+
+
+def _namespaced(manifest: dict, namespace: str) -> dict:
+    manifest["metadata"]["namespace"] = namespace
+    return manifest
+
+
+def _spread_over(store, namespaces: int, per: int) -> list[tuple[str, str, str]]:
+    """namespaces × per Workloads on services s0, s1, ... in order, two to a node pool on Auto Scaling groups g0, g1,
+    ..., the same names (workloads' and pools') in every namespace; each object's (kind, namespace, name)."""
+    created = []
+    for k in range(namespaces):
+        namespace = "default" if namespaces == 1 else f"team-{k}"
+        for j in range(per):
+            index, pool = k * per + j, f"workers-{j // PER_POOL}"
+            if j % PER_POOL == 0:
+                store.create(_namespaced(parse_spec("NodePool", {"metadata": {"name": pool}, "spec": {
+                    "provider": {"kind": "AutoScalingGroup", "autoScalingGroupName": f"g{index // PER_POOL}"},
+                    "instance": {"cpuMillicores": 2000, "memoryMiB": 4096}, "maxNodes": 10}}), namespace))
+                created.append(("NodePool", namespace, pool))
+            store.create(_namespaced(parse_spec("Workload", {"metadata": {"name": f"w{j}"}, "spec": {
+                "target": {"kind": "ECSService", "cluster": CLUSTER, "service": f"s{index}"},
+                "queue": {"name": config.work_queue(f"s{index}")}, "minReplicas": 0, "maxReplicas": 10,
+                "resources": {"cpuMillicores": 1000, "memoryMiB": 1024}, "nodePools": [pool],
+                "metrics": [{"type": "Backlog", "backlog": {"targetPerReplica": 5}}]}}), namespace))
+            created.append(("Workload", namespace, f"w{j}"))
+    return created
+
+
+def test_workloads_in_several_namespaces_cost_the_store_the_reads_of_one_and_each_sees_its_own(store):
+    # Issue 17: every namespace in one query per kind, not a read per namespace per kind. The same 6 workloads on the
+    # same services, queues and groups, once in one namespace, then as 3 namespaces of 2 with a pool each.
+    for index in range(6):
+        service(f"s{index}")
+        wiring.client("sqs").create_queue(QueueName=config.work_queue(f"s{index}"))
+        send(config.work_queue(f"s{index}"), 5 * (index % PER_POOL + 1))
+    for group in range(3):
+        asg(f"g{group}", maximum=10)
+    dynamodb = calls(store._table.meta.client)
+    seen = {}
+    for namespaces, per in ((1, 6), (3, 2)):
+        created = _spread_over(store, namespaces, per)
+        dynamodb.clear()
+        reconcile.tick(wiring.adapters(), T0)
+        reads = {op: dynamodb[op] for op in STORE_READS if dynamodb[op]}
+        seen[namespaces] = reads, [desired(f"s{i}") for i in range(6)], [asg_desired(f"g{g}") for g in range(3)]
+        for kind, namespace, name in created:  # the next layout starts from the same world
+            store.delete(kind, namespace, name)
+        for index in range(6):
+            wiring.client("ecs").update_service(cluster=CLUSTER, service=f"s{index}", desiredCount=0)
+        for group in range(3):
+            wiring.client("autoscaling").set_desired_capacity(AutoScalingGroupName=f"g{group}", DesiredCapacity=0)
+    # Workloads and NodePools in one query each, the stats in one batch, one read per scale action (its spec still
+    # the one decided on): the same whatever the namespaces.
+    assert seen[3][0] == seen[1][0] == {"Query": 2, "BatchGetItem": 1, "GetItem": 6}
+    # Each workload drains its own queue and each namespace's pool holds its own tasks: 1 + 2 on 2-CPU nodes.
+    assert seen[3][1:] == seen[1][1:] == ([1, 2] * 3, [2] * 3)
+
+
 def test_the_stats_are_read_in_one_batch_per_tick_and_each_tick_learns_what_completed_since_the_last(store):
     service("thumbnail")
     service("grayscale")
@@ -415,3 +476,45 @@ def test_a_workload_asleep_at_zero_publishes_no_metrics_of_its_own(store, capsys
     reconcile.tick(wiring.adapters(), T0 + timedelta(seconds=15))
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert next(d for d in documents if d.get("workload") == "thumbnail")["Backlog"] == [1.0]
+
+
+def test_pods_object_and_container_metrics_are_read_from_cloudwatch_in_one_call_and_scale(store):
+    service("api", desired=4)
+
+    def running(parsed, **_):  # as ECS reports a service whose four tasks have started
+        for described in parsed.get("services", []):
+            described["runningCount"], described["pendingCount"] = described["desiredCount"], 0
+
+    wiring.client("ecs").meta.events.register("after-call.ecs.DescribeServices", running)
+    at = T0 - timedelta(seconds=30)
+    cloudwatch = wiring.client("cloudwatch")
+    dims = [{"Name": "ClusterName", "Value": CLUSTER}, {"Name": "ServiceName", "Value": "api"}]
+    for namespace, name, dimensions, value in (
+            ("ECS/ContainerInsights", "NetworkRxBytes", dims, 1500.0),  # per task, 1.5 × the target
+            ("AWS/ApplicationELB", "RequestCount", [{"Name": "LoadBalancer", "Value": "app/web/1"}], 1000.0),
+            ("ECS/ContainerInsights", "ContainerCpuUtilized", dims + [{"Name": "ContainerName", "Value": "app"}], 900.0),
+            ("ECS/ContainerInsights", "ContainerCpuReserved", dims + [{"Name": "ContainerName", "Value": "app"}], 1000.0)):
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=[
+            {"MetricName": name, "Dimensions": dimensions, "Value": value, "Timestamp": at}])
+    # No queue: the drained-queue guard is for workloads that drain one; an API service scales on its metrics alone.
+    store.create(parse_spec("Workload", {"metadata": {"name": "api"}, "spec": {
+        "target": {"kind": "ECSService", "cluster": CLUSTER, "service": "api"}, "minReplicas": 1, "maxReplicas": 10,
+        "resources": {"cpuMillicores": 1000, "memoryMiB": 1024}, "metrics": [
+        {"type": "Pods", "pods": {"metric": {"name": "NetworkRxBytes"},
+                                  "target": {"type": "AverageValue", "averageValue": 1000}}},
+        {"type": "Object", "object": {"describedObject": {"kind": "LoadBalancer", "name": "app/web/1"},
+                                      "metric": {"namespace": "AWS/ApplicationELB", "name": "RequestCount",
+                                                 "statistic": "Sum"},
+                                      "target": {"type": "Value", "value": 500}}},
+        {"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app", "target": {
+            "type": "Utilization", "averageUtilization": 60}}}]}}))
+    metric_calls = calls(wiring.client("cloudwatch"))
+    reconcile.tick(wiring.adapters(), T0)
+    assert metric_calls["GetMetricData"] == 1
+    # Pods 1.5 × 4 = 6; Object 1000 / 500 × 4 ready = 8; the container at 90 % of 60 % = 6: the largest wins.
+    assert desired("api") == 8
+    got = status(store, "api")
+    assert got["metric"] == "object:LoadBalancer app/web/1/RequestCount"
+    assert [m["type"] for m in got["currentMetrics"]] == ["Pods", "Object", "ContainerResource"]
+    assert got["currentMetrics"][0]["pods"]["current"] == {"averageValue": 1500.0}
+    assert got["currentMetrics"][2]["containerResource"]["current"] == {"averageUtilization": 90, "averageValue": 900}

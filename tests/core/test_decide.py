@@ -1,5 +1,6 @@
 """decide(): proposals combined as upstream computeReplicasForMetrics, then behaviour, conditions and events."""
 import ast
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -54,13 +55,32 @@ def test_paused_workload_holds_its_count_with_scaling_disabled():
     assert (decision.replicas, _conditions(decision)["ScalingActive"]) == (7, (False, "ScalingDisabled"))
 
 
-@pytest.mark.parametrize("current, want, reason", [
-    pytest.param(120, 100, "Current number of replicas above Spec.MaxReplicas", id="TestMaxReplicas-above-max"),
-    pytest.param(0, 1, "Current number of replicas below Spec.MinReplicas", id="TestMinReplicas-below-min"),
+@pytest.mark.parametrize("current, min_replicas, want, reason", [
+    pytest.param(120, 1, 100, "Current number of replicas above Spec.MaxReplicas", id="TestTooManyReplicas"),
+    pytest.param(2, 3, 3, "Current number of replicas below Spec.MinReplicas", id="TestTooFewReplicas"),
 ])
-def test_out_of_range_counts_move_straight_to_the_bound(current, want, reason):
-    decision = decide(workload(), Observation(current, queue=QueueDepth(0)), History(), NOW)
+def test_out_of_range_counts_move_straight_to_the_bound(current, min_replicas, want, reason):
+    decision = decide(workload(min_replicas=min_replicas), Observation(current, queue=QueueDepth(0)), History(), NOW)
     assert (decision.replicas, decision.events[-1].message) == (want, f"New size: {want}; reason: {reason}")
+
+
+@pytest.mark.parametrize("min_replicas, idle, queue, want, active", [
+    # = upstream TestZeroReplicas: minReplicas 3, the target at 0 -> stays 0, ScalingActive False ScalingDisabled.
+    pytest.param(3, None, QueueDepth(500), 0, (False, "ScalingDisabled"), id="TestZeroReplicas"),
+    pytest.param(1, None, QueueDepth(500), 0, (False, "ScalingDisabled"), id="TestZeroReplicas-default-minimum"),
+    # Only a workload that may rest at zero wakes itself: minReplicas 0 (= TestZeroMinReplicasDesiredZero's
+    # counterpart), or KEDA's idleReplicaCount 0 below a minimum of 3 (= KEDA TestScaleFromIdleToMinReplicasWhenActive).
+    pytest.param(0, None, QueueDepth(500), 100, (True, "ValidMetricFound"), id="min-zero-activates"),
+    pytest.param(3, 0, QueueDepth(10), 3, (True, "ValidMetricFound"), id="TestScaleFromIdleToMinReplicasWhenActive"),
+    # Resting at zero shows ScalingActive False, as KEDA's HPA shows a target it has scaled to zero.
+    pytest.param(3, 0, QueueDepth(0), 0, (False, "ScalingDisabled"), id="TestScaleToIdleReplicasWhenNotActive-stays-idle"),
+])
+def test_a_target_at_zero_scales_by_itself_only_when_it_may_rest_there(min_replicas, idle, queue, want, active):
+    wl = replace(workload(min_replicas=min_replicas), idle_replicas=idle)
+    decision = decide(wl, Observation(0, queue=queue), History(), NOW)
+    assert (decision.replicas, _conditions(decision)["ScalingActive"]) == (want, active)
+    if active[1] == "ScalingDisabled" and idle is None:  # held at zero by the HPA's rule, not resting
+        assert [c.message for c in decision.conditions if c.type == "ScalingActive"] == [decide_module.TARGET_AT_ZERO]
 
 
 def test_rescale_is_explained_by_event_condition_and_reason():
@@ -110,7 +130,7 @@ def test_core_imports_only_stdlib_model_errors_and_itself(path):
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     bad = {n for n in names if n.split(".")[0] in FORBIDDEN or (n.startswith("chalicelib.") and n.split(".")[1]
-                                                                 not in ("core", "model", "errors"))}
+                                                                 not in ("core", "model", "sources", "errors"))}
     assert not bad and "now()" not in path.read_text()
 
 

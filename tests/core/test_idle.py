@@ -29,7 +29,8 @@ def _drained(current, history, **spec):
     pytest.param({"cooldown_s": None, "node_pools": ("general",)}, 15, 0, backlog.DEACTIVATED, id="pool-then-zero"),
     # An explicit cooldownSeconds is KEDA's: one replica until it has passed, then zero.
     pytest.param({"cooldown_s": 300}, 120, 1, backlog.COOLDOWN, id="explicit-cooldown-keeps-one-as-keda"),
-    pytest.param({"cooldown_s": 300}, 300, 0, backlog.DEACTIVATED, id="explicit-cooldown-then-zero"),
+    # KEDA scales in once lastActiveTime + cooldownPeriod is Before(now): strictly after, so 301 s here.
+    pytest.param({"cooldown_s": 300}, 301, 0, backlog.DEACTIVATED, id="explicit-cooldown-then-zero"),
 ])
 def test_a_drained_workload_keeps_its_replicas_for_the_break_even_time(spec, empty_s, want, reason):
     history = History(queue_last_nonempty_at=ago(empty_s), startup_s=40.0)

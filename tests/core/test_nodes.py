@@ -139,3 +139,87 @@ def test_shares_of_a_full_pool_follow_the_backlogs_by_largest_remainder():
     demands = [nodes.Demand(workload(name), 99, True, backlog=backlog)
                for name, backlog in (("grayscale", 4000), ("thumbnail", 4000), ("watermark", 2000))]
     assert nodes._shares(demands, 12) == {"grayscale": 5, "thumbnail": 5, "watermark": 2}
+
+
+def _shaped(cpu, memory, max_tasks, max_nodes):
+    return replace(pool(max_nodes=max_nodes), instance=replace(pool().instance, cpu_millicores=cpu, memory_mib=memory,
+                                                               max_tasks=max_tasks))
+
+
+@pytest.mark.parametrize("node, tasks, want_nodes, want_placed", [
+    # = cluster-autoscaler estimator/binpacking_estimator_test.go TestBinpackingEstimate: its template node (cpu,
+    # memory MiB, pods, the limiter's maxNodes) as a pool, its pod equivalence group as one workload's tasks.
+    pytest.param((350 * 3 - 50, 2000, 10, 20), (350, 1000, 10), 5, 10,
+                 id="TestBinpackingEstimate/simple-resource-based-binpacking"),
+    pytest.param((10000, 20000, 10, 20), (10, 100, 20), 2, 20,
+                 id="TestBinpackingEstimate/pods-per-node-bound-binpacking"),
+    pytest.param((1000, 5000, 10, 5), (500, 1000, 20), 5, 10, id="TestBinpackingEstimate/limiter-cuts-binpacking"),
+])
+def test_nodes_and_tasks_placed_as_the_binpacking_estimator_counts_them(node, tasks, want_nodes, want_placed):
+    cpu, memory, count = tasks
+    wl = workload(cpu=cpu, memory=memory, node_pools=("general",), max_replicas=100)
+    plan = _plan([nodes.Demand(wl, count, True)], [_shaped(*node)], {"general": PoolObservation(0)})
+    assert (plan.pools["general"].nodes, plan.pools["general"].tasks) == (want_nodes, want_placed)
+
+
+def test_a_full_pool_gives_the_smaller_tasks_room_where_the_estimator_would_place_only_the_larger():
+    # = TestBinpackingEstimate "decreasing ordered pods are processed first": 10 pods of 50m and 10 of 500m (1 GiB
+    # each) onto at most 5 nodes of 1000m/5000MiB. The estimator places the larger ten and nothing else; Ballast
+    # deals the room in rounds, larger first within each, so both workloads run (the departure README's design
+    # notes give the reason for).
+    small = workload("grayscale", cpu=50, memory=1000, node_pools=("general",))
+    large = workload("thumbnail", cpu=500, memory=1000, node_pools=("general",))
+    plan = _plan([nodes.Demand(small, 10, True), nodes.Demand(large, 10, True)], [_shaped(1000, 5000, 10, 5)],
+                 {"general": PoolObservation(0)})
+    assert {name: limit.replicas for name, limit in plan.capacity.items()} == {"grayscale": 8, "thumbnail": 8}
+
+
+def test_larger_tasks_are_placed_first_as_the_binpacking_estimator_orders_them():
+    # = cluster-autoscaler DecreasingPodOrderer: score = cpu / node cpu + memory / node memory, highest first. The
+    # memory-heavy task (0.25 + 0.625) goes before the CPU-heavy one (0.5 + 0.125): two nodes. CPU first would pack
+    # both CPU-heavy tasks on one node and need three.
+    cpu_heavy = workload("thumbnail", cpu=2000, memory=1024, node_pools=("general",))
+    memory_heavy = workload("watermark", cpu=1000, memory=5120, node_pools=("general",))
+    plan = _plan([nodes.Demand(cpu_heavy, 2, True), nodes.Demand(memory_heavy, 2, True)], [pool()],
+                 {"general": PoolObservation(0)})
+    assert plan.pools["general"].nodes == 2
+
+
+def test_a_full_pool_deals_its_shares_in_rounds_so_no_workload_starves_behind_larger_tasks():
+    # One node of 4000m/8192MiB. Round by round the room holds one 1000m/4096MiB task and two 1500m/1024MiB ones;
+    # equal backlogs share it 2 and 1 by name. Placed whole, the two large tasks would fill the memory and leave the
+    # small-task workload at zero.
+    large = workload("grayscale", cpu=1000, memory=4096, node_pools=("general",))
+    small = workload("thumbnail", cpu=1500, memory=1024, node_pools=("general",))
+    demands = [nodes.Demand(large, 2, True, backlog=50), nodes.Demand(small, 2, True, backlog=50)]
+    plan = _plan(demands, [pool(max_nodes=1)], {"general": PoolObservation(1)})
+    assert {name: limit.replicas for name, limit in plan.capacity.items()} == {"grayscale": 1, "thumbnail": 1}
+
+
+@pytest.mark.parametrize("max_tasks, replicas, want_nodes", [
+    # An m5.large on EKS holds 29 pods with the VPC CNI, however small they are; on ECS with awsvpc, one task per
+    # spare ENI (2 on an m5.large without trunking).
+    pytest.param(None, 58, 2, id="cpu-and-memory-alone-40-per-node"),
+    pytest.param(29, 58, 2, id="eks-m5.large-29-pods"),
+    pytest.param(29, 59, 3, id="eks-the-thirtieth-pod-needs-a-node"),
+    pytest.param(2, 5, 3, id="ecs-awsvpc-two-enis"),
+])
+def test_a_node_holds_at_most_its_task_limit(max_tasks, replicas, want_nodes):
+    wl = workload(cpu=50, memory=128, node_pools=("general",), max_replicas=100)
+    shape = replace(pool(cpu=2000, memory=8192, max_nodes=10), instance=replace(pool().instance, cpu_millicores=2000,
+                                                                                memory_mib=8192, max_tasks=max_tasks))
+    plan = _plan([nodes.Demand(wl, replicas, True)], [shape], {"general": PoolObservation(0)})
+    assert plan.pools["general"].nodes == want_nodes
+
+
+def test_the_task_limit_caps_what_max_nodes_hold():
+    wl = workload(cpu=50, memory=128, node_pools=("general",), max_replicas=100)
+    shape = replace(pool(max_nodes=2), instance=replace(pool().instance, max_tasks=29))
+    plan = _plan([nodes.Demand(wl, 80, True)], [shape], {"general": PoolObservation(2)})
+    assert plan.capacity[wl.name].replicas == 58
+
+
+def test_tasks_that_request_no_cpu_are_bound_by_memory_and_slots():
+    wl = workload(cpu=0, memory=2048, node_pools=("general",))
+    plan = _plan([nodes.Demand(wl, 8, True)], [pool()], {"general": PoolObservation(0)})
+    assert plan.pools["general"].nodes == 2  # 4 per 8 GiB node

@@ -15,9 +15,10 @@ def _replicas():
 
 
 def test_replays_the_burst_into_the_recorded_decisions():
-    # Activation goes straight to the backlog-sized count (400 at 20 per replica); HPA's scale-down window then holds it.
+    # Activation goes straight to the backlog-sized count (400 at 20 per replica); HPA's scale-down window then holds
+    # it. Last active at 12:04, the 180 s cooldown ends at 12:07 exactly: KEDA scales in only strictly after it.
     assert _replicas() == [("12:00", 0), ("12:01", 20), ("12:02", 20), ("12:03", 20), ("12:04", 20), ("12:05", 20),
-                           ("12:06", 15), ("12:07", 0), ("12:08", 0)]
+                           ("12:06", 15), ("12:07", 5), ("12:08", 0)]
 
 
 def test_never_scales_up_once_the_queue_is_empty():
@@ -28,7 +29,7 @@ def test_never_scales_up_once_the_queue_is_empty():
 def test_reaches_zero_only_after_the_cooldown():
     ticks = list(replay.replay(BURST.open()))
     zero = [t for t in ticks if t["workloads"]["thumbnail"]["replicas"] == 0 and t["now"] > "2024-05-01T12:01"]
-    assert zero[0]["now"] == "2024-05-01T12:07:00+00:00"
+    assert zero[0]["now"] == "2024-05-01T12:08:00+00:00"
     assert zero[0]["workloads"]["thumbnail"]["reason"] == "KEDAScaleTargetDeactivated"
 
 

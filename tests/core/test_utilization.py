@@ -1,9 +1,11 @@
 """HPA conformance of core/utilization.py: each row mirrors an upstream replica_calculator_test.go case by name."""
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.core import utilization
 from chalicelib.core.types import Observation, PodSample, ResourceUsage
-from chalicelib.model import ResourceMetric
+from chalicelib.model import ContainerResourceMetric, PodsMetric, ResourceMetric
 from tests.core.fleet import COOL, HOT, NOW, UPSTREAM_PERIODS, ago, pods, workload
 
 F, T = False, True
@@ -49,6 +51,10 @@ R, P, X = "Running", "Pending", "Failed"
                  id="TestReplicaCalcMissingMetricsHotCpuScaleUp"),
     pytest.param(4, pods([100, 100, 100], count=4, ready=[F, T, T, T]), 50, 3,
                  id="TestReplicaCalcMissingMetricsUnreadyScaleDown"),
+    # A missing pod on a scale-down counts at max(100 %, target) of its request: at 100 % under a 300 % target it
+    # would look idle, and the fleet shrink to 1.
+    pytest.param(4, pods([200, 100, 100], count=4, ready=[F, T, T, T], requests=[1000, 1000, 2000, 2000]), 300, 2,
+                 id="TestReplicaCalcMissingMetricsScaleDownTargetOver100"),
     pytest.param(10, pods([150] * 10, requests=[400, 200, 310, 290, 302, 298, 301, 299, 300, 300]), 56, 9,
                  id="TestReplicaCalcComputedToleranceAlgImplementation-breach"),
     pytest.param(10, pods([150] * 10, requests=[400, 200, 310, 290, 302, 298, 301, 299, 300, 300]), 55, 10,
@@ -67,6 +73,11 @@ def test_utilization_target_matches_upstream_replica_calculator(current, fleet, 
                  id="TestReplicaCalcScaleUpCMUnreadyHotCpuScaleWouldScaleDown"),
     pytest.param(5, pods([12, 12, 12, 12, 12]), 20, 3, id="TestReplicaCalcScaleDownCM"),
     pytest.param(3, pods([20, 21, 21]), 20, 3, id="TestReplicaCalcToleranceCM"),
+    # calcPlainMetricReplicas fills missing pods only below a ratio of 1 (with the target) or above it (with 0): at
+    # exactly 1 nothing is filled and the count stays (a fill of 0 there would shrink a fleet on target).
+    pytest.param(2, pods([10], count=2), 10, 2, id="calcPlainMetricReplicas-missing-pods-at-ratio-one"),
+    pytest.param(2, pods([5], count=2), 10, 2, id="calcPlainMetricReplicas-missing-pods-below-one-filled-with-target"),
+    pytest.param(2, pods([40], count=2), 10, 4, id="calcPlainMetricReplicas-missing-pods-above-one-filled-with-zero"),
 ])
 def test_average_value_target_matches_upstream_plain_metric_calculation(current, fleet, target, want):
     replicas, _ = utilization.average_value_replicas(current, fleet, target, "", NOW, **UPSTREAM_PERIODS)
@@ -77,6 +88,54 @@ def test_reports_utilization_truncated_as_upstream_does():
     _, usage = utilization.utilization_replicas(3, pods([300, 500, 700], ready=[F, T, T]), 30, "cpu", NOW,
                                                 **UPSTREAM_PERIODS)
     assert usage == 60  # = TestReplicaCalcScaleUpUnreadyLessScale expectedUtilization
+
+
+@pytest.mark.parametrize("current, fleet, target_pct, tolerances, want", [
+    pytest.param(3, pods([1050] * 3), 100, (0.1, 0.1), 3, id="Tolerances.isWithin-default-10%"),
+    pytest.param(3, pods([1050] * 3), 100, (0.1, 0.01), 4, id="Tolerances.isWithin-scale-up-1%"),
+    pytest.param(10, pods([900] * 10), 100, (0.1, 0.1), 10, id="Tolerances.isWithin-the-scale-down-edge-is-within"),
+    pytest.param(10, pods([900] * 10), 100, (0.05, 0.1), 9, id="Tolerances.isWithin-scale-down-5%"),
+    pytest.param(10, pods([1100] * 10), 100, (0.05, 0.1), 10, id="Tolerances.isWithin-each-direction-its-own"),
+])
+def test_each_direction_has_its_own_tolerance_as_kubernetes_1_33(current, fleet, target_pct, tolerances, want):
+    replicas, _ = utilization.utilization_replicas(current, fleet, target_pct, "cpu", NOW, tolerances,
+                                                   **UPSTREAM_PERIODS)
+    assert replicas == want
+
+
+@pytest.mark.parametrize("scale_up, scale_down, usage_pct, want", [
+    pytest.param({}, {}, 105, 4, id="scale-up-unset-is-the-controllers-0.1"),
+    pytest.param({"tolerance": 0.01}, {}, 105, 5, id="behavior.scaleUp.tolerance"),
+    pytest.param({}, {}, 70, 3, id="scale-down-unset-is-the-controllers-0.1"),
+    pytest.param({}, {"tolerance": 0.35}, 70, 4, id="behavior.scaleDown.tolerance"),
+    pytest.param({"tolerance": 0.5}, {}, 70, 3, id="a-scale-up-tolerance-leaves-scale-down-alone"),
+])
+def test_the_spec_tolerances_reach_the_proposal(scale_up, scale_down, usage_pct, want):
+    from chalicelib.model import behavior_from
+    wl = replace(workload(metrics=(ResourceMetric("cpu", "Utilization", average_utilization=100),)),
+                 behavior=behavior_from({"scaleUp": scale_up, "scaleDown": scale_down}))
+    observed = Observation(replicas=4, resources={"cpu": ResourceUsage(average_utilization=usage_pct)})
+    assert utilization.propose(wl, wl.metrics[0], observed, None, NOW).replicas == want
+
+
+def test_the_cpu_initialization_period_is_the_workloads():
+    # A pod started 2 minutes ago whose sample predates a full window since it became ready: inside a 300 s period
+    # its sample is ignored (and filled with 0 on the way up), past a 60 s one it counts.
+    fleet = (PodSample("settled", 1500, 1000, started_at=ago(3600)),
+             PodSample("warming", 500, 1000, started_at=ago(120), ready_changed_at=ago(110), sampled_at=ago(100)))
+    metric = ResourceMetric("cpu", "Utilization", average_utilization=50)
+    observed = Observation(replicas=2, resources={"cpu": ResourceUsage(fleet)})
+    default, short = workload(metrics=(metric,)), replace(workload(metrics=(metric,)), cpu_initialization_s=60)
+    assert utilization.propose(default, metric, observed, None, NOW).replicas == 3
+    assert utilization.propose(short, metric, observed, None, NOW).replicas == 4
+
+
+def test_the_readiness_delay_is_the_workloads():
+    # Unready since 20 s after its start 10 minutes ago: within a 30 s delay it was never ready (ignored), past a
+    # 10 s one it was ready once and counts.
+    flaky = _pod("flaky", ago(600), ready=False, changed=ago(580), phase="Running")
+    assert utilization.group_pods((flaky,), "cpu", NOW, readiness_delay_s=30) == (0, {"flaky"}, set())
+    assert utilization.group_pods((flaky,), "cpu", NOW, readiness_delay_s=10) == (1, set(), set())
 
 
 @pytest.mark.parametrize("fleet, kwargs, message", [
@@ -148,6 +207,71 @@ def test_fleet_average_from_cloudwatch_scales_ready_tasks(average_pct, ready, wa
     wl = workload(metrics=(ResourceMetric("cpu", "Utilization", average_utilization=80),))
     observed = Observation(replicas=4, ready=ready, resources={"cpu": ResourceUsage(average_utilization=average_pct)})
     assert utilization.propose(wl, wl.metrics[0], observed, None, NOW).replicas == want
+
+
+@pytest.mark.parametrize("cpu, usage, why", [
+    # upstream calculateRequests: "missing request for cpu in container ... of Pod ...", no default filled in.
+    pytest.param(1000, ResourceUsage(pods([300, 400], requests=[1000, None])), "missing request for cpu",
+                 id="calculatePodRequestsFromContainers-a-pod-without-a-cpu-request"),
+    pytest.param(0, ResourceUsage(average_utilization=70), "missing request for cpu",
+                 id="a-task-without-a-cpu-reservation-has-no-utilization"),
+])
+def test_tasks_without_a_cpu_request_get_a_condition_not_a_default(cpu, usage, why):
+    wl = workload(cpu=cpu, metrics=(ResourceMetric("cpu", "Utilization", average_utilization=50),))
+    proposal = utilization.propose(wl, wl.metrics[0], Observation(replicas=2, resources={"cpu": usage}), None, NOW)
+    assert (proposal.valid, proposal.reason, proposal.replicas) == (False, "FailedGetResourceMetric", 2)
+    assert why in proposal.message
+
+
+def test_without_a_cpu_request_an_average_value_target_still_scales():
+    wl = workload(cpu=0, metrics=(ResourceMetric("cpu", "AverageValue", average_value=500),))
+    observed = Observation(replicas=2, resources={"cpu": ResourceUsage(average_value=1000)})
+    assert utilization.propose(wl, wl.metrics[0], observed, None, NOW).replicas == 4
+
+
+@pytest.mark.parametrize("usage, target, want", [
+    pytest.param(ResourceUsage(average_utilization=90), (80, None), 5, id="container-utilization-above-target"),
+    pytest.param(ResourceUsage(average_utilization=84), (80, None), 4, id="container-utilization-within-tolerance"),
+    pytest.param(ResourceUsage(average_value=300), (None, 150), 8, id="container-average-value"),
+])
+def test_container_resource_scales_on_one_containers_usage(usage, target, want):
+    metric = ContainerResourceMetric("cpu", "app", "Utilization" if target[0] else "AverageValue", *target)
+    wl = workload(metrics=(metric,))
+    observed = Observation(replicas=4, resources={metric.key: usage, "cpu": ResourceUsage(average_utilization=5)})
+    assert utilization.propose_container(wl, metric, observed, None, NOW).replicas == want
+
+
+@pytest.mark.parametrize("current, percent, target, want", [
+    # = upstream TestReplicaCalcContainerScaleUp and TestReplicaCalcContainerScaleDown, the container's usage over
+    # its request averaged across the tasks, as Container Insights reports it: 300, 500 and 700 of 1000m are 50 %
+    # against a 30 % target; 100, 300, 500, 250 and 250 are 28 % against 50 %.
+    pytest.param(3, 50, 30, 5, id="TestReplicaCalcContainerScaleUp"),
+    pytest.param(5, 28, 50, 3, id="TestReplicaCalcContainerScaleDown"),
+])
+def test_container_resource_matches_upstream_container_cases(current, percent, target, want):
+    metric = ContainerResourceMetric("cpu", "container2", "Utilization", target)
+    observed = Observation(replicas=current, resources={metric.key: ResourceUsage(average_utilization=percent)})
+    assert utilization.propose_container(workload(metrics=(metric,)), metric, observed, None, NOW).replicas == want
+
+
+def test_a_container_without_metrics_is_an_invalid_proposal():
+    metric = ContainerResourceMetric("memory", "sidecar", "Utilization", 70)
+    proposal = utilization.propose_container(workload(metrics=(metric,)), metric, Observation(replicas=3), None, NOW)
+    assert (proposal.valid, proposal.reason) == (False, "FailedGetContainerResourceMetric")
+
+
+@pytest.mark.parametrize("ready, value, target, want, reason", [
+    # GetMetricReplicas on the tasks' average: ceil(average / target × ready), within tolerance the count stays.
+    pytest.param(3, 20.0, 15, 4, utilization.PODS_ABOVE_TARGET, id="TestReplicaCalcScaleUpCM-as-an-average"),
+    pytest.param(5, 12.0, 20, 3, utilization.PODS_BELOW_TARGET, id="TestReplicaCalcScaleDownCM-as-an-average"),
+    pytest.param(3, 20.6, 20, 3, utilization.PODS_WITHIN_TOLERANCE, id="TestReplicaCalcToleranceCM-as-an-average"),
+    pytest.param(3, None, 20, 3, utilization.FAILED_GET_PODS_METRIC, id="no-datapoint-is-invalid"),
+])
+def test_pods_metric_averages_a_per_task_metric(ready, value, target, want, reason):
+    metric = PodsMetric("ECS/ContainerInsights", "RequestsPerTask", target)
+    observed = Observation(replicas=ready, external={} if value is None else {metric.key: value})
+    proposal = utilization.propose_pods(workload(metrics=(metric,)), metric, observed, None, NOW)
+    assert (proposal.replicas, proposal.reason) == (want, reason)
 
 
 def test_unreadable_resource_metric_is_an_invalid_proposal_named_as_upstream():

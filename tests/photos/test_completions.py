@@ -150,9 +150,9 @@ def test_a_batch_writes_its_stats_once_per_workload(client, store, monkeypatch):
     writes = []
     add_stats = Store.add_stats
 
-    def recording_add_stats(self, name, at, counters, stamp=None):
+    def recording_add_stats(self, name, at, counters, stamp=None, namespace="default"):
         writes.append((name, counters))
-        return add_stats(self, name, at, counters, stamp)
+        return add_stats(self, name, at, counters, stamp, namespace)
     monkeypatch.setattr(Store, "add_stats", recording_add_stats)
     event = load_event("sqs_completions")
     done = json.loads(event["Records"][0]["body"])

@@ -159,7 +159,7 @@ def test_nothing_after_the_send_fails_the_invocation(client, store, monkeypatch)
     monkeypatch.setattr(Store, "add_stats", unavailable)
     monkeypatch.setattr(Queues, "send", unavailable)
     invoke_as("request-1", s3_event(("input/grayscale/a.jpg", 10)))
-    assert len(drain("ballast-dev-grayscale")) == 1 and ingest.arrivals.held("gray-fleet") == 1
+    assert len(drain("ballast-dev-grayscale")) == 1 and ingest.arrivals.held(("default", "gray-fleet")) == 1
 
 
 def test_a_finished_job_is_never_sent_again(client, store):
@@ -195,7 +195,7 @@ def test_a_burst_lists_the_workloads_once_a_second_and_sees_a_wake_after_that(cl
     listed = []
     list_all = Store.list_all
 
-    def recording_list_all(self, kind, namespace):
+    def recording_list_all(self, kind, namespace=None):
         listed.append(kind)
         return list_all(self, kind, namespace)
     monkeypatch.setattr(Store, "list_all", recording_list_all)
@@ -232,6 +232,16 @@ def test_arrivals_are_counted_under_the_workload_or_the_op(client, store):
     assert sum(s["arrived"] for s in store.read_stats("op:thumbnail", since)) == 1
 
 
+def test_a_workload_in_its_own_namespace_gets_the_arrivals_and_the_nudge(client, store):
+    workload(store, "grayscale", name="gray-fleet", namespace="team-a", current=0, desired=0)
+    client.lambda_.invoke("on_upload", s3_event(("input/grayscale/a.jpg", 10)))
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert sum(s["arrived"] for s in store.read_stats("gray-fleet", since, namespace="team-a")) == 1
+    assert store.read_stats("gray-fleet", since) == []
+    [nudge] = drain("ballast-dev-nudge")
+    assert (nudge["workload"], nudge["namespace"]) == ("gray-fleet", "team-a")
+
+
 T0 = datetime(2026, 11, 30, 6, 0, 58, tzinfo=timezone.utc)
 
 
@@ -242,23 +252,23 @@ def arrived(store, name: str) -> tuple[int, str | None]:
 
 def test_a_burst_of_arrivals_is_written_once_a_second_and_a_trickle_at_once(stack, store):
     tally = ingest.ArrivalTally(every_s=1)
-    tally.add(store, "w", 1, T0)
+    tally.add(store, ("default", "w"), 1, T0)
     assert arrived(store, "w") == (1, T0.isoformat())  # the first after a quiet second: at once
     for tenths in range(1, 10):
-        tally.add(store, "w", 2, T0 + timedelta(seconds=tenths / 10))
-    assert arrived(store, "w") == (1, T0.isoformat()) and tally.held("w") == 18
-    tally.add(store, "w", 1, T0 + timedelta(seconds=1))
-    assert arrived(store, "w") == (20, (T0 + timedelta(seconds=1)).isoformat()) and tally.held("w") == 0
-    tally.add(store, "w", 1, T0 + timedelta(seconds=5))  # a trickle: every arrival a second or more apart
+        tally.add(store, ("default", "w"), 2, T0 + timedelta(seconds=tenths / 10))
+    assert arrived(store, "w") == (1, T0.isoformat()) and tally.held(("default", "w")) == 18
+    tally.add(store, ("default", "w"), 1, T0 + timedelta(seconds=1))
+    assert arrived(store, "w") == (20, (T0 + timedelta(seconds=1)).isoformat()) and tally.held(("default", "w")) == 0
+    tally.add(store, ("default", "w"), 1, T0 + timedelta(seconds=5))  # a trickle: every arrival a second or more apart
     assert arrived(store, "w") == (21, (T0 + timedelta(seconds=5)).isoformat())
 
 
 def test_held_arrivals_go_to_their_own_minute_and_other_workloads_are_not_held_back(stack, store):
     tally = ingest.ArrivalTally(every_s=1)
-    tally.add(store, "w", 1, T0 + timedelta(seconds=1))  # 06:00:59
-    tally.add(store, "w", 3, T0 + timedelta(seconds=1.5))  # 06:00:59.5, held
-    tally.add(store, "other", 1, T0 + timedelta(seconds=1.6))
-    tally.add(store, "w", 2, T0 + timedelta(seconds=2.2))  # 06:01:00.2: writes both minutes
+    tally.add(store, ("default", "w"), 1, T0 + timedelta(seconds=1))  # 06:00:59
+    tally.add(store, ("default", "w"), 3, T0 + timedelta(seconds=1.5))  # 06:00:59.5, held
+    tally.add(store, ("default", "other"), 1, T0 + timedelta(seconds=1.6))
+    tally.add(store, ("default", "w"), 2, T0 + timedelta(seconds=2.2))  # 06:01:00.2: writes both minutes
     minutes = {b["minute"]: b["arrived"] for b in store.read_stats("w", T0)}
     assert minutes == {"2026-11-30T06:00:00+00:00": 4, "2026-11-30T06:01:00+00:00": 2}
     assert arrived(store, "other")[0] == 1
@@ -271,8 +281,8 @@ def test_arrivals_a_failed_write_held_are_carried_by_the_next(stack, store, monk
     def throttled(*args, **kwargs):
         raise Unavailable("throttled", "ProvisionedThroughputExceededException")
     monkeypatch.setattr(Store, "add_stats", throttled)
-    tally.add(store, "w", 3, T0)
-    assert tally.held("w") == 3
+    tally.add(store, ("default", "w"), 3, T0)
+    assert tally.held(("default", "w")) == 3
     monkeypatch.setattr(Store, "add_stats", add_stats)
-    tally.add(store, "w", 1, T0 + timedelta(seconds=1))
-    assert arrived(store, "w") == (4, (T0 + timedelta(seconds=1)).isoformat()) and tally.held("w") == 0
+    tally.add(store, ("default", "w"), 1, T0 + timedelta(seconds=1))
+    assert arrived(store, "w") == (4, (T0 + timedelta(seconds=1)).isoformat()) and tally.held(("default", "w")) == 0

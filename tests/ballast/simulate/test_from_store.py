@@ -33,7 +33,8 @@ def recorded(client, store):
     """A Workload and a NodePool through the API, and an hour of a trickle and a burst in the stats."""
     workload = {**EXAMPLES["Workload"], "spec": {**EXAMPLES["Workload"]["spec"], "nodePools": ["general"]}}
     post(client, "/workloads", workload)
-    post(client, "/workloads", {**workload, "metadata": {"name": "idle-fleet"}})  # nothing recorded for it
+    idle = {**workload["spec"], "target": {**workload["spec"]["target"], "service": "idle-fleet"}}  # one owner each
+    post(client, "/workloads", {**workload, "metadata": {"name": "idle-fleet"}, "spec": idle})  # nothing recorded for it
     post(client, "/nodepools", EXAMPLES["NodePool"])
     start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=50)
     for minute in range(40):
