@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONFORMANCE = 'lands with issue "Conformance"; refused until then'
-
 MAPPED, NOTE, REFUSED, UNKNOWN, INVALID = "mapped", "note", "refused", "unknown", "invalid"
 # What stops a manifest from being applied: nothing is written while any of these stands.
 BLOCKING = (REFUSED, UNKNOWN, INVALID)
