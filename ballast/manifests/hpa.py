@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ballast.manifests import kubernetes, quantity
-from ballast.manifests.findings import Translation, unknown_fields
+from ballast.manifests.findings import ANY, FREE_MAP, Translation
 from ballast.manifests.kubernetes import CLOUDWATCH_NAMESPACE, ECS_SERVICE, Context
 
 KIND = "HorizontalPodAutoscaler"
@@ -11,15 +11,15 @@ STATISTIC = "ballast.io/statistic"  # a CloudWatch metric's statistic (External,
 STATISTICS = ("Average", "Sum", "Maximum", "Minimum", "SampleCount")
 DEFAULT_CPU = 80  # the HPA's default when no metric is given
 
+_REF = {"apiVersion": None, "kind": None, "name": None}
 _TARGET = {"type": None, "averageUtilization": None, "averageValue": None, "value": None}
-_IDENTIFIER = {"name": None, "selector": {"matchLabels": None, "matchExpressions": None}}
+_IDENTIFIER = {"name": None, "selector": {"matchLabels": FREE_MAP, "matchExpressions": [ANY]}}
 _METRIC = {"type": None,
            "resource": {"name": None, "target": _TARGET},
            "containerResource": {"name": None, "container": None, "target": _TARGET},
            "pods": {"metric": _IDENTIFIER, "target": _TARGET},
-           "object": {"describedObject": None, "metric": _IDENTIFIER, "target": _TARGET},
+           "object": {"describedObject": _REF, "metric": _IDENTIFIER, "target": _TARGET},
            "external": {"metric": _IDENTIFIER, "target": _TARGET}}
-_REF = {"apiVersion": None, "kind": None, "name": None}
 SHAPES = {
     "autoscaling/v2": {"spec": {"scaleTargetRef": _REF, "minReplicas": None, "maxReplicas": None, "metrics": [_METRIC],
                                 "behavior": kubernetes.BEHAVIOR_SHAPE}},
@@ -33,9 +33,10 @@ _BLOCKS = {"Resource": "resource", "ContainerResource": "containerResource", "Ex
 
 def to_workload(document: dict, context: Context) -> Translation:
     version = document["apiVersion"]
-    translation = Translation(f"{KIND}/{(document.get('metadata') or {}).get('name')}", {})
-    shape = {"apiVersion": None, "kind": None, "metadata": kubernetes.METADATA_SHAPE, "status": None, **SHAPES[version]}
-    translation.unknown(unknown_fields(document, shape))
+    shape = {"apiVersion": None, "kind": None, "metadata": kubernetes.METADATA_SHAPE, "status": ANY, **SHAPES[version]}
+    translation, readable = kubernetes.start(KIND, document, shape)
+    if not readable:
+        return translation
     metadata, namespace, annotations = kubernetes.begin(document, translation)
     spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
     if version == "autoscaling/v1":
@@ -87,7 +88,8 @@ def _metric(metric: object, annotations: dict, t: Translation, path: str) -> dic
 def _resource(kind: str, resource: dict, ecs: bool, t: Translation, path: str) -> dict | None:
     """Resource and ContainerResource: a task's, or one container's, cpu or memory against its request."""
     block = _BLOCKS[kind]
-    name, target, container = resource.get("name"), resource.get("target") or {}, resource.get("container")
+    name, target = resource.get("name"), resource.get("target") or {}
+    container = resource.get("container") if kind == "ContainerResource" else None
     if name not in ("cpu", "memory"):
         t.refuse(f"{path}.{block}.name", f"Ballast reads cpu and memory, not {name!r}")
         return None
@@ -153,15 +155,26 @@ def _namespace(annotations: dict, t: Translation, path: str, kind: str, example:
     return namespace
 
 
-def _external(external: dict, annotations: dict, t: Translation, path: str) -> dict | None:
-    series = _series(external.get("metric") or {}, t, f"{path}.external.metric")
+def _in_namespace(block: dict, annotations: dict, t: Translation, path: str, kind: str,
+                  example: str) -> tuple[str, str, dict, str, dict] | None:
+    """An External or Object metric's namespace (the annotation's), name, dimensions, statistic and Value or
+    AverageValue target."""
+    field = kind.lower()
+    series = _series(block.get("metric") or {}, t, f"{path}.{field}.metric")
     if series is None:
         return None
-    namespace = _namespace(annotations, t, path, "External", "AWS/SQS")
-    target = _target(external.get("target") or {}, ("Value", "AverageValue"), t, f"{path}.external.target")
+    namespace = _namespace(annotations, t, path, kind, example)
+    target = _target(block.get("target") or {}, ("Value", "AverageValue"), t, f"{path}.{field}.target")
     if not namespace or target is None:
         return None
-    name, dimensions, statistic = series
+    return (namespace, *series, target)
+
+
+def _external(external: dict, annotations: dict, t: Translation, path: str) -> dict | None:
+    read = _in_namespace(external, annotations, t, path, "External", "AWS/SQS")
+    if read is None:
+        return None
+    namespace, name, dimensions, statistic, target = read
     found = {"namespace": namespace, "name": name, "statistic": statistic, **({"dimensions": dimensions} if dimensions else {})}
     t.mapped(path, f"spec.metrics: CloudWatch {namespace} {name} ({statistic}), {_shown(target)}")
     return {"type": "External", "external": {"metric": found, "target": target}}
@@ -200,14 +213,10 @@ def _object(block: dict, annotations: dict, t: Translation, path: str) -> dict |
     if "apiVersion" in described:
         t.note(f"{path}.object.describedObject.apiVersion", "a CloudWatch dimension has no API group: the kind is "
                                                             "read as the dimension's name")
-    series = _series(block.get("metric") or {}, t, f"{path}.object.metric")
-    if series is None:
+    read = _in_namespace(block, annotations, t, path, "Object", "AWS/SQS, the object a QueueName")
+    if read is None:
         return None
-    namespace = _namespace(annotations, t, path, "Object", "AWS/SQS, the object a QueueName")
-    target = _target(block.get("target") or {}, ("Value", "AverageValue"), t, f"{path}.object.target")
-    if not namespace or target is None:
-        return None
-    name, dimensions, statistic = series
+    namespace, name, dimensions, statistic, target = read
     if described["kind"] in dimensions:
         t.invalid(f"{path}.object.metric.selector.matchLabels[{described['kind']}]", "is the described object's "
                                                                                      "dimension already")

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from ballast.manifests import quantity
-from ballast.manifests.findings import Translation
+from ballast.manifests.findings import ANY, FREE_MAP, Translation, unknown_fields, wrong_types
 
 API_VERSION = "ballast.io/v1"
 ORIGINAL = "ballast.io/original"  # the source manifest, as JSON, on the Workload translated from it
@@ -20,8 +20,8 @@ READ_ANNOTATIONS = (CLUSTER, ECS_SERVICE, LAUNCH_TYPE, NODE_POOLS, CLOUDWATCH_NA
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SERVER_OWNED = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
                 "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "generateName")
-METADATA_SHAPE = {"name": None, "namespace": None, "labels": None, "annotations": None,
-                  **{key: None for key in SERVER_OWNED}}
+METADATA_SHAPE = {"name": None, "namespace": None, "labels": FREE_MAP, "annotations": FREE_MAP,
+                  **{key: ANY for key in SERVER_OWNED}}
 BEHAVIOR_RULES = {"stabilizationWindowSeconds": None, "selectPolicy": None, "tolerance": None,
                   "policies": [{"type": None, "value": None, "periodSeconds": None}]}
 BEHAVIOR_SHAPE = {"scaleUp": BEHAVIOR_RULES, "scaleDown": BEHAVIOR_RULES}
@@ -43,6 +43,18 @@ class Context:
     @classmethod
     def from_flags(cls, cluster: str | None = None, region: str | None = None) -> "Context":
         return cls(cluster, region, os.environ.get("BALLAST_CLUSTER") or None)
+
+
+def start(kind: str, document: dict, shape: dict) -> tuple[Translation, bool]:
+    """The translation of a manifest of `shape`, its unknown fields named, and whether it can be read on: not when a
+    field's value is not even of its kind (a string where a mapping goes), each such field then invalid."""
+    meta = document.get("metadata")
+    t = Translation(f"{kind}/{meta.get('name') if isinstance(meta, dict) else None}", {})
+    t.unknown(unknown_fields(document, shape))
+    wrong = wrong_types(document, shape)
+    for path, why in wrong:
+        t.invalid(path, why)
+    return t, not wrong
 
 
 def begin(document: dict, t: Translation) -> tuple[dict, str, dict]:

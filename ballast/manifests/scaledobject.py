@@ -3,7 +3,7 @@ triggers.py (upstream apis/keda/v1alpha1/scaledobject_types.go and pkg/scaling/e
 from __future__ import annotations
 
 from ballast.manifests import kubernetes, triggers
-from ballast.manifests.findings import Translation, unknown_fields
+from ballast.manifests.findings import ANY, FREE_MAP, Translation
 from ballast.manifests.kubernetes import ECS_SERVICE, Context
 
 KIND = "ScaledObject"
@@ -18,23 +18,24 @@ DEFAULT_MIN, DEFAULT_MAX, DEFAULT_COOLDOWN_S = 0, 100, 300
 # KEDA's executor leaves rest for max(minReplicaCount, 1) and lets the HPA's policies pace the rest (scaleFromZeroOrIdle):
 # Ballast's "Paced" activation.
 ACTIVATION = "Paced"
-_TRIGGER = {"type": None, "name": None, "metadata": None, "authenticationRef": {"name": None, "kind": None},
+_TRIGGER = {"type": None, "name": None, "metadata": FREE_MAP, "authenticationRef": {"name": None, "kind": None},
             "metricType": None, "useCachedMetrics": None}
 _BEHAVIOR = kubernetes.BEHAVIOR_SHAPE
-SHAPE = {"apiVersion": None, "kind": None, "metadata": kubernetes.METADATA_SHAPE, "status": None, "spec": {
+SHAPE = {"apiVersion": None, "kind": None, "metadata": kubernetes.METADATA_SHAPE, "status": ANY, "spec": {
     "scaleTargetRef": {"apiVersion": None, "kind": None, "name": None, "envSourceContainerName": None},
     "pollingInterval": None, "cooldownPeriod": None, "initialCooldownPeriod": None, "idleReplicaCount": None,
     "minReplicaCount": None, "maxReplicaCount": None,
     "fallback": {"failureThreshold": None, "replicas": None, "behavior": None},
     "advanced": {"restoreToOriginalReplicaCount": None,
                  "horizontalPodAutoscalerConfig": {"name": None, "behavior": _BEHAVIOR},
-                 "scalingModifiers": None},
+                 "scalingModifiers": ANY},
     "triggers": [_TRIGGER]}}
 
 
 def to_workload(document: dict, context: Context) -> Translation:
-    t = Translation(f"{KIND}/{(document.get('metadata') or {}).get('name')}", {})
-    t.unknown(unknown_fields(document, SHAPE))
+    t, readable = kubernetes.start(KIND, document, SHAPE)
+    if not readable:
+        return t
     metadata, namespace, annotations = kubernetes.begin(document, t)
     spec = document.get("spec") if isinstance(document.get("spec"), dict) else {}
     workload: dict = {

@@ -176,3 +176,31 @@ def test_every_unknown_field_is_named_with_its_path_not_only_the_first():
                      "triggers": [{"type": "aws-sqs-queue", "metadata": {"queueURL": "q", "queueLenght": "5"}}]}}
     unknown = {f.path for f in translate(documents.Document("test", body), CONTEXT).blocking}
     assert unknown == {"metadata.lables", "spec.maxReplicas", "spec.triggers[0].metadata.queueLenght"}
+
+
+HPA = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+       "spec": {"scaleTargetRef": {"name": "web"}, "maxReplicas": 3, "metrics": [
+           {"type": "Pods", "pods": {"metric": {"name": "rps"}, "target": {"type": "AverageValue", "averageValue": 5}}}]}}
+SCALED_OBJECT = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "web"},
+                 "spec": {"scaleTargetRef": {"name": "web"}, "triggers": [{"type": "aws-sqs-queue", "metadata": {"queueURL": "q"}}]}}
+
+
+@pytest.mark.parametrize("body, where, value, path", [
+    pytest.param(HPA, ("metadata",), "web", "metadata", id="metadata-a-string"),
+    pytest.param(HPA, ("metadata", "annotations"), ["a"], "metadata.annotations", id="annotations-a-list"),
+    pytest.param(HPA, ("spec", "metrics"), {"type": "Pods"}, "spec.metrics", id="metrics-a-mapping"),
+    pytest.param(HPA, ("spec", "metrics", 0, "type"), ["Pods"], "spec.metrics[0].type", id="type-a-list"),
+    pytest.param(HPA, ("spec", "metrics", 0, "pods", "metric"), "rps", "spec.metrics[0].pods.metric", id="metric-a-string"),
+    pytest.param(HPA, ("spec", "metrics", 0, "pods", "target"), 5, "spec.metrics[0].pods.target", id="target-a-number"),
+    pytest.param(SCALED_OBJECT, ("spec", "triggers", 0, "metadata"), "q", "spec.triggers[0].metadata",
+                 id="trigger-metadata-a-string"),
+    pytest.param(SCALED_OBJECT, ("spec", "advanced"), ["x"], "spec.advanced", id="advanced-a-list"),
+])
+def test_a_field_of_the_wrong_kind_is_invalid_with_its_path_and_nothing_more_is_read(body, where, value, path):
+    broken = json.loads(json.dumps(body))
+    parent = broken
+    for key in where[:-1]:
+        parent = parent[key]
+    parent[where[-1]] = value
+    translation = translate(documents.Document("test", broken), CONTEXT)
+    assert [(f.kind, f.path) for f in translation.blocking] == [("invalid", path)], [f.line() for f in translation.findings]
