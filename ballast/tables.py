@@ -108,22 +108,29 @@ def metric_summaries(spec: dict, status: dict) -> list[str]:
     return [metric_summary(metric, current) for metric, current in zip(metrics, currents)]
 
 
+# Each metric type's block in spec.metrics[] and status.currentMetrics[], as the HPA names them.
+BLOCKS = {"Backlog": "backlog", "Resource": "resource", "ContainerResource": "containerResource",
+          "External": "external", "Pods": "pods", "Object": "object", "Deadline": "deadline"}
+
+
 def metric_summary(metric: dict, current: dict) -> str:
     kind = metric["type"]
-    now = (current.get(kind.lower()) or {}).get("current") or {}
+    block = metric.get(BLOCKS.get(kind, ""), {})
+    now = (current.get(BLOCKS.get(kind, "")) or {}).get("current") or {}
     if kind == "Backlog":
-        return f"{_shown(now.get('averageValue'))}/{_number(metric['backlog']['targetPerReplica'])} (backlog/replica)"
-    if kind == "Resource":
-        target = metric["resource"]["target"]
-        if target["type"] == "Utilization":
-            return f"{metric['resource']['name']}: {_shown(now.get('averageUtilization'), '%')}/{target['averageUtilization']}%"
-        return f"{metric['resource']['name']}: {_shown(now.get('averageValue'))}/{_number(target['averageValue'])}"
+        return f"{_shown(now.get('averageValue'))}/{_number(block['targetPerReplica'])} (backlog/replica)"
     if kind == "Deadline":
-        return f"{_shown(now.get('value'))} queued/drain within {metric['deadline']['seconds']}s"
-    target = metric["external"]["target"]
+        return f"{_shown(now.get('value'))} queued/drain within {block['seconds']}s"
+    target = block["target"]
+    if kind in ("Resource", "ContainerResource"):
+        name = block["name"] if kind == "Resource" else f"{block['container']}/{block['name']}"
+        if target["type"] == "Utilization":
+            return f"{name}: {_shown(now.get('averageUtilization'), '%')}/{target['averageUtilization']}%"
+        return f"{name}: {_shown(now.get('averageValue'))}/{_number(target['averageValue'])}"
+    name = block["metric"]["name"]  # External, Pods, Object
     if target["type"] == "AverageValue":
-        return f"{metric['external']['metric']['name']}: {_shown(now.get('averageValue'))}/{_number(target['averageValue'])} (avg)"
-    return f"{metric['external']['metric']['name']}: {_shown(now.get('value'))}/{_number(target['value'])}"
+        return f"{name}: {_shown(now.get('averageValue'))}/{_number(target['averageValue'])} (avg)"
+    return f"{name}: {_shown(now.get('value'))}/{_number(target['value'])}"
 
 
 def _shown(value, unit: str = "") -> str:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONFORMANCE = 'lands with issue "Conformance"; refused until then'
-
 MAPPED, NOTE, REFUSED, UNKNOWN, INVALID = "mapped", "note", "refused", "unknown", "invalid"
 # What stops a manifest from being applied: nothing is written while any of these stands.
 BLOCKING = (REFUSED, UNKNOWN, INVALID)
@@ -50,12 +48,17 @@ class Translation:
         return [f for f in self.findings if f.kind in BLOCKING]
 
 
+# In a shape: a mapping of any keys (labels, annotations, matchLabels, a trigger's metadata); anything at all (status).
+FREE_MAP, ANY = "mapping", "any"
+
+
 def unknown_fields(document: object, shape: object, path: str = "") -> list[str]:
     """Every field of `document` that `shape` does not name, with its path (all of them, not the first).
 
-    A shape is a dict of field → shape, a one-item list [shape] for arrays, or None for anything (free maps, scalars).
+    A shape is a dict of field → shape, a one-item list [shape] for arrays, FREE_MAP for a mapping of any keys, ANY for
+    anything, or None for a single value (a string, a number, a bool).
     """
-    if shape is None:
+    if shape in (None, FREE_MAP, ANY):
         return []
     if isinstance(shape, list):
         if not isinstance(document, list):
@@ -71,3 +74,23 @@ def unknown_fields(document: object, shape: object, path: str = "") -> list[str]
         else:
             found += unknown_fields(value, shape[key], where)
     return found
+
+
+def wrong_types(document: object, shape: object, path: str = "") -> list[tuple[str, str]]:
+    """Every field whose value is not what its shape holds (a mapping, or a list), with its path and what it must be:
+    the translation reads nothing of a manifest until these are mended."""
+    if shape == ANY or document is None:  # a field left empty (`metrics:`) is a field unset, as Kubernetes reads it
+        return []
+    if shape is None:
+        kind = "a list" if isinstance(document, list) else "a mapping" if isinstance(document, dict) else None
+        return [(path, f"must be a single value, got {kind}")] if kind else []
+    if isinstance(shape, list):
+        if not isinstance(document, list):
+            return [(path, f"must be a list, got {type(document).__name__}")]
+        return [p for i, item in enumerate(document) for p in wrong_types(item, shape[0], f"{path}[{i}]")]
+    if not isinstance(document, dict):
+        return [(path or "(document)", f"must be a mapping, got {type(document).__name__}")]
+    if shape == FREE_MAP:
+        return []
+    return [p for key, value in document.items() if key in shape
+            for p in wrong_types(value, shape[key], f"{path}.{key}" if path else str(key))]

@@ -6,20 +6,22 @@ import os
 import re
 from dataclasses import dataclass
 
-from ballast.manifests.findings import CONFORMANCE, Translation
+from ballast.manifests import quantity
+from ballast.manifests.findings import ANY, FREE_MAP, Translation, unknown_fields, wrong_types
 
 API_VERSION = "ballast.io/v1"
 ORIGINAL = "ballast.io/original"  # the source manifest, as JSON, on the Workload translated from it
 CLUSTER, ECS_SERVICE, LAUNCH_TYPE = "ballast.io/cluster", "ballast.io/ecs-service", "ballast.io/launch-type"
 NODE_POOLS = "ballast.io/node-pools"
-# An HPA's External metrics are CloudWatch metrics in this namespace (a label value cannot hold AWS/SQS's '/').
+# An HPA's External and Object metrics, and its Pods metrics with a selector, are CloudWatch metrics in this namespace
+# (a label value cannot hold AWS/SQS's '/').
 CLOUDWATCH_NAMESPACE = "ballast.io/cloudwatch-namespace"
 READ_ANNOTATIONS = (CLUSTER, ECS_SERVICE, LAUNCH_TYPE, NODE_POOLS, CLOUDWATCH_NAMESPACE)
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SERVER_OWNED = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
                 "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "generateName")
-METADATA_SHAPE = {"name": None, "namespace": None, "labels": None, "annotations": None,
-                  **{key: None for key in SERVER_OWNED}}
+METADATA_SHAPE = {"name": None, "namespace": None, "labels": FREE_MAP, "annotations": FREE_MAP,
+                  **{key: ANY for key in SERVER_OWNED}}
 BEHAVIOR_RULES = {"stabilizationWindowSeconds": None, "selectPolicy": None, "tolerance": None,
                   "policies": [{"type": None, "value": None, "periodSeconds": None}]}
 BEHAVIOR_SHAPE = {"scaleUp": BEHAVIOR_RULES, "scaleDown": BEHAVIOR_RULES}
@@ -41,6 +43,18 @@ class Context:
     @classmethod
     def from_flags(cls, cluster: str | None = None, region: str | None = None) -> "Context":
         return cls(cluster, region, os.environ.get("BALLAST_CLUSTER") or None)
+
+
+def start(kind: str, document: dict, shape: dict) -> tuple[Translation, bool]:
+    """The translation of a manifest of `shape`, its unknown fields named, and whether it can be read on: not when a
+    field's value is not even of its kind (a string where a mapping goes), each such field then invalid."""
+    meta = document.get("metadata")
+    t = Translation(f"{kind}/{meta.get('name') if isinstance(meta, dict) else None}", {})
+    t.unknown(unknown_fields(document, shape))
+    wrong = wrong_types(document, shape)
+    for path, why in wrong:
+        t.invalid(path, why)
+    return t, not wrong
 
 
 def begin(document: dict, t: Translation) -> tuple[dict, str, dict]:
@@ -141,7 +155,7 @@ def node_pools(annotations: dict, t: Translation) -> list[str] | None:
 
 
 def behavior(rules: object, t: Translation, path: str) -> dict | None:
-    """HPA behavior, verbatim: Ballast's behavior is the HPA's but for the per-direction tolerance."""
+    """HPA behavior, verbatim but for each direction's tolerance: a quantity ("50m", "0.05") there, a number here."""
     if rules is None:
         return None
     if not isinstance(rules, dict):
@@ -155,11 +169,47 @@ def behavior(rules: object, t: Translation, path: str) -> dict | None:
         if not isinstance(part, dict):
             t.invalid(f"{path}.{direction}", "must be a mapping")
             continue
-        if "tolerance" in part:
-            t.refuse(f"{path}.{direction}.tolerance", f"a tolerance per direction {CONFORMANCE}")
         kept[direction] = {k: v for k, v in part.items() if k != "tolerance"}
+        if "tolerance" in part:
+            tolerance = _tolerance(part["tolerance"], t, f"{path}.{direction}.tolerance")
+            if tolerance is not None:
+                kept[direction]["tolerance"] = tolerance
+                t.mapped(f"{path}.{direction}.tolerance", f"spec.behavior.{direction}.tolerance: {tolerance:g} "
+                                                          f"(Kubernetes 1.33's HPAConfigurableTolerance)")
     t.mapped(path, "spec.behavior (verbatim)")
     return kept
+
+
+def _tolerance(raw: object, t: Translation, path: str) -> float | None:
+    try:
+        value = quantity.parse(raw)
+    except ValueError:
+        t.invalid(path, f"must be a quantity like 0.05 or 50m, got {raw!r}")
+        return None
+    if value < 0:  # upstream validation: a tolerance below zero is refused
+        t.invalid(path, f"must be at least 0, got {raw!r}")
+        return None
+    return round(value, 9)
+
+
+def average_value(resource: str, raw: object, ecs_container: bool = False) -> tuple[float, str]:
+    """A cpu or memory AverageValue quantity in the unit Ballast compares it in, and how to say it; ValueError if it is
+    not a quantity. cpu in millicores, memory in MiB; an ECS container's cpu in ECS's CPU units (1024 a vCPU)."""
+    if resource == "memory":
+        value = quantity.mebibytes(raw)
+        return value, f"{value:g} MiB"
+    value = quantity.millicores(raw)
+    if ecs_container:
+        units = quantity.ecs_cpu_units(value)
+        return units, f"{units:g} ECS CPU units ({value:g} millicores)"
+    return value, f"{value:g} millicores"
+
+
+def average_value_text(resource: str, value: float, ecs_container: bool = False) -> str:
+    """The quantity a cpu or memory AverageValue is written as in a Kubernetes manifest: the way back of average_value."""
+    if resource == "memory":
+        return quantity.memory_text(value)
+    return quantity.cpu_text(quantity.millicores_of_ecs_cpu_units(value) if ecs_container else value)
 
 
 def replicas(value: object, t: Translation, path: str, to: str, default: int | None = None) -> int | None:

@@ -34,3 +34,30 @@ def cpu_text(millicores_value: float) -> str:
 
 def memory_text(mebibytes_value: float) -> str:
     return f"{mebibytes_value:g}Mi" if mebibytes_value % 1024 else f"{int(mebibytes_value // 1024)}Gi"
+
+
+def plain(value: float) -> str:
+    """A number as a person reads it, and exactly: 2097152, not 2.09715e+06; 0.05 as 0.05."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def decimal_text(value: float) -> str:
+    """A plain number as Kubernetes writes the quantity back: 0.05 as "50m", 2 as "2" (a tolerance, say)."""
+    for suffix, scale in (("", 1), ("m", 1e3), ("u", 1e6), ("n", 1e9)):
+        scaled = round(value * scale, 6)
+        if scaled.is_integer():
+            return f"{int(scaled)}{suffix}"
+    return f"{value:g}"
+
+
+# ECS counts CPU in units of 1/1024 vCPU, and Container Insights reports an ECS container's use in them: a container's
+# cpu AverageValue on ECS is compared in those units, a whole task's (Resource) in millicores.
+ECS_CPU_UNITS_PER_CORE = 1024
+
+
+def ecs_cpu_units(millicores_value: float) -> float:
+    return round(millicores_value * ECS_CPU_UNITS_PER_CORE / 1000, 3)
+
+
+def millicores_of_ecs_cpu_units(units: float) -> float:
+    return round(units * 1000 / ECS_CPU_UNITS_PER_CORE, 3)

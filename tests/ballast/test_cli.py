@@ -1,6 +1,7 @@
 """The `ballast` command run as a user runs it: a process of its own against the local runtime's API server."""
 import json
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,6 +171,26 @@ def test_apply_dry_run_server_validates_and_writes_nothing(ballast):
     ran = ballast("apply", "-f", str(FIXTURES / "hpa/php-apache.yaml"), "--dry-run=server")
     assert ran.code == 0 and ran.lines[-1] == "workload.ballast.io/php-apache created (server dry run)"
     assert ballast("get", "wl", "php-apache").code == 1
+
+
+# Translations of the settings the decision core follows (tolerance, Pods/Object/ContainerResource metrics, idle count,
+# pause annotations, in-flight messages left out), by the Workload each becomes.
+SETTINGS = {"hpa/multiple-metrics-cloudwatch.yaml": "php-apache", "hpa/queue-age.yaml": "ingest",
+            "hpa/container-resource-ecs.json": "api", "hpa/tolerance-blog.yaml": "my-app", "scaledobject/idle.yaml": "render",
+            "scaledobject/cpu-container.yaml": "cpu-scaledobject", "scaledobject/paused-scale-in.yaml": "batch",
+            "scaledobject/in-flight-off.yaml": "mailer"}
+
+
+def test_apply_dry_run_server_takes_the_settings_the_decision_core_follows(ballast, tmp_path):
+    for name in SETTINGS:
+        shutil.copy(FIXTURES / name, tmp_path / name.replace("/", "-"))
+    ran = ballast("apply", "-f", str(tmp_path), "--dry-run=server")
+    assert ran.code == 0, ran.err
+    assert sorted(line for line in ran.lines if line.startswith("workload.ballast.io/")) == \
+        sorted(f"workload.ballast.io/{workload} created (server dry run)" for workload in SETTINGS.values())
+    assert "  spec.behavior.scaleDown.tolerance → spec.behavior.scaleDown.tolerance: 0.05 (Kubernetes 1.33's " \
+           "HPAConfigurableTolerance)" in ran.lines
+    assert all(ballast("get", "wl", workload).code == 1 for workload in ("render", "batch"))  # nothing written
 
 
 def test_patch_scale_and_describe(ballast, tmp_path):

@@ -176,10 +176,12 @@ def test_apply_dry_run_client_needs_no_server(tmp_path):
 
 
 def test_a_refused_manifest_lists_every_problem_and_applies_nothing(tmp_path):
-    ran = ballast("apply", "-f", str(ROOT / "tests/ballast/fixtures/scaledobject/full-spec.yaml"), "--dry-run=client",
-                  "--cluster", "prod")
+    full_spec = (ROOT / "tests/ballast/fixtures/scaledobject/full-spec.yaml").read_text()
+    manifest = tmp_path / "full-spec.yaml"
+    manifest.write_text(full_spec.replace("  pollingInterval: 30\n", "  pollingInterval: 30\n  initialCooldownPeriod: 120\n"))
+    ran = ballast("apply", "-f", str(manifest), "--dry-run=client", "--cluster", "prod")
     assert ran.code == 2
-    assert "spec.idleReplicaCount" in ran.err and "spec.fallback" in ran.err and 'issue "Conformance"' in ran.err
+    assert "refused: spec.fallback" in ran.err and "refused: spec.initialCooldownPeriod" in ran.err
     assert ran.err.strip().splitlines()[-1].startswith("error: nothing applied: 2 problems")
 
 

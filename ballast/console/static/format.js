@@ -33,18 +33,25 @@ export function metricSummaries(spec, status = {}) {
   return metrics.map((metric, i) => metricSummary(metric, currents[i] || {}));
 }
 
+// Each metric type's block in spec.metrics[] and status.currentMetrics[], as the HPA names them.
+const BLOCKS = {Backlog: "backlog", Resource: "resource", ContainerResource: "containerResource", External: "external",
+                Pods: "pods", Object: "object", Deadline: "deadline"};
+
 function metricSummary(metric, current) {
-  const now = (current[metric.type.toLowerCase()] || {}).current || {};
-  if (metric.type === "Backlog") return `${shown(now.averageValue)}/${metric.backlog.targetPerReplica} (backlog/replica)`;
-  if (metric.type === "Resource") {
-    const target = metric.resource.target;
-    if (target.type === "Utilization") return `${metric.resource.name}: ${shown(now.averageUtilization, "%")}/${target.averageUtilization}%`;
-    return `${metric.resource.name}: ${shown(now.averageValue)}/${target.averageValue}`;
+  const key = BLOCKS[metric.type];
+  const block = metric[key] || {};
+  const now = (current[key] || {}).current || {};
+  if (metric.type === "Backlog") return `${shown(now.averageValue)}/${block.targetPerReplica} (backlog/replica)`;
+  if (metric.type === "Deadline") return `${shown(now.value)} queued/drain within ${block.seconds}s`;
+  const target = block.target || {};
+  if (metric.type === "Resource" || metric.type === "ContainerResource") {
+    const name = metric.type === "Resource" ? block.name : `${block.container}/${block.name}`;
+    if (target.type === "Utilization") return `${name}: ${shown(now.averageUtilization, "%")}/${target.averageUtilization}%`;
+    return `${name}: ${shown(now.averageValue)}/${target.averageValue}`;
   }
-  if (metric.type === "Deadline") return `${shown(now.value)} queued/drain within ${metric.deadline.seconds}s`;
-  const target = metric.external.target;
-  if (target.type === "AverageValue") return `${metric.external.metric.name}: ${shown(now.averageValue)}/${target.averageValue} (avg)`;
-  return `${metric.external.metric.name}: ${shown(now.value)}/${target.value}`;
+  const name = block.metric?.name ?? metric.type;  // External, Pods, Object
+  if (target.type === "AverageValue") return `${name}: ${shown(now.averageValue)}/${target.averageValue} (avg)`;
+  return `${name}: ${shown(now.value)}/${target.value}`;
 }
 
 export function reference(target) {

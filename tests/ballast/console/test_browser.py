@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from ballast import tables
 from ballast.api_client import Api, ApiError
 from ballast.console.server import Console
 from tests.ballast.console.conftest import PHONE, eventually, screenshot
@@ -347,4 +348,16 @@ def test_at_phone_width_nothing_overflows_and_the_keyboard_reaches_every_section
     unlabelled = page.evaluate("""[...document.querySelectorAll('input, select, textarea, button')]
         .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim()).length""")
     assert unlabelled == 0
+    assert page.errors == []
+
+
+def test_the_page_summarises_every_metric_type_as_get_workloads_does(open_console):
+    from tests.ballast.test_tables import METRICS
+
+    page = open_console("#/workloads")
+    spec = {"metrics": [metric for metric, _, _ in METRICS]}
+    for status in ({"currentMetrics": [current for _, current, _ in METRICS]}, {}):
+        shown = page.evaluate("async ([spec, status]) => (await import('/static/format.js')).metricSummaries(spec, status)",
+                              [spec, status])
+        assert shown == tables.metric_summaries(spec, status)
     assert page.errors == []
