@@ -113,8 +113,8 @@ def _sqs(trigger: dict, metadata: dict, context: Context, t: Translation, path: 
     counted = ["visible"] + (["in-flight"] if in_flight else []) + (["delayed"] if delayed else [])
     t.mapped(path, f"spec.metrics: backlog ({', '.join(counted)} messages) {length:g} per replica, active above "
                    f"{activation:g}")
-    # includeDelayed, not scaleOnDelayed: the API defaults includeDelayed to false and requires the two to agree.
-    found = {"name": name, "includeDelayed": delayed, **({} if in_flight else {"scaleOnInFlight": False})}
+    # KEDA's defaults (in-flight counted, delayed not) are the API's too: only a departure from them is written.
+    found = {"name": name, **({"scaleOnDelayed": True} if delayed else {}), **({} if in_flight else {"scaleOnInFlight": False})}
     return {"type": "Backlog", "backlog": {"targetPerReplica": length, "activationThreshold": activation}}, found
 
 

@@ -160,7 +160,7 @@ def test_apply_of_a_scaledobject_against_the_runtimes_region(ballast):
     assert ran.code == 0, ran.err
     assert "  note: spec.triggers[0].metadata.identityOwner: Ballast reads metrics with its own IAM role" in ran.lines
     spec = json.loads(ballast("get", "wl", "orders-consumer", "-o", "json").out)["spec"]
-    assert spec["queue"] == {"name": "orders", "includeDelayed": True} and spec["cooldownSeconds"] == 120
+    assert spec["queue"] == {"name": "orders", "scaleOnDelayed": True} and spec["cooldownSeconds"] == 120
     # KEDA's example queue is in eu-west-1; this controller reads us-east-1: refused, not silently unreadable.
     refused = ballast("apply", "-f", str(FIXTURES / "scaledobject/sqs.yaml"))
     assert refused.code == 2 and "spec.triggers[0].metadata.awsRegion" in refused.err

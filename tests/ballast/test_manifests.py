@@ -111,7 +111,7 @@ def test_harmless_fields_are_notes_and_the_translation_says_where_each_field_wen
     notes = {f.path for f in translation.findings if f.kind == NOTE}
     assert {"spec.triggers[0].authenticationRef", "spec.triggers[0].metadata.awsRegion"} <= notes
     spec = translation.workload["spec"]
-    assert spec["queue"] == {"name": "myQueue", "includeDelayed": False}
+    assert spec["queue"] == {"name": "myQueue"}
     assert spec["metrics"] == [{"type": "Backlog", "backlog": {"targetPerReplica": 5, "activationThreshold": 0}}]
     assert (spec["minReplicas"], spec["maxReplicas"], spec["cooldownSeconds"]) == (0, 100, 300)  # KEDA's defaults
     assert spec["target"] == {"kind": "Deployment", "cluster": "prod", "namespace": "default", "name": "nginx-deployment"}
@@ -124,7 +124,7 @@ def test_a_queue_in_another_region_than_the_controllers_is_refused():
 
 
 @pytest.mark.parametrize("name, spec", [
-    ("scaledobject/sqs-pod-identity.yaml", {"queue": {"name": "orders", "includeDelayed": True}, "cooldownSeconds": 120,
+    ("scaledobject/sqs-pod-identity.yaml", {"queue": {"name": "orders", "scaleOnDelayed": True}, "cooldownSeconds": 120,
                                             "metrics": [{"type": "Backlog", "backlog": {"targetPerReplica": 10, "activationThreshold": 2}}]}),
     ("scaledobject/paused.yaml", {"replicas": 2, "target": {"kind": "Deployment", "cluster": "analytics",
                                                             "namespace": "default", "name": "nightly-export"}}),

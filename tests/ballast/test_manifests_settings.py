@@ -77,8 +77,8 @@ def test_a_tolerance_that_is_no_quantity_or_below_zero_is_invalid(tolerance):
             "type": "AverageValue", "averageValue": 512}}},
         {"type": "ContainerResource", "containerResource": {"name": "memory", "container": "envoy", "target": {
             "type": "AverageValue", "averageValue": 256}}}]}),
-    ("scaledobject/sqs-visible-only.yaml", {"queue": {"name": "myQueue", "includeDelayed": False, "scaleOnInFlight": False}}),
-    ("scaledobject/in-flight-off.yaml", {"queue": {"name": "mail", "includeDelayed": False, "scaleOnInFlight": False}}),
+    ("scaledobject/sqs-visible-only.yaml", {"queue": {"name": "myQueue", "scaleOnInFlight": False}}),
+    ("scaledobject/in-flight-off.yaml", {"queue": {"name": "mail", "scaleOnInFlight": False}}),
     ("scaledobject/idle.yaml", {"idleReplicas": 0, "minReplicas": 10, "maxReplicas": 100, "activation": "Paced",
                                 "behavior": {"scaleDown": {"tolerance": 0.05}},
                                 "metrics": [{"type": "Backlog", "backlog": {"targetPerReplica": 20, "activationThreshold": 3}}]}),
