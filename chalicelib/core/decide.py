@@ -241,12 +241,19 @@ def _backlog(workload: Workload, observed: Observation) -> int:
 
 def _nodes_wanted_in_s(workload: Workload, observed: Observation, history: History, pools, pool_histories,
                        now: datetime) -> float | None:
-    """When a drained workload will want nodes again: its next work, and for a batching one the wait it allows."""
+    """When a drained workload will want nodes again: its next work, and for a batching one the wait it allows.
+
+    A workload with a latency bound wants nodes no sooner than that wait even when nothing predicts its next work: an
+    item arriving at once may wait for a batch. Without this a trickle across a pool's queues, each item coming
+    before the pool's break-even time, kept a node up all night for a few seconds of work a minute.
+    """
     if not backlog.is_drained(workload, observed):
         return None
     arrival_in_s = backlog.next_work_in_s(history, now)
     if arrival_in_s is None:
-        return None
+        if idle.latency_bound_s(workload) is None:
+            return None
+        arrival_in_s = 0.0
     cold_start_s = idle.slow_startup_s(workload, history) + idle.BOOT_MARGIN * nodes.boot_s(workload, pools,
                                                                                              pool_histories)
     return arrival_in_s + idle.hold_s(workload, cold_start_s)
