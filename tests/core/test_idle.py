@@ -162,6 +162,25 @@ def test_a_batch_rides_a_ready_node_that_has_room():
     assert tick.workloads[wl.name].replicas == 1
 
 
+@pytest.mark.parametrize("latency, want_nodes", [
+    # Nothing predicts the next item: a node is kept its break-even time, as ever, for a workload that cannot wait...
+    pytest.param(None, 1, id="no-bound-kept-its-break-even"),
+    # ...but an item of a batching one may wait for the next batch, so the node is not wanted again before that wait
+    # (300 s less a slow start-up and boot): it goes once its work is done, rather than being kept by a trickle whose
+    # items each come within its break-even time.
+    pytest.param(300, 0, id="batching-goes-once-done"),
+    # A bound too tight to batch within leaves the break-even keep alone.
+    pytest.param(120, 1, id="tight-bound-kept-its-break-even"),
+])
+def test_a_node_of_drained_batching_workloads_goes_once_its_work_is_done(latency, want_nodes):
+    wl = workload(min_replicas=0, cooldown_s=None, node_pools=("general",))
+    wl = type(wl)(**{**wl.__dict__, "latency_bound_s": latency})
+    history = History(queue_last_nonempty_at=ago(20), startup_s=10.0, startup_dev_s=1.0)  # no gap learned
+    tick = decide_tick((wl,), {"general": pool(unneeded_s=None)}, {wl.name: Observation(0, queue=DRAINED)}, {wl.name: history},
+                       {"general": PoolObservation(1, 1)}, NOW, {"general": PoolHistory((ago(20),), boot_s=90.0)})
+    assert tick.pools["general"].nodes == want_nodes
+
+
 def test_the_waiting_clock_starts_at_the_first_sight_of_work_and_stops_at_the_start():
     wl = workload(min_replicas=0)
     started = backlog.remember(wl, Observation(0, queue=QueueDepth(1)), History(), NOW)
