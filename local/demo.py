@@ -234,6 +234,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
 
 
 def print_report(built: dict, out: Path, console: Console) -> None:
+    console.print()  # the live view's last line (the console's address) may end without one
     table = Table(title="Ballast demo report", title_justify="left")
     for column in ("operation", "uploaded", "done", "failed", "p50 s", "p95 s", "replica-s", "peak replicas", "peak pending"):
         table.add_column(column, justify="left" if column == "operation" else "right")
