@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("out"))
     parser.add_argument("--timeout", type=float, help="seconds before giving up; default grows with the batch")
     parser.add_argument("--nodes", type=int, default=Shape.nodes, help="local nodes (1 CPU each); default: one per core, at least 2")
+    parser.add_argument("--scale-down-after", type=int, default=Shape.node_unneeded_s, metavar="SECONDS",
+                        help="how long a local node stays unneeded before it goes (the pool's scaleDownUnneededSeconds)")
     parser.add_argument("--quiet", action="store_true", help="no live view, only the report")
     return parser.parse_args(argv)
 
@@ -167,7 +169,7 @@ def at_zero(sample) -> bool:
 def run(args: argparse.Namespace, console: Console) -> dict:
     from local.timeline import Timeline
 
-    runtime = Runtime(args.out, Shape(nodes=args.nodes))
+    runtime = Runtime(args.out, Shape(nodes=args.nodes, node_unneeded_s=args.scale_down_after))
     timeline, built, dashboard = None, None, None
     try:
         with busy(console, "starting moto, the stack, the API server, the pump and the node agent …"):

@@ -20,7 +20,8 @@ def run(tmp_path_factory):
     # A process of its own, as `make demo` runs: the test sees its exit code, its files and that nothing outlives it.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BALLAST_"))}
     done = subprocess.run([sys.executable, "-m", "local.demo", "--n", str(N), "--seed", "3", "--sizes", "small,1080p",
-                           "--bad-fraction", "0.1", "--out", str(out), "--quiet", "--timeout", "150"],
+                           "--bad-fraction", "0.1", "--out", str(out), "--quiet", "--timeout", "150",
+                           "--scale-down-after", "5"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else None
     return done, out, report
