@@ -32,13 +32,24 @@ class Leases:
             raise translated from None
         return datetime.fromtimestamp(expires, timezone.utc)
 
-    def release_lease(self, name: str, holder: str) -> None:
+    def release_lease(self, name: str, holder: str, unless_woken_after: datetime | None = None) -> bool:
+        """Frees the holder's lease; False, keeping it, when a wake newer than `unless_woken_after` was asked for.
+
+        The check and the delete are one conditional write: a nudge that found the lease held just before an idle
+        holder let go is either seen here (the holder ticks again) or finds the lease free and takes it itself.
+        """
+        condition = Attr("holder").eq(holder)
+        if unless_woken_after is not None:
+            condition &= Attr("wake").not_exists() | Attr("wake").lte(int(unless_woken_after.timestamp() * 1000))
         try:
-            self._table.delete_item(Key={PARTITION: "Lease#ballast", SORT: name}, ConditionExpression=Attr("holder").eq(holder))
+            self._table.delete_item(Key={PARTITION: "Lease#ballast", SORT: name}, ConditionExpression=condition)
         except ClientError as error:
             translated = translate(error, "")
-            if not isinstance(translated, Conflict):  # someone else took over after expiry: theirs to release
+            if not isinstance(translated, Conflict):
                 raise translated from None
+            # Someone else took over after expiry (theirs to release), or a wake came: still ours, tick again.
+            return (self.lease_holder(name) or {}).get("holder") != holder
+        return True
 
     def lease_holder(self, name: str) -> dict | None:
         """{holder, expires (epoch s), wake (epoch s of the newest wake request, or 0)}, or None when free."""

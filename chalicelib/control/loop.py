@@ -30,16 +30,13 @@ def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime]
 
     An invocation that finds the lease held asks the holder to tick now (the nudge path) and returns at once.
     The loop also ends when nothing is running and nothing is queued, so a quiet night costs one tick a minute; a wake
-    asked for during that last tick gets one more (a nudge that found the lease held is not lost to an idle exit).
+    asked for during that last tick gets one more: the release checks for it in the same write, so a nudge that found
+    the lease held is never lost to an idle exit.
     """
     store, holder = adapters.store, f"reconcile-{uuid.uuid4().hex[:12]}"
-    try:
-        store.acquire_lease(LEASE, holder, config.LEASE_TTL_S, clock())
-    except LeaseHeld:
-        store.request_wake(LEASE, clock())
-        logger.info("lease held elsewhere; asked the holder to tick now")
+    if not _acquire_or_wake(store, holder, clock):
         return 0
-    ticks, busy, follow_up = 0, False, None
+    ticks, busy, follow_up, released = 0, False, None, False
     try:
         while True:
             started, begun = clock(), time.monotonic()
@@ -52,18 +49,33 @@ def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime]
             due = begun + config.TICK_INTERVAL_S
             if follow_up is not None and begun < follow_up:
                 due = min(due, follow_up)
-            # A wake asked for while an idle last tick was finishing (new work landed) gets one more tick.
-            if (summary.idle and not _woken_since(store, started)) or \
-                    not _wait_for_next_tick(adapters, holder, started, due, time_left_ms, clock, sleep):
+            if summary.idle:
+                # Let go unless a wake came since this tick began (new work landed): then one more tick.
+                released = store.release_lease(LEASE, holder, unless_woken_after=started)
+                if released:
+                    return ticks
+                continue
+            if not _wait_for_next_tick(adapters, holder, started, due, time_left_ms, clock, sleep):
                 return ticks
     finally:
-        store.release_lease(LEASE, holder)
+        if not released:
+            store.release_lease(LEASE, holder)
         if busy:
             _hand_off(adapters, clock())
 
 
-def _woken_since(store, tick_started: datetime) -> bool:
-    return (store.lease_holder(LEASE) or {}).get("wake", 0) > tick_started.timestamp()
+def _acquire_or_wake(store, holder: str, clock) -> bool:
+    """Takes the lease, or asks its holder to tick now; a lease let go between the two is taken on the second try."""
+    for _ in range(2):
+        try:
+            store.acquire_lease(LEASE, holder, config.LEASE_TTL_S, clock())
+            return True
+        except LeaseHeld:
+            if store.request_wake(LEASE, clock()):
+                logger.info("lease held elsewhere; asked the holder to tick now")
+                return False
+    # Freed and taken again by a newer invocation in between: its first tick began after this one's work landed.
+    return False
 
 
 def _hand_off(adapters, now: datetime) -> None:

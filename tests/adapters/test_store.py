@@ -234,6 +234,21 @@ def test_a_wake_request_reaches_the_holder_and_survives_its_renewal(store):
     assert store.lease_holder("controller")["wake"] == (NOW + timedelta(seconds=5)).timestamp()
 
 
+def test_a_release_unless_woken_keeps_the_lease_for_a_wake_newer_than_the_tick(store):
+    store.acquire_lease("controller", "one", ttl_s=30, now=NOW)
+    assert store.release_lease("controller", "one", unless_woken_after=NOW) is True  # no wake at all
+    store.acquire_lease("controller", "one", ttl_s=30, now=NOW)
+    store.request_wake("controller", NOW + timedelta(seconds=1))
+    assert store.release_lease("controller", "one", unless_woken_after=NOW + timedelta(seconds=1)) is True  # seen
+    store.acquire_lease("controller", "one", ttl_s=30, now=NOW)
+    store.request_wake("controller", NOW + timedelta(seconds=3))
+    assert store.release_lease("controller", "one", unless_woken_after=NOW + timedelta(seconds=2)) is False
+    assert store.lease_holder("controller")["holder"] == "one"
+    store.acquire_lease("controller", "two", ttl_s=30, now=NOW + timedelta(seconds=60))  # one's lease expired
+    assert store.release_lease("controller", "one", unless_woken_after=NOW) is True  # not one's to keep any more
+    assert store.lease_holder("controller")["holder"] == "two"
+
+
 def test_racing_contenders_never_both_hold_the_lease(store):
     barrier = threading.Barrier(8)
     winners = []

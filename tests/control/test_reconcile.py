@@ -419,6 +419,32 @@ def test_a_wake_asked_for_during_an_idle_tick_gets_one_more_tick(world, monkeypa
     assert loop.run(world, time_left_ms=lambda: 60_000) == 2 and woken == [True]
 
 
+def test_a_wake_asked_for_after_the_idle_check_and_before_the_release_still_gets_one_more_tick(world, monkeypatch):
+    world.store.create(workload("thumbnail"))
+    release, woken = world.store.release_lease, []
+
+    def nudged_while_letting_go(name, holder, **kwargs):
+        if not woken:  # the last instant before the holder lets go: the nudger saw the lease held
+            woken.append(world.store.request_wake(loop.LEASE, datetime.now(timezone.utc)))
+        return release(name, holder, **kwargs)
+    monkeypatch.setattr(world.store, "release_lease", nudged_while_letting_go)
+    assert loop.run(world, time_left_ms=lambda: 60_000) == 2 and woken == [True]
+    assert world.store.lease_holder(loop.LEASE) is None
+
+
+def test_a_nudge_that_finds_the_lease_let_go_between_its_two_writes_ticks_itself(world, monkeypatch):
+    world.store.create(workload("thumbnail"))
+    world.store.acquire_lease(loop.LEASE, "finishing-holder", ttl_s=45, now=datetime.now(timezone.utc))
+    wake = world.store.request_wake
+
+    def holder_let_go_first(name, now):
+        world.store.release_lease(name, "finishing-holder")
+        return wake(name, now)
+    monkeypatch.setattr(world.store, "request_wake", holder_let_go_first)
+    assert loop.run(world, time_left_ms=lambda: 60_000) == 1
+    assert world.store.lease_holder(loop.LEASE) is None
+
+
 def test_status_samples_what_each_tick_changed_for_the_console_chart(world):
     world.store.create(nodepool())
     world.store.create(workload("thumbnail", pool="workers"))
