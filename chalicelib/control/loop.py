@@ -49,12 +49,12 @@ def run(adapters, time_left_ms: Callable[[], int], clock: Callable[[], datetime]
             due = begun + config.TICK_INTERVAL_S
             if follow_up is not None and begun < follow_up:
                 due = min(due, follow_up)
+            # Idle: let go, unless a wake came since this tick began (new work landed); the wait then returns at
+            # once, having renewed the lease and checked the time left, as for any other wake.
             if summary.idle:
-                # Let go unless a wake came since this tick began (new work landed): then one more tick.
                 released = store.release_lease(LEASE, holder, unless_woken_after=started)
                 if released:
                     return ticks
-                continue
             if not _wait_for_next_tick(adapters, holder, started, due, time_left_ms, clock, sleep):
                 return ticks
     finally:
