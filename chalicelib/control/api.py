@@ -26,8 +26,8 @@ DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 STATS_KEPT = timedelta(seconds=STATS_TTL_S)  # the stats items' TTL: nothing older is left to read
 # Fields the server owns: a client may echo them back from a GET, but they are never taken from a request.
 SERVER_METADATA = ("uid", "generation", "creationTimestamp")
-# A delete without a precondition re-reads this often when the object moved between its read and its write.
-DELETE_ATTEMPTS = 3
+# A delete or a patch without a precondition re-reads this often when the object moved between its read and its write.
+WRITE_ATTEMPTS = 3
 
 
 # ---- request values ------------------------------------------------------------------------------
@@ -165,24 +165,34 @@ def _as_replaced(current: dict, manifest: dict, version: str | None) -> dict:
 
 
 def patch(store: Store, kind: str, namespace: str, name: str, body: object, dry_run: bool = False) -> dict:
-    """JSON merge patch: one read, merge, validate, one write conditional on the version read (or the one sent)."""
+    """JSON merge patch: read, merge, validate, write conditional on the version read (or the one sent).
+
+    A patch that pins no resourceVersion applies to whatever is current, as the Kubernetes API server's: a write
+    that loses to another (the controller records status every tick) reads again and merges again.
+    """
     check_name("name", name)
     if not isinstance(body, dict):
         raise SpecError("body", "must be a JSON object (a merge patch)")
-    current = store.get(kind, namespace, name)
-    merged = merge_patch(_writable(current), {k: v for k, v in body.items() if k != "status"})
-    meta = merged.get("metadata") if isinstance(merged.get("metadata"), dict) else {}
-    for field, want in (("name", name), ("namespace", namespace)):
-        if meta.get(field) != want:
-            raise SpecError(f"metadata.{field}", f"cannot be changed by a patch (is {want!r})")
-    manifest = spec.parse_spec(kind, merged)
-    # parse_spec checked the patch's metadata.resourceVersion (if any): a client may pin the patch to what it read.
-    version = manifest["metadata"].get("resourceVersion", current["metadata"]["resourceVersion"])
-    if dry_run:
-        store.check_claims(claims(kind, manifest), current["metadata"]["uid"])
-        return _as_replaced(current, manifest, version)
-    return store.replace(manifest, version, current=current, claims=claims(kind, manifest),
-                         released=claims(kind, current))
+    for attempt in range(WRITE_ATTEMPTS):
+        current = store.get(kind, namespace, name)
+        merged = merge_patch(_writable(current), {k: v for k, v in body.items() if k != "status"})
+        meta = merged.get("metadata") if isinstance(merged.get("metadata"), dict) else {}
+        for field, want in (("name", name), ("namespace", namespace)):
+            if meta.get(field) != want:
+                raise SpecError(f"metadata.{field}", f"cannot be changed by a patch (is {want!r})")
+        manifest = spec.parse_spec(kind, merged)
+        # parse_spec checked the patch's metadata.resourceVersion (if any): a client may pin the patch to what it read.
+        pinned = manifest["metadata"].get("resourceVersion")
+        version = pinned or current["metadata"]["resourceVersion"]
+        if dry_run:
+            store.check_claims(claims(kind, manifest), current["metadata"]["uid"])
+            return _as_replaced(current, manifest, version)
+        try:
+            return store.replace(manifest, version, current=current, claims=claims(kind, manifest),
+                                 released=claims(kind, current))
+        except Conflict:
+            if pinned is not None or attempt == WRITE_ATTEMPTS - 1:
+                raise
 
 
 def delete(store: Store, kind: str, namespace: str, name: str, resource_version: str | None, body: object) -> dict:
@@ -195,7 +205,7 @@ def delete(store: Store, kind: str, namespace: str, name: str, resource_version:
         resource_version = resource_version or preconditions.get("resourceVersion")
     if resource_version is not None and not str(resource_version).isdigit():
         raise SpecError("resourceVersion", f"must be a string of digits, got {resource_version!r}")
-    for attempt in range(DELETE_ATTEMPTS):
+    for attempt in range(WRITE_ATTEMPTS):
         # The claims released are the ones of the version deleted: read it, and delete exactly that version.
         current = store.get(kind, namespace, name)
         version = str(resource_version) if resource_version is not None else current["metadata"]["resourceVersion"]
@@ -203,7 +213,7 @@ def delete(store: Store, kind: str, namespace: str, name: str, resource_version:
             store.delete(kind, namespace, name, version, released=claims(kind, current), uid=current["metadata"]["uid"])
             break
         except Conflict:
-            if resource_version is not None or attempt == DELETE_ATTEMPTS - 1:
+            if resource_version is not None or attempt == WRITE_ATTEMPTS - 1:
                 raise
     return {"apiVersion": "v1", "kind": "Status", "status": "Success",
             "details": {"name": name, "kind": kind.lower() + "s", "namespace": namespace}}
@@ -247,12 +257,11 @@ def replace_scale(store: Store, namespace: str, name: str, body: object) -> dict
     except fastjsonschema.JsonSchemaValueException as error:
         path = error.name.removeprefix("data").lstrip(".") or "body"
         raise SpecError(path, error.message.removeprefix(error.name).strip()) from None
-    current = store.get("Workload", namespace, name)
-    manifest = spec.parse_spec("Workload", merge_patch(_writable(current), {"spec": {"replicas": body["spec"]["replicas"]}}))
     version = body.get("metadata", {}).get("resourceVersion")
     if version is not None and not str(version).isdigit():
         raise SpecError("metadata.resourceVersion", f"must be a string of digits, got {version!r}")
-    return _scale(store.replace(manifest, str(version or current["metadata"]["resourceVersion"]), current=current))
+    pinned = {"metadata": {"resourceVersion": str(version)}} if version is not None else {}
+    return _scale(patch(store, "Workload", namespace, name, {**pinned, "spec": {"replicas": body["spec"]["replicas"]}}))
 
 
 @lru_cache(maxsize=None)

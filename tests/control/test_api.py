@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib import config
 from chalicelib.control import api
+from chalicelib.adapters.store import Store
 from chalicelib.errors import Conflict
 from chalicelib.control.openapi import EXAMPLES
 
@@ -327,6 +328,39 @@ def test_scale_with_a_stale_version_is_409_and_of_a_missing_workload_404(client)
     assert_failure(*send(client, "PUT", "/workloads/photos-thumbnail/scale", stale), 409)
     assert_failure(*send(client, "GET", "/workloads/nothing/scale"), 404)
     assert_failure(*send(client, "PUT", "/workloads/nothing/scale", {"spec": {"replicas": 1}}), 404)
+
+
+@pytest.mark.parametrize("method, path, body, content_type", [
+    pytest.param("PUT", "/workloads/photos-thumbnail/scale", {"spec": {"replicas": 2}}, JSON, id="pause"),
+    pytest.param("PATCH", "/workloads/photos-thumbnail", {"spec": {"maxReplicas": 12}}, MERGE_PATCH, id="patch"),
+])
+def test_a_status_write_between_the_read_and_the_write_does_not_refuse_an_unpinned_change(client, store, monkeypatch,
+                                                                                          method, path, body,
+                                                                                          content_type):
+    """The controller records status every tick; a pause or patch that pins no version applies to what is current."""
+    send(client, "POST", "/workloads", workload())
+    get, ticks = Store.get, []
+
+    def a_tick_lands_after_the_read(self, kind, namespace, name):
+        found = get(self, kind, namespace, name)
+        if kind == "Workload" and not ticks:
+            ticks.append(self.update_status("Workload", namespace, name, {"desiredReplicas": 4, "currentReplicas": 4}))
+        return found
+    monkeypatch.setattr(Store, "get", a_tick_lands_after_the_read)
+    status, _ = send(client, method, path, body, content_type)
+    monkeypatch.setattr(Store, "get", get)
+    current = send(client, "GET", "/workloads/photos-thumbnail")[1]
+    assert (status, len(ticks), current["status"]["desiredReplicas"]) == (200, 1, 4)
+    assert current["spec"].get("replicas", current["spec"]["maxReplicas"]) in (2, 12)
+    assert int(current["metadata"]["resourceVersion"]) == int(ticks[0]["metadata"]["resourceVersion"]) + 1
+
+
+def test_a_patch_pinned_to_a_version_a_status_write_moved_past_is_409(client, store):
+    created = send(client, "POST", "/workloads", workload())[1]
+    store.update_status("Workload", "default", "photos-thumbnail", {"desiredReplicas": 4})
+    pinned = {"metadata": {"resourceVersion": created["metadata"]["resourceVersion"]}, "spec": {"maxReplicas": 12}}
+    assert_failure(*send(client, "PATCH", "/workloads/photos-thumbnail", pinned, MERGE_PATCH), 409)
+    assert send(client, "GET", "/workloads/photos-thumbnail")[1]["spec"]["maxReplicas"] == 20
 
 
 # ---- delete ---------------------------------------------------------------------------------------
