@@ -164,11 +164,14 @@ def _as_replaced(current: dict, manifest: dict, version: str | None) -> dict:
     return {**current, "metadata": written, "spec": manifest["spec"]}
 
 
-def patch(store: Store, kind: str, namespace: str, name: str, body: object, dry_run: bool = False) -> dict:
+def patch(store: Store, kind: str, namespace: str, name: str, body: object, dry_run: bool = False,
+          claims_kept: bool = False) -> dict:
     """JSON merge patch: read, merge, validate, write conditional on the version read (or the one sent).
 
     A patch that pins no resourceVersion applies to whatever is current, as the Kubernetes API server's: a write
-    that loses to another (the controller records status every tick) reads again and merges again.
+    that loses to another (the controller records status every tick) reads again and merges again. A caller that
+    changes nothing a claim is made of (the scale subresource: replicas only) says so with claims_kept, and the write
+    is one plain conditional update rather than a transaction with the claims.
     """
     check_name("name", name)
     if not isinstance(body, dict):
@@ -187,9 +190,9 @@ def patch(store: Store, kind: str, namespace: str, name: str, body: object, dry_
         if dry_run:
             store.check_claims(claims(kind, manifest), current["metadata"]["uid"])
             return _as_replaced(current, manifest, version)
+        owned = {} if claims_kept else {"claims": claims(kind, manifest), "released": claims(kind, current)}
         try:
-            return store.replace(manifest, version, current=current, claims=claims(kind, manifest),
-                                 released=claims(kind, current))
+            return store.replace(manifest, version, current=current, **owned)
         except Conflict:
             if pinned is not None or attempt == WRITE_ATTEMPTS - 1:
                 raise
@@ -261,7 +264,8 @@ def replace_scale(store: Store, namespace: str, name: str, body: object) -> dict
     if version is not None and not str(version).isdigit():
         raise SpecError("metadata.resourceVersion", f"must be a string of digits, got {version!r}")
     pinned = {"metadata": {"resourceVersion": str(version)}} if version is not None else {}
-    return _scale(patch(store, "Workload", namespace, name, {**pinned, "spec": {"replicas": body["spec"]["replicas"]}}))
+    return _scale(patch(store, "Workload", namespace, name, {**pinned, "spec": {"replicas": body["spec"]["replicas"]}},
+                        claims_kept=True))
 
 
 @lru_cache(maxsize=None)
