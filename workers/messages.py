@@ -88,6 +88,26 @@ def delete(settings: Settings, sqs: Any, work: Work) -> None:
         log.warning("delete refused", extra={"jobId": work.job_id, "error": str(e)})
 
 
+def report_started(settings: Settings, sqs: Any, messages: list[dict]) -> None:
+    """One message for a receive's jobs, so their Jobs show Processing: a worker holds them and starts them within a
+    heartbeat interval (Pace). Best effort: a job that never shows Processing still ends Done or Failed."""
+    jobs = []
+    for message in messages:
+        try:
+            body = json.loads(message["Body"])
+        except (ValueError, KeyError, TypeError):
+            continue  # _handle reports it when its turn comes
+        if isinstance(body, dict) and isinstance(body.get("jobId"), str) and isinstance(body.get("key"), str):
+            jobs.append({"jobId": body["jobId"], "key": body["key"]})
+    if not jobs:
+        return
+    body = {"status": "started", "jobs": jobs, "receivedAt": now(), "workerId": settings.worker_id}
+    try:
+        sqs.send_message(QueueUrl=settings.completions_queue_url, MessageBody=json.dumps(body))
+    except ClientError as e:
+        log.warning("start not reported", extra={"jobs": len(jobs), "error": str(e)})
+
+
 def complete(settings: Settings, sqs: Any, work: Work, result: Result, received_at: str) -> None:
     body = {
         "jobId": work.job_id, "op": work.op, "status": result.status, "reason": result.reason,

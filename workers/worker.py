@@ -1,4 +1,4 @@
-"""A worker of one operation (DESIGN.md, How data flows): long-poll → ops → S3 output → delete message → completion.
+"""A worker of one operation (DESIGN.md, How data flows): long-poll → "started" → ops → S3 output → completion → delete.
 
     BALLAST_OP=thumbnail WORK_QUEUE_URL=... COMPLETIONS_QUEUE_URL=... BALLAST_BUCKET=... python -m workers.worker
 
@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from workers import ops
-from workers.messages import Batch, Pace, complete, delete, now
+from workers.messages import Batch, Pace, complete, delete, now, report_started
 from workers.process import Result, Work, process
 from workers.protection import Protection
 from workers.settings import Settings
@@ -89,6 +89,7 @@ def _poll(settings: Settings, stop: threading.Event, sqs: Any, s3: Any, tally: T
         protection.idle()
     elif not stop.is_set():  # a stopping worker gives the batch straight back: nothing to protect
         protection.busy()
+        report_started(settings, sqs, messages)
     batch = Batch(settings, sqs, messages)
     for message in messages:
         if stop.is_set():

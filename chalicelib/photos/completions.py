@@ -1,5 +1,7 @@
 """Completions of DESIGN.md "How data flows": a worker's report (or a dead letter) ends its Job and feeds the throughput stats.
 
+A worker also reports the jobs of each receive as started: they show Processing until their own completion ends them.
+
 A Batch's record handlers serve Powertools' BatchProcessor: they raise on failure, so that record alone is reported in
 batchItemFailures and comes back (a poison completion reaches the completions dead-letter queue after 5 receives).
 The job's status is written first and counted only on that transition: a repeated completion counts once. The
@@ -40,11 +42,16 @@ class Batch:
         self._counts: dict[tuple[str, str], Counter] = defaultdict(Counter)  # by (namespace, workload)
 
     def complete(self, record: SQSRecord) -> None:
-        """A worker's completion message: the job becomes Done with its output, or Failed with the worker's reason."""
-        message = _parse(record.body)
+        """A worker's message: its receive's jobs become Processing ("started"), or one job becomes Done with its
+        output or Failed with the worker's reason."""
+        body = _json(record.body)
+        if body.get("status") == "started":
+            self._start(record.message_id, body)
+            return
+        message = _parse(body)
         status = message.get("status")
         if status not in ("done", "failed"):
-            raise PoisonCompletion(f"completion {record.message_id}: status must be done or failed, got {status!r}")
+            raise PoisonCompletion(f"completion {record.message_id}: status must be started, done or failed, got {status!r}")
         if status == "done" and not message.get("outputKey"):
             raise PoisonCompletion(f"completion {record.message_id}: a done job needs outputKey")
         self._finish(message["jobId"], message["key"], _ended(message), supersedes_dead_letter=status == "done")
@@ -59,7 +66,7 @@ class Batch:
         deliveries = max(int(record.attributes.approximate_receive_count or 1) - 1, 1)
         now = datetime.now(timezone.utc).isoformat()
         try:
-            message = _parse(record.body)
+            message = _parse(_json(record.body))
             self._finish(message["jobId"], message["key"], lambda status: {
                 **status, "phase": job.FAILED, "finishedAt": now, "deadLettered": True,
                 "reason": f"gave up after {deliveries} deliveries (worker crashed or timed out)"})
@@ -78,6 +85,28 @@ class Batch:
         self._counts.clear()
         if metrics.metric_set:
             metrics.flush_metrics()
+
+    def _start(self, message_id: str, body: dict) -> None:
+        """Queued → Processing for each job of a worker's receive. SQS does not keep order: the job's own completion
+        may have overtaken this message, and a later phase is never taken back. An entry naming no job, or a job
+        deleted meanwhile, is skipped with a warning: the others still start."""
+        jobs = body.get("jobs")
+        if not isinstance(jobs, list) or not jobs:
+            raise PoisonCompletion(f"started message {message_id} lists no jobs")
+
+        def change(status: dict) -> dict | None:
+            # A redelivery to another worker (the first one died) moves the job to it; a repeated message does nothing.
+            moved = status["phase"] == job.PROCESSING and status.get("worker") != body.get("workerId")
+            if status["phase"] != job.QUEUED and not moved:
+                return None
+            return {**status, "phase": job.PROCESSING, "startedAt": body.get("receivedAt"), "worker": body.get("workerId")}
+
+        for entry in jobs:
+            try:
+                message = _parse(entry)
+                job.update(wiring.store(), job.namespace_of(message["key"]), message["jobId"], change)
+            except (PoisonCompletion, NotFound) as error:
+                logger.warning("start of a job not shown", extra={"messageId": message_id, "why": str(error)})
 
     def _finish(self, job_id: str, key: str, end, supersedes_dead_letter: bool = False) -> None:
         namespace = job.namespace_of(key)
@@ -120,11 +149,17 @@ class Batch:
                                            "reason": status.get("reason"), "durationMs": status.get("durationMs")})
 
 
-def _parse(body: str) -> dict:
+def _json(body: str) -> dict:
     try:
         message = json.loads(body)
     except ValueError:
         raise PoisonCompletion("message body is not JSON") from None
+    if not isinstance(message, dict):
+        raise PoisonCompletion("message body is not a JSON object")
+    return message
+
+
+def _parse(message: dict) -> dict:
     if not isinstance(message, dict) or not job.ID.fullmatch(str(message.get("jobId", ""))):
         raise PoisonCompletion("message has no valid jobId")
     if not isinstance(message.get("key"), str):

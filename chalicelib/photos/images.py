@@ -147,7 +147,7 @@ def _image(record: dict) -> dict:
     return {"op": spec["op"], "name": spec["key"].rsplit("/", 1)[-1], "key": spec["key"],
             "jobId": record["metadata"]["name"], "phase": status["phase"], "reason": status.get("reason"),
             "output": status.get("output"), "uploadedAt": record["metadata"]["creationTimestamp"],
-            "finishedAt": status.get("finishedAt")}
+            "startedAt": status.get("startedAt"), "finishedAt": status.get("finishedAt")}
 
 
 def _limit(raw: object) -> int:

@@ -6,12 +6,12 @@ or in "default" for keys uploaded around the API; so a user's list is one partit
     metadata.name    32 hex chars: sha256 of bucket/key#(versionId, or eTag when the bucket is not versioned)
     metadata.labels  {"op": op, "image": sha256(key)[:32]} (every job ever made for one key, for DELETE)
     spec             {bucket, key, op, outputKey, size, eTag}
-    status           {phase: Queued|Done|Failed, reason, output: {key, bytes, width, height}|None,
-                      enqueuedAt, enqueuedBy (the ingest invocation that sent it), finishedAt, durationMs, worker,
-                      deadLettered (only on a dead letter's Failed)}
+    status           {phase: Queued|Processing|Done|Failed, reason, output: {key, bytes, width, height}|None,
+                      enqueuedAt, enqueuedBy (the ingest invocation that sent it), startedAt (a worker received it),
+                      finishedAt, durationMs, worker, deadLettered (only on a dead letter's Failed)}
 
-Queued → Done | Failed, never back: a terminal phase is final, whatever completion arrives later, with one exception:
-a Failed a dead letter wrote (Ballast giving up on the job) becomes Done when the worker's success arrives after it.
+Queued → Processing → Done | Failed, never back (a completion that overtakes its "started" skips Processing): a
+terminal phase is final, whatever completion arrives later, with one exception: a Failed a dead letter wrote (Ballast giving up on the job) becomes Done when the worker's success arrives after it.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from chalicelib.errors import Conflict
 
 KIND = "Job"
 DEFAULT_NAMESPACE = "default"
-QUEUED, DONE, FAILED = "Queued", "Done", "Failed"
+QUEUED, PROCESSING, DONE, FAILED = "Queued", "Processing", "Done", "Failed"
 TERMINAL = (DONE, FAILED)
 MAX_KEY_BYTES = 512
 USER_SEGMENT = re.compile(r"u-[0-9a-z]{1,40}")

@@ -63,6 +63,23 @@ def pump(client, queue: str, handler: str) -> list[dict]:
     return seen
 
 
+def completions(client, visibility_s: int | None = None) -> list[dict]:
+    """The completions queue's done and failed messages, received; the workers' "started" messages met on the way are
+    handled first, as the mapping would (their jobs show Processing)."""
+    ends = []
+    for message in receive(config.COMPLETIONS_QUEUE, visibility_s):
+        if body_of(message)["status"] == "started":
+            assert deliver(client, "on_completion", [message], config.COMPLETIONS_QUEUE) == set()
+        else:
+            ends.append(message)
+    return ends
+
+
+def ends(messages: list[dict]) -> list[dict]:
+    """The done and failed completions among a queue's messages (not the workers' "started" reports)."""
+    return [m for m in messages if body_of(m)["status"] != "started"]
+
+
 def output_writes(key: str) -> int:
     versions = boto3.client("s3").list_object_versions(Bucket=BUCKET, Prefix=key)
     return sum(1 for v in versions.get("Versions", []) if v["Key"] == key)

@@ -7,7 +7,7 @@ from chalicelib import config
 from chalicelib.photos import job
 from chalicelib.adapters.store import Store
 from chalicelib.errors import Conflict
-from tests.chaos.conftest import body_of, deliver, depth, jpeg, pump, queue_url, receive
+from tests.chaos.conftest import body_of, completions, deliver, depth, ends, jpeg, pump, queue_url, receive
 from tests.pipeline import BUCKET, upload
 from workers import ops, worker
 from workers.messages import Pace
@@ -59,15 +59,15 @@ def test_a_work_message_two_workers_receive_at_once_is_written_once_and_finishes
         thread.start()
     for thread in workers:
         thread.join(20)
-    completions = pump(client, config.COMPLETIONS_QUEUE, "on_completion")
-    assert sorted(body_of(m)["workerId"] for m in completions) == ["w0", "w1"]
+    finished = ends(pump(client, config.COMPLETIONS_QUEUE, "on_completion"))
+    assert sorted(body_of(m)["workerId"] for m in finished) == ["w0", "w1"]
     ledger.assert_settled(store, {"input/thumbnail/both.jpg": "Done"})
 
 
 def test_a_completion_delivered_twice_finishes_the_job_once(client, store, versioned, ledger):
     upload(client, "input/watermark/again.jpg", jpeg())
     drain_workers("watermark")
-    [message] = receive(config.COMPLETIONS_QUEUE, visibility_s=0)
+    [message] = completions(client, visibility_s=0)
     again = receive(config.COMPLETIONS_QUEUE)  # the same message, a second receipt: SQS delivered it twice
     assert [m["MessageId"] for m in again] == [message["MessageId"]]
     assert deliver(client, "on_completion", [message], config.COMPLETIONS_QUEUE) == set()
@@ -86,7 +86,7 @@ def test_a_done_after_a_dead_letter_and_a_repeat_after_done_change_nothing(clien
     sqs.send_message(QueueUrl=queue_url(config.DEAD_LETTER_QUEUE), MessageBody=late["Body"])
     assert deliver(client, "on_dead_letter", receive(config.DEAD_LETTER_QUEUE), config.DEAD_LETTER_QUEUE) == set()
     drain_workers("grayscale")
-    [done_early, done_late] = sorted(receive(config.COMPLETIONS_QUEUE), key=lambda m: body_of(m)["key"])
+    [done_early, done_late] = sorted(completions(client), key=lambda m: body_of(m)["key"])
     assert (body_of(done_late)["status"], body_of(done_early)["status"]) == ("done", "done")
     assert deliver(client, "on_completion", [done_late, done_early], config.COMPLETIONS_QUEUE) == set()
     sqs.send_message(QueueUrl=queue_url(config.COMPLETIONS_QUEUE), MessageBody=done_early["Body"])
@@ -103,7 +103,7 @@ def test_two_writers_racing_on_a_job_status_end_it_once(client, store, versioned
     upload(client, "input/grayscale/race.jpg", jpeg())
     [work] = receive(config.work_queue("grayscale"), visibility_s=0)
     drain_workers("grayscale")
-    [done] = receive(config.COMPLETIONS_QUEUE)
+    [done] = completions(client)
     boto3.client("sqs").send_message(QueueUrl=queue_url(config.DEAD_LETTER_QUEUE), MessageBody=work["Body"])
     [dead] = receive(config.DEAD_LETTER_QUEUE)
 

@@ -7,7 +7,7 @@ import boto3
 
 from chalicelib import config
 from chalicelib.photos import ingest
-from tests.chaos.conftest import body_of, deliver, depth, jpeg, pump, queue_url, receive
+from tests.chaos.conftest import body_of, deliver, depth, ends, jpeg, pump, queue_url, receive
 from tests.chaos.test_delivery import drain_workers
 from tests.pipeline import BUCKET, s3_event, upload
 from workers import process
@@ -101,10 +101,10 @@ def test_images_declaring_100000_pixel_widths_are_refused_without_decoding(clien
     for key, data in bombs.items():
         upload(client, key, data)
     drain_workers()
-    completions = pump(client, config.COMPLETIONS_QUEUE, "on_completion")
+    finished = ends(pump(client, config.COMPLETIONS_QUEUE, "on_completion"))
     jobs = ledger.assert_settled(store, dict.fromkeys(bombs, "Failed"))
     assert all("pixels" in j["status"]["reason"] for j in jobs.values()), [j["status"]["reason"] for j in jobs.values()]
-    assert sorted(body_of(m)["status"] for m in completions) == ["failed"] * 3
+    assert sorted(body_of(m)["status"] for m in finished) == ["failed"] * 3
     # Decoding any of them would need 10-30 GB; the process's peak grew by a few MiB at most.
     assert peak_rss_mib() - before < 100
 

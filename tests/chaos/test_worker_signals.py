@@ -17,7 +17,7 @@ import infra
 from app import app
 from chalicelib import config, wiring
 from local.moto_server import MotoServer
-from tests.chaos.conftest import body_of, depth, jpeg, pump, queue_url
+from tests.chaos.conftest import body_of, depth, ends, jpeg, pump, queue_url
 from tests.pipeline import BUCKET, upload
 
 VISIBILITY_S = 2
@@ -108,6 +108,12 @@ def wait_until(condition, timeout_s: float = 20) -> None:
         time.sleep(0.2)
 
 
+def finished_so_far(server, seen: list[dict]) -> int:
+    """Hands the completions queue to its handler, keeping what it saw in seen: how many done or failed so far."""
+    seen += pump(server, config.COMPLETIONS_QUEUE, "on_completion")
+    return len(ends(seen))
+
+
 def test_a_worker_killed_mid_image_loses_nothing_and_a_second_worker_completes_its_batch(server, workers, ledger):
     keys = [f"input/grayscale/k{i}.jpg" for i in range(2)]
     for key in keys:
@@ -121,10 +127,10 @@ def test_a_worker_killed_mid_image_loses_nothing_and_a_second_worker_completes_i
     assert depth(config.work_queue("grayscale")) == (1, 1)
     assert boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="output/")["KeyCount"] == 0
 
-    rescuer = workers("grayscale")
-    wait_until(lambda: depth(config.COMPLETIONS_QUEUE)[0] == 2)
+    rescuer, seen = workers("grayscale"), []
+    wait_until(lambda: finished_so_far(server, seen) == 2)
     assert rescuer.stop() == 0
-    completions = [body_of(m) for m in pump(server, config.COMPLETIONS_QUEUE, "on_completion")]
+    completions = [body_of(m) for m in ends(seen)]
     assert sorted((c["status"], c["receiveCount"], c["workerId"].endswith(f"-{rescuer.process.pid}"))
                   for c in completions) == [("done", 1, True), ("done", 2, True)]
     ledger.assert_settled(wiring.store(), dict.fromkeys(keys, "Done"))
@@ -140,12 +146,13 @@ def test_a_worker_stopped_while_scaling_in_finishes_the_image_in_hand_and_releas
     assert leaving.stop() == 0  # ECS sends SIGTERM to the tasks it removes when desiredCount drops
     assert time.monotonic() - stopped_at < STOP_TIMEOUT_S
     # One image finished and reported; the two it never started are visible again at once, not after the timeout.
-    assert (depth(config.COMPLETIONS_QUEUE), depth(config.work_queue("thumbnail"))) == ((1, 0), (2, 0))
+    seen = []
+    assert (finished_so_far(server, seen), depth(config.work_queue("thumbnail"))) == (1, (2, 0))
 
     remaining = workers("thumbnail")
-    wait_until(lambda: depth(config.COMPLETIONS_QUEUE)[0] == 3)
+    wait_until(lambda: finished_so_far(server, seen) == 3)
     assert remaining.stop() == 0
-    completions = [body_of(m) for m in pump(server, config.COMPLETIONS_QUEUE, "on_completion")]
+    completions = [body_of(m) for m in ends(seen)]
     assert sorted(c["workerId"].rsplit("-", 1)[1] for c in completions) == sorted(
         [str(leaving.process.pid)] + [str(remaining.process.pid)] * 2)
     ledger.assert_settled(wiring.store(), dict.fromkeys(keys, "Done"))
@@ -168,11 +175,10 @@ def test_a_worker_killed_mid_batch_strands_only_what_it_started_and_the_tail_is_
     stranded = depth(config.work_queue("grayscale"))[1]
     assert 1 <= stranded <= 2, f"the killed worker held {stranded} messages"
 
-    rescuer = workers("grayscale")
-    wait_until(lambda: depth(config.COMPLETIONS_QUEUE)[0] == len(keys), timeout_s=VISIBILITY_S + 15)
+    rescuer, seen = workers("grayscale"), []
+    wait_until(lambda: finished_so_far(server, seen) == len(keys), timeout_s=VISIBILITY_S + 15)
     tail_s = time.monotonic() - killed_at
     print(f"killed-worker tail: {tail_s:.1f} s with a {VISIBILITY_S} s visibility timeout, {stranded} stranded")
     assert tail_s < VISIBILITY_S + 4  # the stranded come back within one timeout; the rescuer's work is the rest
     assert rescuer.stop() == 0
-    pump(server, config.COMPLETIONS_QUEUE, "on_completion")
     ledger.assert_settled(wiring.store(), dict.fromkeys(keys, "Done"))

@@ -203,3 +203,75 @@ def test_a_dead_letter_naming_no_job_is_dropped_not_retried(client, store, queue
     event["Records"][0]["body"] = body
     assert client.lambda_.invoke("on_dead_letter", event).payload == {"batchItemFailures": []}
     assert "dead letter dropped" in caplog.messages
+
+
+def started_event(event, *entries, worker="worker-grayscale-1", received_at="2026-11-25T06:00:00.800+00:00"):
+    """The completions event's first record carrying a worker's "started" report for these (jobId, key) entries."""
+    record = copy.deepcopy(event["Records"][0])
+    record["body"] = json.dumps({"status": "started", "jobs": [{"jobId": i, "key": k} for i, k in entries],
+                                 "receivedAt": received_at, "workerId": worker})
+    return {"Records": [record]}
+
+
+BEACH, NOTES = (DONE_ID, "input/grayscale/u-local/beach.jpg"), (FAILED_ID, "input/thumbnail/u-local/notes.png")
+
+
+def test_a_started_report_shows_its_jobs_processing_and_their_completion_keeps_when_it_started(client, store, queued):
+    event = load_event("sqs_completions")
+    assert client.lambda_.invoke("on_completion", started_event(event, BEACH, NOTES)).payload == {"batchItemFailures": []}
+    beach = status(store, DONE_ID)
+    assert (beach["phase"], beach["startedAt"], beach["worker"]) == (
+        "Processing", "2026-11-25T06:00:00.800+00:00", "worker-grayscale-1")
+    assert (status(store, FAILED_ID)["phase"], status(store, DEAD_ID)["phase"]) == ("Processing", "Queued")
+    client.lambda_.invoke("on_completion", event)
+    done = status(store, DONE_ID)
+    assert (done["phase"], done["startedAt"], done["output"]["key"]) == (
+        "Done", "2026-11-25T06:00:00.800+00:00", "output/grayscale/u-local/beach.jpg")
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert sum(s.get("done", 0) for s in store.read_stats("op:grayscale", since)) == 1  # a start counts nothing
+
+
+def test_a_started_report_overtaken_by_its_completion_or_repeated_changes_nothing(client, store, queued):
+    event = load_event("sqs_completions")
+    client.lambda_.invoke("on_completion", event)
+    finished = store.get("Job", "u-local", DONE_ID)
+    client.lambda_.invoke("on_completion", started_event(event, BEACH))  # SQS kept no order: the start comes last
+    assert store.get("Job", "u-local", DONE_ID) == finished
+    client.lambda_.invoke("on_completion", started_event(event, (DEAD_ID, "input/watermark/u-local/huge.jpg")))
+    started = store.get("Job", "u-local", DEAD_ID)
+    client.lambda_.invoke("on_completion", started_event(event, (DEAD_ID, "input/watermark/u-local/huge.jpg")))
+    assert store.get("Job", "u-local", DEAD_ID)["metadata"]["resourceVersion"] == started["metadata"]["resourceVersion"]
+
+
+def test_a_redelivery_to_another_worker_moves_the_job_to_it_and_a_dead_letter_still_ends_it(client, store, queued):
+    event, huge = load_event("sqs_completions"), (DEAD_ID, "input/watermark/u-local/huge.jpg")
+    client.lambda_.invoke("on_completion", started_event(event, huge, worker="w-died"))
+    client.lambda_.invoke("on_completion", started_event(event, huge, worker="w-rescuer",
+                                                         received_at="2026-11-25T06:00:40.000+00:00"))
+    moved = status(store, DEAD_ID)
+    assert (moved["phase"], moved["worker"], moved["startedAt"]) == ("Processing", "w-rescuer",
+                                                                     "2026-11-25T06:00:40.000+00:00")
+    dead = copy.deepcopy(event["Records"][0])
+    dead["body"] = json.dumps({"jobId": DEAD_ID, "key": huge[1], "op": "watermark"})
+    dead["attributes"]["ApproximateReceiveCount"] = "6"
+    client.lambda_.invoke("on_dead_letter", {"Records": [dead]})
+    assert (status(store, DEAD_ID)["phase"], status(store, DEAD_ID)["reason"]) == (
+        "Failed", "gave up after 5 deliveries (worker crashed or timed out)")
+
+
+def test_a_started_report_skips_an_entry_it_cannot_use_and_starts_the_rest(client, store, queued):
+    event = load_event("sqs_completions")
+    store.delete("Job", "u-local", FAILED_ID)  # the user deleted the image while a worker held it
+    report = started_event(event, ("e" * 32, "input/grayscale/u-local/never.jpg"), NOTES, ("not-an-id", "x"), BEACH)
+    assert client.lambda_.invoke("on_completion", report).payload == {"batchItemFailures": []}
+    assert status(store, DONE_ID)["phase"] == "Processing"
+
+
+@pytest.mark.parametrize("jobs", [None, [], "aaaa"], ids=["no-jobs", "empty", "not-a-list"])
+def test_a_started_report_with_no_jobs_is_poison_and_the_rest_of_the_batch_goes_on(client, store, queued, jobs):
+    event = load_event("sqs_completions")
+    poison = started_event(event)["Records"][0]
+    poison["messageId"], poison["body"] = POISON_MESSAGE_ID, json.dumps({"status": "started", "jobs": jobs})
+    response = client.lambda_.invoke("on_completion", {"Records": [poison, event["Records"][0]]}).payload
+    assert response == {"batchItemFailures": [{"itemIdentifier": POISON_MESSAGE_ID}]}
+    assert status(store, DONE_ID)["phase"] == "Done"

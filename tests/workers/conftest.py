@@ -63,15 +63,21 @@ def upload(aws, op: str, name: str, data: bytes, job_id: str | None = None) -> d
     return body
 
 
-def completions(aws) -> list[dict]:
-    bodies = []
+def reports(aws) -> tuple[list[dict], list[dict]]:
+    """Drains the completions queue: (the workers' "started" messages, their completions)."""
+    starts, ends = [], []
     while True:
         messages = aws.sqs.receive_message(QueueUrl=aws.completions, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:
-            return bodies
+            return starts, ends
         for message in messages:
-            bodies.append(json.loads(message["Body"]))
+            body = json.loads(message["Body"])
+            (starts if body["status"] == "started" else ends).append(body)
             aws.sqs.delete_message(QueueUrl=aws.completions, ReceiptHandle=message["ReceiptHandle"])
+
+
+def completions(aws) -> list[dict]:
+    return reports(aws)[1]
 
 
 def queue_depth(aws) -> tuple[int, int]:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import ClientError
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -83,6 +84,36 @@ def test_batch_is_processed_into_outputs_deleted_and_completed_per_contract(aws)
         assert (completion["width"], completion["height"], stored.size, stored.format) == (
             256, 192, (256, 192), "JPEG")
         assert completion["bytesOut"] == len(output(aws, body["outputKey"])) and completion["bytesIn"] > 0
+
+
+def test_each_receive_is_reported_started_with_its_jobs_before_any_of_them_completes(aws):
+    bodies = [upload(aws, "grayscale", f"s{i}.jpg", jpeg((64, 48))) for i in range(4)]
+    aws.sqs.send_message(QueueUrl=aws.work, MessageBody="not json")  # no job to show: left out of the report
+    worker.drain(aws.settings("grayscale"), sqs=aws.sqs, s3=aws.s3)
+    order = []
+    for message in aws.sqs.receive_message(QueueUrl=aws.completions, MaxNumberOfMessages=10)["Messages"]:
+        body = json.loads(message["Body"])
+        order += [("started", j["jobId"], j["key"]) for j in body.get("jobs", [])] or [(body["status"], body["jobId"],
+                                                                                          body["key"])]
+        if body["status"] == "started":
+            assert (body["workerId"], set(body)) == ("test-worker", {"status", "jobs", "receivedAt", "workerId"})
+    assert sorted(order) == sorted([(s, b["jobId"], b["key"]) for b in bodies for s in ("done", "started")])
+    for body in bodies:  # moto's queue keeps sending order: each job's start was sent before its completion
+        assert order.index(("started", body["jobId"], body["key"])) < order.index(("done", body["jobId"], body["key"]))
+
+
+def test_a_start_that_cannot_be_reported_does_not_stop_the_work(aws):
+    upload(aws, "grayscale", "a.jpg", jpeg((64, 48)))
+    sqs = boto3.client("sqs")
+    real_send = sqs.send_message
+
+    def refuse_starts(**request):
+        if json.loads(request["MessageBody"])["status"] == "started":
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "try later"}}, "SendMessage")
+        return real_send(**request)
+    sqs.send_message = refuse_starts
+    tally = worker.drain(aws.settings("grayscale"), sqs=sqs, s3=aws.s3)
+    assert (tally.done, [c["status"] for c in completions(aws)], queue_depth(aws)) == (1, ["done"], (0, 0))
 
 
 @pytest.mark.parametrize("kind", photos.BAD_KINDS)
@@ -350,10 +381,10 @@ def test_sigterm_in_a_real_process_finishes_the_image_and_releases_the_batch(mon
             pass
         process.send_signal(signal.SIGTERM)
         rc = process.wait(10)
-        finished = sqs.receive_message(QueueUrl=done, MaxNumberOfMessages=10).get("Messages", [])
+        reported = [json.loads(m["Body"])["status"]
+                    for m in sqs.receive_message(QueueUrl=done, MaxNumberOfMessages=10).get("Messages", [])]
         back = sqs.receive_message(QueueUrl=work, MaxNumberOfMessages=10).get("Messages", [])
         outputs = s3.list_objects_v2(Bucket="photos", Prefix="output/").get("Contents", [])
-        assert (rc, len(finished), len(back), len(outputs)) == (0, 1, 2, 1)
-        assert json.loads(finished[0]["Body"])["status"] == "done"
+        assert (rc, sorted(reported), len(back), len(outputs)) == (0, ["done", "started"], 2, 1)
     finally:
         server.stop()

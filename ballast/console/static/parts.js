@@ -69,7 +69,7 @@ export function eventKey(event) {
   return `${event.involvedObject.kind}/${event.involvedObject.name}#${event.time}#${event.reason}`;
 }
 
-const PHASE_TONES = { Queued: "info", Done: "ok", Failed: "bad", Uploading: "info", Refused: "bad" };
+const PHASE_TONES = { Queued: "info", Processing: "info", Done: "ok", Failed: "bad", Uploading: "info", Refused: "bad" };
 
 export function phaseBadge(phase) {
   return badge(phase || "Unknown", PHASE_TONES[phase] || "neutral");

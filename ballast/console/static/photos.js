@@ -1,5 +1,5 @@
-// Photos: drop or choose many files for an operation, watch each upload and then its job (queued → done or failed with
-// the reason), the batch's progress, and the user's images with a preview of original and result, download, delete.
+// Photos: drop or choose many files for an operation, watch each upload and then its job (queued → processing → done
+// or failed with the reason), the batch's progress, and the user's images with a preview of original and result, download, delete.
 
 import { api } from "./api.js";
 import { bytes } from "./format.js";
@@ -9,8 +9,8 @@ import { uploadAll } from "./upload.js";
 
 const DEFAULT_OPERATIONS = ["grayscale", "thumbnail", "watermark"];
 const LIST_LIMIT = "500";
-// Every two seconds while something moves (an upload of this page, or a job still queued); else every ten: a long
-// list read every two seconds costs the store reads for nothing once all is done.
+// Every two seconds while something moves (an upload of this page, or a job still queued or processing); else every
+// ten: a long list read every two seconds costs the store reads for nothing once all is done.
 const BUSY_MS = 2000, QUIET_MS = 10000;
 const UPLOAD_STATES = { waiting: "Waiting", asking: "Asking for an upload URL", uploading: "Uploading", uploaded: "Uploaded",
                         refused: "Refused", failed: "Upload failed" };
@@ -28,7 +28,7 @@ export function render(main, scope) {
   const batchBox = h("div", { class: "batches" });
   const images = table("Your images", ["Name", "Operation", "Phase", "Reason", "Uploaded", "Finished", "Actions"],
                        { wide: [4, 5], empty: "No images yet: drop some above." });
-  const phaseFilter = h("select", { id: "phase-filter" }, ["", "Queued", "Done", "Failed"].map((p) => h("option", { value: p, text: p || "All phases" })));
+  const phaseFilter = h("select", { id: "phase-filter" }, ["", "Queued", "Processing", "Done", "Failed"].map((p) => h("option", { value: p, text: p || "All phases" })));
   const listNote = h("p", { class: "muted", role: "status" });
   const dialog = h("dialog", { class: "preview", "aria-labelledby": "preview-title" });
   const batches = []; // this visit's, newest first
@@ -69,7 +69,7 @@ export function render(main, scope) {
       h("h2", { id: title, text: `Batch ${batch.number}: ${total} file${total === 1 ? "" : "s"} for ${batch.op}, started ${batch.started.toLocaleTimeString()}` }),
       h("progress", { max: String(total), value: String(finished), "aria-label": `${finished} of ${total} finished` }),
       h("p", { class: "batch-summary", role: "status", "aria-live": "polite", "data-testid": "batch-summary" },
-        `${count("Done")} done · ${count("Failed")} failed · ${count("Queued") + count("Uploaded")} queued · `
+        `${count("Done")} done · ${count("Failed")} failed · ${count("Processing")} processing · ${count("Queued") + count("Uploaded")} queued · `
         + `${count("Uploading") + count("Waiting")} uploading · ${count("Refused") + count("Upload failed")} refused, out of ${total}`),
       h("ul", { class: "files" }, batch.items.map((item, i) => fileRow(item, phases[i]))));
   }
@@ -99,7 +99,7 @@ export function render(main, scope) {
   }, () => (busy() ? BUSY_MS : QUIET_MS), (error) => images.failed(error));
 
   function busy() {
-    return listed.some((image) => image.phase === "Queued")
+    return listed.some((image) => image.phase === "Queued" || image.phase === "Processing")
       || batches.some((batch) => batch.items.some((item) => item.state !== "refused" && item.state !== "failed" && phaseOf(item, batch) !== "Done" && phaseOf(item, batch) !== "Failed"));
   }
 
@@ -182,10 +182,12 @@ export function render(main, scope) {
       listNote, images.element),
     dialog);
 
-  // The pipeline's operations, from its workloads' op labels where they carry one.
+  // The pipeline's operations, from its workloads' op labels where they carry one. The answer may come after the
+  // user chose one: that choice stays when the pipeline has it.
   api.get("/workloads", { labelSelector: "app=photos" }).then((list) => {
     const ops = [...new Set(list.items.map((w) => w.metadata.labels?.op).filter(Boolean))].sort();
-    if (ops.length) op.replaceChildren(...ops.map((o) => h("option", { value: o, text: o })));
+    const chosen = op.value;
+    if (ops.length) op.replaceChildren(...ops.map((o) => h("option", { value: o, text: o, selected: o === chosen })));
   }).catch(() => {});
 }
 

@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import re
+import threading
 from datetime import datetime, timezone
 
 import boto3
@@ -226,9 +227,9 @@ def test_uploads_through_the_page_become_jobs_whose_phases_and_replicas_change_l
     phase = lambda name: rows.filter(has_text=name).locator("td:nth-child(3)").inner_text()  # noqa: E731
     eventually(lambda: phase("harbour.png") == "Done" and phase("truncated.jpg") == "Failed", timeout_s=30)
     summary = lambda name: page.locator(".batch").filter(has_text=name).locator("[data-testid=batch-summary]")  # noqa: E731
-    expect(summary("harbour.png")).to_have_text("1 done · 0 failed · 0 queued · 0 uploading · 1 refused, out of 2")
+    expect(summary("harbour.png")).to_have_text("1 done · 0 failed · 0 processing · 0 queued · 0 uploading · 1 refused, out of 2")
     eventually(lambda: phase("beach.jpg") == "Done", timeout_s=30)
-    expect(summary("beach.jpg")).to_have_text("1 done · 1 failed · 0 queued · 0 uploading · 3 refused, out of 5")
+    expect(summary("beach.jpg")).to_have_text("1 done · 1 failed · 0 processing · 0 queued · 0 uploading · 3 refused, out of 5")
     api_images = {i["name"]: i for i in runtime.api.get("/images")["items"]}
     for name in ("beach.jpg", "harbour.png", "truncated.jpg"):
         assert phase(name) == api_images[name]["phase"]
@@ -240,6 +241,71 @@ def test_uploads_through_the_page_become_jobs_whose_phases_and_replicas_change_l
     screenshot(page, "photos")
     screenshot(watcher, "workload")
     assert page.errors == [] and watcher.errors == []
+
+
+def test_an_operation_chosen_before_the_pipelines_list_arrives_stays_chosen(open_console, live):
+    """The page lists the operations from the workloads' op labels; a user quicker than that answer keeps the choice."""
+    page = open_console("#/workloads")
+    held = []
+    page.route(lambda url: "/api/workloads?" in url and "labelSelector=app%3Dphotos" in url, lambda route: held.append(route))
+    page.goto(f"http://127.0.0.1:{live.port}/#/photos")
+    eventually(lambda: held or page.wait_for_timeout(100), timeout_s=10)  # Playwright calls handlers while it waits
+    chooser = page.get_by_label("Operation")
+    chooser.select_option("watermark")
+    chooser.evaluate("select => { window.optionsBefore = [...select.options]; }")
+    held[0].continue_()
+    page.wait_for_function("() => !window.optionsBefore.includes(document.getElementById('upload-op').options[0])")
+    assert chooser.locator("option").all_inner_texts() == ["grayscale", "thumbnail", "watermark"]
+    expect(chooser).to_have_value("watermark")
+
+
+def test_a_job_a_worker_holds_shows_processing_until_its_completion_ends_it(open_console, runtime, monkeypatch):
+    """The watermark workload held at 0 replicas, so the one worker is this test's, in this process, against the
+    runtime's queues: it holds the image in its transform until the page has shown the job Processing."""
+    from chalicelib import config
+    from workers import ops, worker
+    from workers.settings import Settings
+
+    runtime.api.put("/workloads/photos-watermark/scale", {"spec": {"replicas": 0}})
+    transforming, release, stop = threading.Event(), threading.Event(), threading.Event()
+    held_worker = None
+    real_apply = ops.apply
+
+    def held(*args, **kwargs):
+        transforming.set()
+        release.wait(30)
+        return real_apply(*args, **kwargs)
+    monkeypatch.setattr(ops, "apply", held)
+    try:
+        page = open_console("#/photos")
+        page.get_by_label("Operation").select_option("watermark")
+        page.locator("#upload-files").set_input_files([{"name": "lighthouse.jpg", "mimeType": "image/jpeg",
+                                                        "buffer": picture("JPEG", (30, 120, 60))}])
+        rows = page.get_by_role("region", name="Your images").locator("tbody tr")
+        phase = rows.filter(has_text="lighthouse.jpg").locator("td:nth-child(3)")
+        expect(phase).to_have_text("Queued", timeout=20_000)
+        settings = Settings("watermark", runtime.queue_urls[config.work_queue("watermark")],
+                            runtime.queue_urls[config.COMPLETIONS_QUEUE], config.BUCKET, poll_wait_s=1,
+                            worker_id="held-worker")
+        held_worker = threading.Thread(target=worker.run, args=(settings, stop), daemon=True)
+        held_worker.start()
+        assert transforming.wait(20)
+        expect(phase).to_have_text("Processing")
+        summary = page.locator(".batch").filter(has_text="lighthouse.jpg").locator("[data-testid=batch-summary]")
+        expect(summary).to_have_text("0 done · 0 failed · 1 processing · 0 queued · 0 uploading · 0 refused, out of 1")
+        shown = runtime.api.get("/images/watermark/lighthouse.jpg")
+        assert (shown["phase"], shown["startedAt"] is not None) == ("Processing", True)
+        screenshot(page, "photos-processing")
+        release.set()
+        expect(phase).to_have_text("Done", timeout=20_000)
+        assert runtime.api.get("/images/watermark/lighthouse.jpg")["phase"] == "Done"
+    finally:
+        release.set()
+        stop.set()
+        if held_worker:
+            held_worker.join(20)
+        runtime.api.patch("/workloads/photos-watermark", {"spec": {"replicas": None}})
+    assert page.errors == []
 
 
 def test_a_done_image_previews_original_and_result_downloads_and_deletes(open_console, runtime):
