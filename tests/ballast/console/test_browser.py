@@ -7,6 +7,7 @@ import io
 import json
 import re
 import threading
+from collections import Counter
 from datetime import datetime, timezone
 
 import boto3
@@ -357,6 +358,30 @@ def test_the_workload_chart_draws_the_last_hour_the_series_holds(open_console, r
 
 
 # ---- connection, credentials, layout, keyboard -----------------------------------------------------------------------
+
+
+def test_each_table_asks_at_most_every_two_seconds_and_nothing_while_the_tab_is_hidden(open_console):
+    page = open_console("#/workloads")
+    expect(page.locator("tr[data-name='photos-thumbnail']")).to_be_visible()
+    asked = []
+    page.on("request", lambda request: "/api/" in request.url and asked.append(request.url.split("/api/", 1)[1].split("?")[0]))
+
+    def asked_while(wait_ms: int, then=lambda: None) -> Counter:
+        asked.clear()
+        then()
+        page.wait_for_timeout(wait_ms)
+        return Counter(asked)
+
+    live = asked_while(5000)
+    assert live["workloads"] >= 2 and max(live.values()) <= 3, live  # 5 s at one request per 2 s after the answer
+    set_hidden = "hidden => { Object.defineProperty(document, 'hidden', {value: hidden, configurable: true}); " \
+                 "document.dispatchEvent(new Event('visibilitychange')); }"
+    page.evaluate(set_hidden, True)
+    page.wait_for_timeout(500)  # a request already out when the tab was hidden is answered
+    assert asked_while(4000) == Counter()
+    # Visible again: it asks at once, not at the next turn.
+    assert asked_while(1000, then=lambda: page.evaluate(set_hidden, False))["workloads"] == 1
+    assert page.errors == []
 
 
 def test_an_unreachable_api_shows_a_banner_and_the_page_recovers_by_itself(open_console, runtime):
