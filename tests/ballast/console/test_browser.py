@@ -442,6 +442,44 @@ def test_at_phone_width_nothing_overflows_and_the_keyboard_reaches_every_section
     assert page.errors == []
 
 
+# WCAG 2.1's contrast ratio of every visible piece of text against the first opaque background behind it: 4.5:1, or
+# 3:1 for large text (24 px, or 18.66 px bold). Colours are read as the browser computed them, so the state classes
+# (badges, banners, phases; disabled controls excepted, as WCAG does) are what is measured.
+LOW_CONTRAST = """() => {
+  const rgb = (css) => (css.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => [r, g, b].map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (element) => {
+    for (let e = element; e; e = e.parentElement) {
+      const [r, g, b, a = 1] = rgb(getComputedStyle(e).backgroundColor);
+      if (a >= 0.99) return [r, g, b];
+    }
+    return [255, 255, 255];
+  };
+  const failures = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const element = node.parentElement;
+    if (!node.textContent.trim() || !element.checkVisibility() || element.closest("[disabled], .visually-hidden")) continue;
+    const style = getComputedStyle(element);
+    const [l1, l2] = [luminance(rgb(style.color)), luminance(background(element))].sort((a, b) => b - a);
+    const ratio = (l1 + 0.05) / (l2 + 0.05);
+    const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < needed) failures.push(`${node.textContent.trim().slice(0, 30)}: ${ratio.toFixed(2)} < ${needed}`);
+  }
+  return [...new Set(failures)];
+}"""
+
+
+@pytest.mark.parametrize("path", ["#/workloads", "#/workloads/photos-thumbnail", "#/nodepools", "#/events", "#/photos"])
+def test_every_text_on_each_page_has_the_contrast_wcag_aa_asks(open_console, path):
+    page = open_console(path)
+    expect(page.locator("main h1")).to_be_visible()
+    page.wait_for_timeout(1500)  # the tables' first answers, with their badges
+    assert page.evaluate(LOW_CONTRAST) == []
+
+
 def test_the_page_summarises_every_metric_type_as_get_workloads_does(open_console):
     from tests.ballast.test_tables import METRICS
 
