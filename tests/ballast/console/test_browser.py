@@ -391,6 +391,7 @@ def test_an_unreachable_api_shows_a_banner_and_the_page_recovers_by_itself(open_
         banner = page.get_by_role("alert").filter(has_text="Connection lost")
         expect(banner).to_contain_text("unreachable")
         expect(page.locator("#freshness")).not_to_contain_text("Live")
+        assert page.evaluate(LOW_CONTRAST) == []  # the banner and the stale mark are read too
         screenshot(page, "api-unreachable")
         cut_off.api = Api(runtime.api_url, "us-east-1")  # the API comes back
         expect(banner).to_be_hidden(timeout=10000)
@@ -410,6 +411,7 @@ def test_refused_credentials_say_how_to_renew_them(open_console, runtime, monkey
         banner = page.get_by_role("alert").filter(has_text="Not authorized")
         expect(banner).to_contain_text("The security token included in the request is expired")
         expect(banner).to_contain_text("aws sso login")
+        assert page.evaluate(LOW_CONTRAST) == []
         screenshot(page, "credentials-refused")
     finally:
         expired.stop()
