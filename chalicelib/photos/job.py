@@ -11,7 +11,8 @@ or in "default" for keys uploaded around the API; so a user's list is one partit
                       finishedAt, durationMs, worker, deadLettered (only on a dead letter's Failed)}
 
 Queued → Processing → Done | Failed, never back (a completion that overtakes its "started" skips Processing): a
-terminal phase is final, whatever completion arrives later, with one exception: a Failed a dead letter wrote (Ballast giving up on the job) becomes Done when the worker's success arrives after it.
+terminal phase is final, whatever completion arrives later, with one exception: a Failed a dead letter wrote (Ballast
+giving up on the job) becomes Done when the worker's success arrives after it.
 """
 from __future__ import annotations
 

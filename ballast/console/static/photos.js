@@ -1,5 +1,6 @@
 // Photos: drop or choose many files for an operation, watch each upload and then its job (queued → processing → done
-// or failed with the reason), the batch's progress, and the user's images with a preview of original and result, download, delete.
+// or failed with the reason), the batch's progress, and the user's images with a preview of original and result,
+// download, delete.
 
 import { api } from "./api.js";
 import { bytes } from "./format.js";
