@@ -233,7 +233,9 @@ def test_watch_prints_a_row_on_each_change_until_ctrl_c(env, tmp_path):
     errors = tmp_path / "watch.err"  # a file, not a pipe: nothing the watcher says can fill a buffer and block it
     watcher = subprocess.Popen([sys.executable, "-m", "ballast", "get", "workload", "photos-grayscale", "-w", "-o", "wide",
                                 "--watch-interval", "0.3"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=errors.open("w"), text=True)
+                               stderr=errors.open("w"), text=True,
+                               # A shell's background job ignores SIGINT; a terminal's foreground job does not.
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         header, first = _line(watcher, 60), _line(watcher, 60)  # generous: a loaded machine starts processes slowly
         assert header.split()[0] == "NAME" and first.split()[0] == "photos-grayscale"

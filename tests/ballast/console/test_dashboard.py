@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def dashboard(*argv):
     env = {**os.environ, "BALLAST_API_URL": "http://127.0.0.1:9"}
+    # A shell's background job ignores SIGINT; a terminal's foreground job, which Ctrl-C reaches, does not.
     return subprocess.Popen([sys.executable, "-m", "ballast.cli", "dashboard", "--no-browser", *argv], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_dashboard_prints_its_loopback_address_serves_the_page_and_stops_on_ctrl_c():
