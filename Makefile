@@ -31,11 +31,7 @@ demo: $(STAMP)
 # Three workers on CI's two cores: a third of the suite's time is spent waiting (worker processes, a demo back to
 # zero, moto servers' round trips), which a third worker fills: 4m24s against 5m07s with two here. The suite's
 # subprocesses and moto servers use free ports.
-#
-# The suite starts a few hundred Python processes (CLI runs, workers, demos). Where PYTHONDONTWRITEBYTECODE is set, as
-# in some CI images, each compiled the project's modules again; compiled once here, they all read the bytecode.
 test: $(STAMP) | $(CHROMIUM)
-	$(BIN)/python -m compileall -q -j 0 app.py ballast chalicelib infra local workers
 	$(BIN)/pytest -n 3
 
 chaos: $(STAMP)
